@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AttestationsConfig(AppConfig):
+    name = "attestations"
+    verbose_name = "Weekly clear-downs"

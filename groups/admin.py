@@ -1,0 +1,32 @@
+"""Django admin: break-glass access for IT. Day-to-day changes go through the portal's pages."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import ChatGroup, Membership
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "group"
+    extra = 0
+    fields = ("user", "joined_at", "left_at")
+    raw_id_fields = ("user",)
+
+
+@admin.register(ChatGroup)
+class ChatGroupAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "status", "admin", "deputy", "cycle_weekday", "cycle_time", "updated_at")
+    list_filter = ("status", "cycle_weekday")
+    search_fields = ("name", "purpose")
+    raw_id_fields = ("admin", "deputy", "proposed_by", "approved_by")
+    inlines = [MembershipInline]
+    history_list_display = ("status", "status_reason")
+
+
+@admin.register(Membership)
+class MembershipAdmin(SimpleHistoryAdmin):
+    list_display = ("user", "group", "joined_at", "left_at")
+    list_filter = ("group",)
+    search_fields = ("user__username", "user__first_name", "user__last_name", "group__name")
+    raw_id_fields = ("user", "group", "added_by", "removed_by")

@@ -1,0 +1,164 @@
+"""The register of approved work WhatsApp groups (DESIGN.md R1–R3, R11)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.templatetags.static import static
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+DEFAULT_LOGO = "img/office-logo.png"
+
+
+def logo_upload_to(instance: ChatGroup, filename: str) -> str:
+    # The uploaded name is never used: it may carry a path, script or misleading extension.
+    return f"logos/{uuid.uuid4().hex}.png"
+
+
+class ChatGroupQuerySet(models.QuerySet):
+    def approved(self):
+        return self.filter(status=ChatGroup.Status.APPROVED)
+
+    def with_member_count(self):
+        return self.annotate(
+            member_count=models.Count("memberships", filter=Q(memberships__left_at__isnull=True))
+        )
+
+
+class ChatGroup(models.Model):
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        APPROVED = "approved", "Approved"
+        SUSPENDED = "suspended", "Suspended"
+        RETIRED = "retired", "Retired"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    name = models.CharField(max_length=100)
+    purpose = models.TextField(max_length=2000, help_text="The business purpose the group exists for.")
+    logo = models.ImageField(upload_to=logo_upload_to, blank=True)
+    admin = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="administered_groups")
+    deputy = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deputised_groups",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    status_reason = models.TextField(blank=True, help_text="Why the group last changed status.")
+    # Each group closes its seven-day cycle on its own weekday and local time (R4).
+    cycle_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.FRIDAY)
+    cycle_time = models.TimeField(default=time(17, 0))
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposed_groups"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_groups",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = ChatGroupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "chat group"
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="chatgroup_name_unique_ci"),
+            models.CheckConstraint(condition=~Q(name=""), name="chatgroup_name_not_empty"),
+            models.CheckConstraint(condition=~Q(purpose=""), name="chatgroup_purpose_not_empty"),
+            models.CheckConstraint(condition=Q(cycle_weekday__gte=0, cycle_weekday__lte=6), name="chatgroup_weekday_valid"),
+            models.CheckConstraint(condition=~Q(deputy=models.F("admin")), name="chatgroup_deputy_not_admin"),
+            models.CheckConstraint(
+                condition=Q(status__in=["proposed", "approved", "suspended", "retired"]),
+                name="chatgroup_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="chatgroup_status_idx")]
+        permissions = [
+            ("approve_chatgroup", "Can approve, suspend, reinstate and retire chat groups"),
+            ("manage_any_chatgroup", "Can manage the membership of any chat group"),
+            ("view_register_history", "Can read the change history of the register"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("groups:detail", args=[self.pk])
+
+    @property
+    def logo_url(self) -> str:
+        return self.logo.url if self.logo else static(DEFAULT_LOGO)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(left_at__isnull=True)
+
+
+class Membership(models.Model):
+    """A person's time in a group. Rows are never deleted: leaving sets `left_at` (R7, R11)."""
+
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["joined_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "user"],
+                condition=Q(left_at__isnull=True),
+                name="membership_one_active_per_user",
+            ),
+            models.CheckConstraint(
+                condition=Q(left_at__isnull=True) | Q(left_at__gte=models.F("joined_at")),
+                name="membership_left_after_joined",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["group", "left_at"], name="membership_group_left_idx"),
+            models.Index(fields=["user", "left_at"], name="membership_user_left_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.left_at is None

@@ -1,0 +1,146 @@
+"""Reads of the register, set-based: a constant number of queries however many rows."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+
+from . import permissions
+from .models import ChatGroup, Membership
+
+
+def register_list(*, user: AbstractBaseUser, search: str = "", status: str = "") -> QuerySet[ChatGroup]:
+    groups = ChatGroup.objects.with_member_count().select_related("admin", "deputy")
+    if not permissions.can_read_history(user, ChatGroup()):
+        # Proposals are visible to their own admin and deputy, the DPO and auditors.
+        groups = groups.filter(~Q(status=ChatGroup.Status.PROPOSED) | Q(admin=user) | Q(deputy=user))
+    search = " ".join(search.split())
+    if search:
+        groups = groups.filter(Q(name__icontains=search) | Q(purpose__icontains=search))
+    if status in ChatGroup.Status.values:
+        groups = groups.filter(status=status)
+    return groups
+
+
+def group_members(*, group: ChatGroup, include_past: bool = True) -> QuerySet[Membership]:
+    members = Membership.objects.filter(group=group).select_related("user", "added_by", "removed_by")
+    if not include_past:
+        members = members.active()
+    return members.order_by("left_at", "user__first_name", "user__last_name", "user__username")
+
+
+def staff_search(*, group: ChatGroup, search: str, limit: int = 20):
+    """Active staff accounts matching a search that are not already in the group."""
+    search = " ".join(search.split())
+    if not search:
+        return get_user_model().objects.none()
+    people = get_user_model().objects.filter(is_active=True)
+    for word in search.split():
+        people = people.filter(
+            Q(username__icontains=word)
+            | Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+        )
+    current = Membership.objects.active().filter(group=group).values("user_id")
+    return people.exclude(pk__in=current).order_by("first_name", "last_name", "username")[:limit]
+
+
+def user_groups(*, user: AbstractBaseUser) -> QuerySet[ChatGroup]:
+    """The groups a person is in now, with their member counts."""
+    return (
+        ChatGroup.objects.filter(memberships__user=user, memberships__left_at__isnull=True)
+        .with_member_count()
+        .select_related("admin")
+    )
+
+
+def group_history(*, group: ChatGroup) -> list[dict]:
+    """Field-level changes to a group and its memberships, newest first, with who made them."""
+    entries = []
+    group_records = list(group.history.select_related("history_user").order_by("history_date", "history_id"))
+    entries += _diff_records(group_records, kind="Group")
+    membership_records = list(
+        Membership.history.filter(group_id=group.pk)
+        .select_related("history_user", "user")
+        .order_by("id", "history_date", "history_id")
+    )
+    by_membership: dict[int, list] = {}
+    for record in membership_records:
+        by_membership.setdefault(record.id, []).append(record)
+    for records in by_membership.values():
+        entries += _diff_records(records, kind="Membership")
+    _resolve_related(entries)
+    entries.sort(key=lambda entry: (entry["when"], entry["order"]), reverse=True)
+    return entries
+
+
+def _resolve_related(entries: list[dict]) -> None:
+    # Foreign keys in diffs are raw ids: look each related model up once, not per change.
+    wanted: dict = {}
+    for entry in entries:
+        for change in entry["changes"]:
+            if change["model"] is not None:
+                wanted.setdefault(change["model"], set()).update(
+                    v for v in (change["old"], change["new"]) if v not in (None, "")
+                )
+    names = {
+        model: {obj.pk: str(obj) for obj in model._default_manager.filter(pk__in=ids)}
+        for model, ids in wanted.items()
+    }
+    for entry in entries:
+        for change in entry["changes"]:
+            model = change.pop("model")
+            if model is not None:
+                for side in ("old", "new"):
+                    value = change[side]
+                    change[side] = "—" if value in (None, "") else names[model].get(value, f"#{value}")
+
+
+_HIDDEN_FIELDS = {"updated_at", "created_at"}
+
+
+def _diff_records(records: list, *, kind: str) -> list[dict]:
+    entries = []
+    previous = None
+    for record in records:
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous)
+            for change in delta.changes:
+                if change.field in _HIDDEN_FIELDS:
+                    continue
+                field = record.instance_type._meta.get_field(change.field)
+                related = field.related_model if field.is_relation else None
+                changes.append(
+                    {
+                        "field": field.verbose_name,
+                        "model": related,
+                        "old": change.old if related else _display_value(field, change.old),
+                        "new": change.new if related else _display_value(field, change.new),
+                    }
+                )
+        subject = str(getattr(record, "user", "")) if kind == "Membership" else record.name
+        entries.append(
+            {
+                "when": record.history_date,
+                "order": record.history_id,
+                "kind": kind,
+                "subject": subject,
+                "action": {"+": "Created", "~": "Changed", "-": "Deleted"}[record.history_type],
+                "reason": record.history_change_reason or "",
+                "who": record.history_user,
+                "changes": changes,
+            }
+        )
+        previous = record
+    return entries
+
+
+def _display_value(field, value):
+    if value in (None, ""):
+        return "—"
+    if field.choices:
+        return dict(field.flatchoices).get(value, value)
+    return value

@@ -1,0 +1,267 @@
+"""Writes to the register. Each service is one transaction and checks its own rules.
+
+Services raise `ValidationError` for a rule of the policy (shown to the user beside the
+form) and `PermissionDenied` for a role that may not act. History rows (R11) record the
+acting user and the reason through django-simple-history.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from . import permissions
+from .models import ChatGroup, Membership
+from .validators import logo_clean
+
+Status = ChatGroup.Status
+
+# Which status each DPO action moves a group from, and to.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "approve": (frozenset({Status.PROPOSED}), Status.APPROVED),
+    "suspend": (frozenset({Status.APPROVED}), Status.SUSPENDED),
+    "reinstate": (frozenset({Status.SUSPENDED}), Status.APPROVED),
+    "retire": (frozenset({Status.PROPOSED, Status.APPROVED, Status.SUSPENDED}), Status.RETIRED),
+}
+
+
+def _serialise(key: int) -> None:
+    """Serialise writers that check a count before writing (the approved-groups cap).
+
+    On PostgreSQL an advisory lock held to the end of the transaction; SQLite already
+    runs one writing transaction at a time (IMMEDIATE mode, see settings).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+_CAP_LOCK = 7_001
+
+
+def _save_with_reason(obj, reason: str, by: AbstractBaseUser, **save_kwargs) -> None:
+    obj._change_reason = reason[:100] if reason else ""
+    obj._history_user = by
+    obj.save(**save_kwargs)
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": "Give the group a name."})
+    if len(name) > ChatGroup._meta.get_field("name").max_length:
+        raise ValidationError({"name": "The name is too long (100 characters at most)."})
+    return name
+
+
+def _clean_purpose(purpose: str) -> str:
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ValidationError({"purpose": "Say what business purpose the group serves."})
+    if len(purpose) > ChatGroup._meta.get_field("purpose").max_length:
+        raise ValidationError({"purpose": "The purpose is too long (2000 characters at most)."})
+    return purpose
+
+
+def _check_name_free(name: str, *, exclude_pk: int | None = None) -> None:
+    clash = ChatGroup.objects.filter(name__iexact=name)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"name": "A group with this name is already on the register."})
+
+
+@transaction.atomic
+def chatgroup_propose(
+    *,
+    name: str,
+    purpose: str,
+    by: AbstractBaseUser,
+    logo=None,
+    cycle_weekday: int = ChatGroup.Weekday.FRIDAY,
+    cycle_time=None,
+) -> ChatGroup:
+    """Any member of staff may propose a work group; they become its admin and first member."""
+    name = _clean_name(name)
+    purpose = _clean_purpose(purpose)
+    _check_name_free(name)
+    group = ChatGroup(
+        name=name,
+        purpose=purpose,
+        admin=by,
+        proposed_by=by,
+        status=Status.PROPOSED,
+        cycle_weekday=cycle_weekday,
+    )
+    if cycle_time is not None:
+        group.cycle_time = cycle_time
+    if logo:
+        cleaned = logo_clean(logo)
+        group.logo.save(cleaned.name, cleaned, save=False)
+    try:
+        with transaction.atomic():
+            _save_with_reason(group, "Proposed", by)
+    except IntegrityError as exc:
+        # Two proposals with the same name at once: the database constraint decides.
+        raise ValidationError({"name": "A group with this name is already on the register."}) from exc
+    membership = Membership(group=group, user=by, joined_at=timezone.now(), added_by=by)
+    _save_with_reason(membership, "Proposer joins as admin", by)
+    return group
+
+
+@transaction.atomic
+def chatgroup_update(
+    *,
+    group: ChatGroup,
+    by: AbstractBaseUser,
+    name: str,
+    purpose: str,
+    cycle_weekday: int,
+    cycle_time,
+    logo=None,
+    remove_logo: bool = False,
+) -> ChatGroup:
+    """Change a group's details. Admin, deputy or DPO."""
+    group = ChatGroup.objects.select_for_update().get(pk=group.pk)
+    if not permissions.can_manage(by, group):
+        raise PermissionDenied
+    if group.status == Status.RETIRED:
+        raise ValidationError("A retired group can no longer be changed.")
+    group.name = _clean_name(name)
+    group.purpose = _clean_purpose(purpose)
+    _check_name_free(group.name, exclude_pk=group.pk)
+    group.cycle_weekday = cycle_weekday
+    group.cycle_time = cycle_time
+    if logo:
+        cleaned = logo_clean(logo)
+        group.logo.save(cleaned.name, cleaned, save=False)
+    elif remove_logo:
+        group.logo = ""
+    _save_with_reason(group, "Details changed", by)
+    return group
+
+
+@transaction.atomic
+def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser, reason: str) -> ChatGroup:
+    """Approve, suspend, reinstate or retire a group (R2, R3). DPO only, with a reason."""
+    if not permissions.is_dpo(by):
+        raise PermissionDenied
+    if action not in TRANSITIONS:
+        raise ValidationError(f"Unknown action “{action}”.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason: it is kept in the group's history."})
+    sources, target = TRANSITIONS[action]
+    if target == Status.APPROVED:
+        _serialise(_CAP_LOCK)
+    group = ChatGroup.objects.select_for_update().get(pk=group.pk)
+    if group.status not in sources:
+        raise ValidationError(
+            f"A {group.get_status_display().lower()} group cannot be {PAST_TENSE[action]}."
+        )
+    if target == Status.APPROVED:
+        approved = ChatGroup.objects.approved().count()
+        cap = settings.MAX_APPROVED_GROUPS
+        if approved >= cap:
+            raise ValidationError(
+                f"The register already has {approved} approved groups, the limit set by policy "
+                f"({cap}). Retire or suspend a group before approving another."
+            )
+        if action == "approve":
+            group.approved_by = by
+            group.approved_at = timezone.now()
+    group.status = target
+    group.status_reason = reason
+    _save_with_reason(group, f"{action.capitalize()}: {reason}", by)
+    return group
+
+
+PAST_TENSE = {"approve": "approved", "suspend": "suspended", "reinstate": "reinstated", "retire": "retired"}
+
+
+def allowed_actions(group: ChatGroup) -> list[str]:
+    return [action for action, (sources, _) in TRANSITIONS.items() if group.status in sources]
+
+
+def _check_can_manage(group: ChatGroup, by: AbstractBaseUser) -> ChatGroup:
+    locked = ChatGroup.objects.select_for_update().get(pk=group.pk)
+    if not permissions.can_manage(by, locked):
+        raise PermissionDenied
+    if locked.status == Status.RETIRED:
+        raise ValidationError("A retired group's membership can no longer be changed.")
+    return locked
+
+
+@transaction.atomic
+def membership_add(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBaseUser) -> Membership:
+    """Add a member of staff to a group. Admin, deputy or DPO."""
+    group = _check_can_manage(group, by)
+    if not user.is_active:
+        raise ValidationError({"user": "This account is disabled and cannot join a group."})
+    if Membership.objects.active().filter(group=group, user=user).exists():
+        raise ValidationError({"user": f"{_display(user)} is already a member of {group.name}."})
+    membership = Membership(group=group, user=user, joined_at=timezone.now(), added_by=by)
+    try:
+        with transaction.atomic():
+            _save_with_reason(membership, "Added", by)
+    except IntegrityError as exc:
+        # The conditional unique constraint caught a concurrent add of the same person.
+        raise ValidationError({"user": f"{_display(user)} is already a member of {group.name}."}) from exc
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, by: AbstractBaseUser) -> Membership:
+    """End a membership. The row stays, with `left_at`, so past cycles still count (R7)."""
+    group = _check_can_manage(membership.group, by)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.left_at is not None:
+        raise ValidationError(f"{_display(membership.user)} has already left {group.name}.")
+    if membership.user_id == group.admin_id:
+        raise ValidationError(
+            f"{_display(membership.user)} is the group's admin. Hand the admin role to another "
+            "member before removing them."
+        )
+    if membership.user_id == group.deputy_id:
+        group.deputy = None
+        _save_with_reason(group, "Deputy left the group", by)
+    membership.left_at = timezone.now()
+    membership.removed_by = by
+    _save_with_reason(membership, "Removed", by)
+    return membership
+
+
+@transaction.atomic
+def chatgroup_set_admin(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBaseUser) -> ChatGroup:
+    """Hand the admin role to a current member. The admin is always a member."""
+    group = _check_can_manage(group, by)
+    if user.pk == group.admin_id:
+        raise ValidationError({"user": f"{_display(user)} is already the admin."})
+    if not Membership.objects.active().filter(group=group, user=user).exists():
+        raise ValidationError({"user": "Only a current member can become the admin. Add them first."})
+    if group.deputy_id == user.pk:
+        group.deputy = None
+    group.admin = user
+    _save_with_reason(group, "Admin handed over", by)
+    return group
+
+
+@transaction.atomic
+def chatgroup_set_deputy(*, group: ChatGroup, user: AbstractBaseUser | None, by: AbstractBaseUser) -> ChatGroup:
+    """Name (or clear) a deputy admin, who must be a current member other than the admin."""
+    group = _check_can_manage(group, by)
+    if user is not None:
+        if user.pk == group.admin_id:
+            raise ValidationError({"user": "The admin cannot also be the deputy."})
+        if not Membership.objects.active().filter(group=group, user=user).exists():
+            raise ValidationError({"user": "Only a current member can become the deputy. Add them first."})
+    group.deputy = user
+    _save_with_reason(group, "Deputy changed" if user else "Deputy cleared", by)
+    return group
+
+
+def _display(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()

@@ -1,0 +1,232 @@
+"""Register pages. Thin: validate the form, check the role and object, call one service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import permissions, selectors, services
+from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
+from .models import ChatGroup, Membership
+
+
+def _call(form, service, **kwargs):
+    """Run a service; put its rule violations on the form. Returns the result or None."""
+    try:
+        return service(**kwargs)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return None
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+@login_required
+def register(request):
+    search = request.GET.get("q", "")[:100]
+    status = request.GET.get("status", "")
+    groups = selectors.register_list(user=request.user, search=search, status=status)
+    page = Paginator(groups, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "groups/register.html",
+        {
+            "page": page,
+            "search": search,
+            "status": status if status in ChatGroup.Status.values else "",
+            "statuses": ChatGroup.Status.choices,
+            "can_propose": not permissions.is_auditor(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def propose(request):
+    if permissions.is_auditor(request.user):
+        raise PermissionDenied
+    form = ChatGroupForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        group = _call(
+            form,
+            services.chatgroup_propose,
+            by=request.user,
+            name=form.cleaned_data["name"],
+            purpose=form.cleaned_data["purpose"],
+            logo=form.cleaned_data["logo"],
+            cycle_weekday=form.cleaned_data["cycle_weekday"],
+            cycle_time=form.cleaned_data["cycle_time"],
+        )
+        if group:
+            messages.success(request, f"“{group.name}” has been proposed. The DPO will review it.")
+            return redirect(group)
+    return render(request, "groups/propose.html", {"form": form})
+
+
+@login_required
+def detail(request, pk: int):
+    group = permissions.get_group_for_user(request.user, pk)
+    members = list(selectors.group_members(group=group))
+    can_manage = permissions.can_manage(request.user, group) and group.status != ChatGroup.Status.RETIRED
+    context = {
+        "group": group,
+        "current_members": [m for m in members if m.is_active],
+        "past_members": [m for m in members if not m.is_active],
+        "can_manage": can_manage,
+        "is_dpo": permissions.is_dpo(request.user),
+        "can_read_history": permissions.can_read_history(request.user, group),
+        "actions": services.allowed_actions(group) if permissions.is_dpo(request.user) else [],
+    }
+    return render(request, "groups/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request, pk: int):
+    group = permissions.get_group_for_manage(request.user, pk)
+    initial = {
+        "name": group.name,
+        "purpose": group.purpose,
+        "cycle_weekday": group.cycle_weekday,
+        "cycle_time": group.cycle_time,
+    }
+    form = ChatGroupEditForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        updated = _call(
+            form,
+            services.chatgroup_update,
+            group=group,
+            by=request.user,
+            name=form.cleaned_data["name"],
+            purpose=form.cleaned_data["purpose"],
+            cycle_weekday=form.cleaned_data["cycle_weekday"],
+            cycle_time=form.cleaned_data["cycle_time"],
+            logo=form.cleaned_data["logo"],
+            remove_logo=form.cleaned_data["remove_logo"],
+        )
+        if updated:
+            messages.success(request, "The group's details have been saved.")
+            return redirect(updated)
+    return render(request, "groups/edit.html", {"group": group, "form": form})
+
+
+ACTION_LABELS = {
+    "approve": ("Approve", "Approving adds the group to the register and starts its weekly clear-downs."),
+    "suspend": ("Suspend", "While suspended the group takes no part in clear-downs. It can be reinstated."),
+    "reinstate": ("Reinstate", "The group returns to the register and its weekly clear-downs restart."),
+    "retire": ("Retire", "Retiring is final: the group leaves the register for good. Its history is kept."),
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def transition(request, pk: int, action: str):
+    if action not in services.TRANSITIONS:
+        raise Http404("No such action.")
+    if not permissions.is_dpo(request.user):
+        raise PermissionDenied
+    group = permissions.get_group_for_user(request.user, pk)
+    form = TransitionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        changed = _call(
+            form, services.chatgroup_transition, group=group, action=action, by=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+        if changed:
+            messages.success(request, f"“{changed.name}” is now {changed.get_status_display().lower()}.")
+            return redirect(changed)
+    label, explanation = ACTION_LABELS[action]
+    allowed = action in services.allowed_actions(group)
+    return render(
+        request,
+        "groups/transition.html",
+        {"group": group, "form": form, "action": action, "label": label,
+         "explanation": explanation, "allowed": allowed, "past": services.PAST_TENSE[action]},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_add(request, pk: int):
+    group = permissions.get_group_for_manage(request.user, pk)
+    search_form = StaffSearchForm(request.GET or None)
+    results = []
+    if search_form.is_valid():
+        results = list(selectors.staff_search(group=group, search=search_form.cleaned_data["q"]))
+    form = UserChoiceForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            membership = _call(form, services.membership_add, group=group, user=form.cleaned_data["user"],
+                               by=request.user)
+            if membership:
+                messages.success(request, f"{_name(membership.user)} has been added to {group.name}.")
+                return redirect(group)
+    return render(
+        request,
+        "groups/member_add.html",
+        {"group": group, "search_form": search_form, "results": results, "form": form},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_remove(request, pk: int, membership_pk: int):
+    group = permissions.get_group_for_manage(request.user, pk)
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_pk, group=group)
+    form = TransitionForm()  # only to carry non-field errors to the page
+    if request.method == "POST":
+        removed = _call(form, services.membership_remove, membership=membership, by=request.user)
+        if removed:
+            messages.success(request, f"{_name(removed.user)} has been removed from {group.name}.")
+            return redirect(group)
+    return render(request, "groups/member_remove.html", {"group": group, "membership": membership, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roles(request, pk: int):
+    """Hand over the admin role and name or clear the deputy."""
+    group = permissions.get_group_for_manage(request.user, pk)
+    members = selectors.group_members(group=group, include_past=False)
+    member_users = type(request.user).objects.filter(pk__in=members.values("user_id"))
+    admin_form = UserChoiceForm(prefix="admin", queryset=member_users.exclude(pk=group.admin_id))
+    deputy_form = DeputyForm(prefix="deputy", queryset=member_users.exclude(pk=group.admin_id),
+                             initial={"user": group.deputy_id})
+    if request.method == "POST":
+        if "admin-user" in request.POST:
+            admin_form = UserChoiceForm(request.POST, prefix="admin", queryset=admin_form.fields["user"].queryset)
+            if admin_form.is_valid():
+                changed = _call(admin_form, services.chatgroup_set_admin, group=group,
+                                user=admin_form.cleaned_data["user"], by=request.user)
+                if changed:
+                    messages.success(request, f"{_name(changed.admin)} is now the admin of {group.name}.")
+                    return redirect(changed)
+        else:
+            deputy_form = DeputyForm(request.POST, prefix="deputy", queryset=deputy_form.fields["user"].queryset)
+            if deputy_form.is_valid():
+                changed = _call(deputy_form, services.chatgroup_set_deputy, group=group,
+                                user=deputy_form.cleaned_data["user"], by=request.user)
+                if changed:
+                    who = _name(changed.deputy) if changed.deputy else "Nobody"
+                    messages.success(request, f"{who} is now the deputy of {group.name}.")
+                    return redirect(changed)
+    return render(request, "groups/roles.html",
+                  {"group": group, "admin_form": admin_form, "deputy_form": deputy_form})
+
+
+@login_required
+def history(request, pk: int):
+    group = permissions.get_group_for_history(request.user, pk)
+    page = Paginator(selectors.group_history(group=group), 50).get_page(request.GET.get("page"))
+    return render(request, "groups/history.html", {"group": group, "page": page})

@@ -1,0 +1,73 @@
+"""factory_boy factories shared by the whole suite."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group as Role
+from django.utils import timezone
+
+from groups.models import ChatGroup, Membership
+from groups.permissions import AUDITOR_ROLE, DPO_ROLE
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.add(*Role.objects.filter(name__in=extracted))
+        if create:
+            self.save()
+
+
+def dpo_user(**kwargs):
+    return UserFactory(roles=[DPO_ROLE], **kwargs)
+
+
+def auditor_user(**kwargs):
+    return UserFactory(roles=[AUDITOR_ROLE], **kwargs)
+
+
+class ChatGroupFactory(factory.django.DjangoModelFactory):
+    """A group with its admin as a member (as the propose service would leave it)."""
+
+    class Meta:
+        model = ChatGroup
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Work group {n}")
+    purpose = "Urgent short-term coordination of the team's work."
+    admin = factory.SubFactory(UserFactory)
+    proposed_by = factory.SelfAttribute("admin")
+    status = ChatGroup.Status.APPROVED
+    cycle_weekday = ChatGroup.Weekday.FRIDAY
+    cycle_time = dt.time(17, 0)
+
+    @factory.post_generation
+    def admin_membership(self, create, extracted, **kwargs):
+        if create:
+            Membership.objects.create(group=self, user=self.admin, joined_at=timezone.now() - dt.timedelta(days=60))
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    group = factory.SubFactory(ChatGroupFactory)
+    user = factory.SubFactory(UserFactory)
+    joined_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=30))
