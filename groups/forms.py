@@ -28,11 +28,16 @@ class LogoField(forms.FileField):
 
 
 class ChatGroupForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="As it appears at the top of the WhatsApp chat.")
+    name = forms.CharField(
+        max_length=100,
+        help_text="As it appears at the top of the WhatsApp chat.",
+        error_messages={"required": "Give the group a name."},
+    )
     purpose = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="The business purpose the group serves. Social groups are not registered.",
+        error_messages={"required": "Say what business purpose the group serves."},
     )
     logo = LogoField(label="Logo")
     cycle_weekday = forms.TypedChoiceField(
@@ -71,6 +76,7 @@ class TransitionForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Kept in the group's history and shown to auditors.",
+        error_messages={"required": "Give a reason: it is kept in the group's history."},
     )
 
     def clean_reason(self):

@@ -87,7 +87,9 @@ class ChatGroup(models.Model):
             models.UniqueConstraint(Lower("name"), name="chatgroup_name_unique_ci"),
             models.CheckConstraint(condition=~Q(name=""), name="chatgroup_name_not_empty"),
             models.CheckConstraint(condition=~Q(purpose=""), name="chatgroup_purpose_not_empty"),
-            models.CheckConstraint(condition=Q(cycle_weekday__gte=0, cycle_weekday__lte=6), name="chatgroup_weekday_valid"),
+            models.CheckConstraint(
+                condition=Q(cycle_weekday__gte=0, cycle_weekday__lte=6), name="chatgroup_weekday_valid"
+            ),
             models.CheckConstraint(condition=~Q(deputy=models.F("admin")), name="chatgroup_deputy_not_admin"),
             models.CheckConstraint(
                 condition=Q(status__in=["proposed", "approved", "suspended", "retired"]),

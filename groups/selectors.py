@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from . import permissions
 from .models import ChatGroup, Membership
@@ -20,7 +21,7 @@ def register_list(*, user: AbstractBaseUser, search: str = "", status: str = "")
         groups = groups.filter(Q(name__icontains=search) | Q(purpose__icontains=search))
     if status in ChatGroup.Status.values:
         groups = groups.filter(status=status)
-    return groups
+    return groups.order_by(Lower("name"), "pk")
 
 
 def group_members(*, group: ChatGroup, include_past: bool = True) -> QuerySet[Membership]:
@@ -86,7 +87,7 @@ def _resolve_related(entries: list[dict]) -> None:
                     v for v in (change["old"], change["new"]) if v not in (None, "")
                 )
     names = {
-        model: {obj.pk: str(obj) for obj in model._default_manager.filter(pk__in=ids)}
+        model: {obj.pk: _label(obj) for obj in model._default_manager.filter(pk__in=ids)}
         for model, ids in wanted.items()
     }
     for entry in entries:
@@ -121,7 +122,7 @@ def _diff_records(records: list, *, kind: str) -> list[dict]:
                         "new": change.new if related else _display_value(field, change.new),
                     }
                 )
-        subject = str(getattr(record, "user", "")) if kind == "Membership" else record.name
+        subject = _label(record.user) if kind == "Membership" else record.name
         entries.append(
             {
                 "when": record.history_date,
@@ -136,6 +137,12 @@ def _diff_records(records: list, *, kind: str) -> list[dict]:
         )
         previous = record
     return entries
+
+
+def _label(obj) -> str:
+    if hasattr(obj, "get_full_name"):
+        return obj.get_full_name() or obj.get_username()
+    return str(obj)
 
 
 def _display_value(field, value):

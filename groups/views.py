@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -165,13 +167,12 @@ def member_add(request, pk: int):
     if search_form.is_valid():
         results = list(selectors.staff_search(group=group, search=search_form.cleaned_data["q"]))
     form = UserChoiceForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            membership = _call(form, services.membership_add, group=group, user=form.cleaned_data["user"],
-                               by=request.user)
-            if membership:
-                messages.success(request, f"{_name(membership.user)} has been added to {group.name}.")
-                return redirect(group)
+    if request.method == "POST" and form.is_valid():
+        membership = _call(form, services.membership_add, group=group, user=form.cleaned_data["user"],
+                           by=request.user)
+        if membership:
+            messages.success(request, f"{_name(membership.user)} has been added to {group.name}.")
+            return redirect(group)
     return render(
         request,
         "groups/member_add.html",
@@ -184,7 +185,8 @@ def member_add(request, pk: int):
 def member_remove(request, pk: int, membership_pk: int):
     group = permissions.get_group_for_manage(request.user, pk)
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_pk, group=group)
-    form = TransitionForm()  # only to carry non-field errors to the page
+    form = forms.Form({})  # carries the service's refusal to the page
+    form.is_valid()
     if request.method == "POST":
         removed = _call(form, services.membership_remove, membership=membership, by=request.user)
         if removed:
@@ -199,7 +201,7 @@ def roles(request, pk: int):
     """Hand over the admin role and name or clear the deputy."""
     group = permissions.get_group_for_manage(request.user, pk)
     members = selectors.group_members(group=group, include_past=False)
-    member_users = type(request.user).objects.filter(pk__in=members.values("user_id"))
+    member_users = get_user_model().objects.filter(pk__in=members.values("user_id"))
     admin_form = UserChoiceForm(prefix="admin", queryset=member_users.exclude(pk=group.admin_id))
     deputy_form = DeputyForm(prefix="deputy", queryset=member_users.exclude(pk=group.admin_id),
                              initial={"user": group.deputy_id})

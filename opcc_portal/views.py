@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
@@ -31,7 +32,7 @@ def _database_ok() -> bool:
 
 def _broker_ok() -> bool:
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True
     except Exception:

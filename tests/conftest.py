@@ -25,6 +25,14 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    # The production hasher is slow on purpose; tests create hundreds of accounts.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # --- People --------------------------------------------------------------------------
 
 

@@ -1,0 +1,108 @@
+"""Portal-wide behaviour: configuration, health check, migrations, real services in CI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from tests.conftest import REQUIRE_SERVICES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+SETUP = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'opcc_portal.settings'; django.setup()"
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    result = run_python(SETUP, DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_it_fails_loudly_on_a_malformed_setting():
+    result = run_python(SETUP, DEBUG="false", SECRET_KEY="x" * 50, MAX_APPROVED_GROUPS="twelve")
+    assert result.returncode != 0
+    assert "invalid literal for int" in result.stderr
+
+
+def test_it_has_a_migration_for_every_model_change(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_broker(client):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["broker"] == "down" and response.json()["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_the_home_page_needs_a_login(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_the_login_page_signs_in_and_out(client, member):
+    from tests.factories import PASSWORD
+
+    response = client.post("/accounts/login/", {"username": "member", "password": "wrong"})
+    assert response.status_code == 200 and "There is a problem" in response.content.decode()
+    response = client.post("/accounts/login/", {"username": "member", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    client.post("/accounts/logout/")
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role, label", [("dpo", "(DPO)"), ("auditor", "(Auditor)"), ("member", "Morgan Lee")])
+def test_the_nav_bar_names_the_role(client, request, role, label):
+    client.force_login(request.getfixturevalue(role))
+    assert label in client.get("/groups/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_password_change_page_uses_the_portal_layout(client, member):
+    client.force_login(member)
+    body = client.get(reverse("password_change")).content.decode()
+    assert "Change your password" in body and "Clear-down portal" in body
+
+
+@pytest.mark.django_db
+def test_it_uses_postgresql_when_services_are_required():
+    if not REQUIRE_SERVICES and connection.vendor != "postgresql":
+        pytest.skip("DATABASE_URL is not PostgreSQL (set it, or REQUIRE_SERVICES=1 as in CI)")
+    assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db
+def test_the_broker_is_redis_when_services_are_required(settings, client):
+    if not REQUIRE_SERVICES and not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("CELERY_BROKER_URL is not Redis (set it, or REQUIRE_SERVICES=1 as in CI)")
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    assert client.get(reverse("healthz")).json()["broker"] == "ok"
+
+
+def test_static_assets_are_served_by_the_portal_not_a_cdn():
+    base = (ROOT / "templates" / "base.html").read_text()
+    assert "https://" not in base and "http://" not in base
