@@ -23,7 +23,7 @@ run: venv
 	@echo ""
 	@echo "  The portal is starting at http://127.0.0.1:8000/  (Ctrl-C stops web, worker and beat)"
 	@echo ""
-	DEBUG=true $(BIN)/honcho -f Procfile.dev start
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=true $(BIN)/honcho -f Procfile.dev start
 
 # The whole suite. Tests that need PostgreSQL, Redis or Chromium skip with a reason when
 # those are missing, unless REQUIRE_SERVICES=1 (as in CI), where they fail instead.
