@@ -164,6 +164,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -190,6 +191,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 MAX_APPROVED_GROUPS = env.int("MAX_APPROVED_GROUPS", default=12)
 CLEAR_DOWN_GRACE_HOURS = env.int("CLEAR_DOWN_GRACE_HOURS", default=48)
 ESCALATE_AFTER_HOURS = env.int("ESCALATE_AFTER_HOURS", default=72)
+# The admin's prompt is due this many hours after a period ends (R5), and never after the
+# members' deadline. Like the deadline, it is counted on the UK wall clock.
+CLEAR_DOWN_PROMPT_HOURS = env.int("CLEAR_DOWN_PROMPT_HOURS", default=24)
+# How long the signed "confirm your clear-down" link in a prompt email stays valid.
+ATTEST_LINK_MAX_AGE_DAYS = env.int("ATTEST_LINK_MAX_AGE_DAYS", default=14)
 LOGO_MAX_BYTES = env.int("LOGO_MAX_BYTES", default=1024 * 1024)
 LOGO_MAX_PIXELS = env.int("LOGO_MAX_PIXELS", default=2000)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")
