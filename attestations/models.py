@@ -1,1 +1,245 @@
-"""Weekly clear-down cycles, obligations and attestations (DESIGN.md R4–R10)."""
+"""Weekly clear-down cycles, obligations and attestations (DESIGN.md R4–R10).
+
+A `Cycle` is one seven-day period of one group, created when the period ends. Each person
+who owed a clear-down for it has one `Obligation`, which becomes their attestation. A
+`Flag` is both the queue of overdue alerts and their history. A `Hold` stops clear-downs
+of a group while information must be kept (FOI Act 2000 s.77).
+
+No message content is stored anywhere (R10): only who attested what and when.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from groups.models import ChatGroup
+
+
+class Hold(models.Model):
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="holds")
+    reference = models.CharField(max_length=100, help_text="The FOI request, case or legal reference.")
+    reason = models.TextField(max_length=2000)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField()
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(max_length=2000, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group"], condition=Q(lifted_at__isnull=True), name="hold_one_active_per_group"
+            ),
+            models.CheckConstraint(condition=~Q(reference=""), name="hold_reference_not_empty"),
+            models.CheckConstraint(condition=~Q(reason=""), name="hold_reason_not_empty"),
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True, lifted_by__isnull=True)
+                | Q(lifted_at__isnull=False, lifted_by__isnull=False, lifted_at__gte=F("placed_at")),
+                name="hold_lifted_consistent",
+            ),
+        ]
+        permissions = [("place_hold", "Can place and lift FOI and legal holds on groups")]
+
+    def __str__(self) -> str:
+        return f"Hold {self.reference} on {self.group_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
+
+
+class Cycle(models.Model):
+    """One seven-day period [period_start, period_end) of one group, stored in UTC."""
+
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="cycles")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    prompt_due_at = models.DateTimeField(help_text="When the admin's prompt is due by (R5).")
+    due_at = models.DateTimeField(help_text="The members' deadline: period end plus the grace period.")
+    prompted_at = models.DateTimeField(null=True, blank=True)
+    prompted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Set when the cycle closed under a hold, or when a hold was placed while it was open.
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="cycles")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-period_end", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "period_start"], name="cycle_unique_start"),
+            models.UniqueConstraint(fields=["group", "period_end"], name="cycle_unique_end"),
+            models.CheckConstraint(condition=Q(period_end__gt=F("period_start")), name="cycle_period_positive"),
+            models.CheckConstraint(condition=Q(due_at__gte=F("period_end")), name="cycle_due_after_end"),
+            models.CheckConstraint(
+                condition=Q(prompt_due_at__gte=F("period_end"), prompt_due_at__lte=F("due_at")),
+                name="cycle_prompt_due_in_grace",
+            ),
+            models.CheckConstraint(
+                condition=Q(prompted_at__isnull=True, prompted_by__isnull=True)
+                | Q(prompted_at__isnull=False, prompted_by__isnull=False),
+                name="cycle_prompted_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["group", "-period_end"], name="cycle_group_end_idx"),
+            models.Index(fields=["prompt_due_at"], name="cycle_unprompted_idx", condition=Q(prompted_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.period_start:%Y-%m-%d} to {self.period_end:%Y-%m-%d}"
+
+    @property
+    def is_held(self) -> bool:
+        return self.hold_id is not None
+
+
+class Obligation(models.Model):
+    """What one person owes for one cycle; once attested, it is their attestation (R6)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Due"
+        ATTESTED = "attested", "Done"
+        LATE = "late", "Done late"
+        EXCUSED = "excused", "Excused"
+        HELD = "held", "On hold"
+
+    class Channel(models.TextChoices):
+        WEB = "web", "Web form"
+        EMAIL = "email", "Email link"
+
+    DONE = (Status.ATTESTED, Status.LATE)
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="obligations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="obligations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # A copy of the cycle's deadline, so the overdue sweep reads one indexed table.
+    due_at = models.DateTimeField()
+    attested_at = models.DateTimeField(null=True, blank=True)
+    cleared_on = models.DateField(null=True, blank=True)
+    confirmed_cleared = models.BooleanField(default=False)
+    confirmed_saved = models.BooleanField(default=False)
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    excused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    excused_at = models.DateTimeField(null=True, blank=True)
+    excuse_reason = models.TextField(max_length=1000, blank=True)
+    # Claimed by the prompt email task with a conditional UPDATE, so nobody is emailed twice.
+    prompt_emailed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "user"], name="obligation_one_per_person"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "attested", "late", "excused", "held"]),
+                name="obligation_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(channel__in=["", "web", "email"]), name="obligation_channel_valid"),
+            # An attestation is complete or it does not exist: both confirmations, a date,
+            # a time and a channel (R6).
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status__in=["attested", "late"],
+                        attested_at__isnull=False,
+                        cleared_on__isnull=False,
+                        confirmed_cleared=True,
+                        confirmed_saved=True,
+                    )
+                    & ~Q(channel="")
+                )
+                | (
+                    ~Q(status__in=["attested", "late"])
+                    & Q(
+                        attested_at__isnull=True,
+                        cleared_on__isnull=True,
+                        confirmed_cleared=False,
+                        confirmed_saved=False,
+                        channel="",
+                    )
+                ),
+                name="obligation_attestation_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="late", attested_at__gt=F("due_at"))
+                | Q(status="attested", attested_at__lte=F("due_at"))
+                | ~Q(status__in=["attested", "late"]),
+                name="obligation_late_means_after_deadline",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="excused", excused_by__isnull=False, excused_at__isnull=False) & ~Q(excuse_reason="")
+                )
+                | (~Q(status="excused") & Q(excused_by__isnull=True, excused_at__isnull=True, excuse_reason="")),
+                name="obligation_excuse_complete",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "status"], name="obligation_user_status_idx"),
+            models.Index(fields=["status", "due_at"], name="obligation_status_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} for cycle {self.cycle_id}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class Flag(models.Model):
+    """An overdue obligation or a missed prompt: the queue of alerts and their history (R8)."""
+
+    class Kind(models.TextChoices):
+        MEMBER_OVERDUE = "member_overdue", "Clear-down overdue"
+        PROMPT_MISSED = "prompt_missed", "Prompt not issued"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags")
+    # The member who is overdue, or the admin who did not prompt.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags")
+    raised_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-raised_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "user", "kind"], name="flag_one_per_subject"),
+            models.CheckConstraint(condition=Q(kind__in=["member_overdue", "prompt_missed"]), name="flag_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("raised_at")),
+                name="flag_resolved_after_raised",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["raised_at"], name="flag_open_idx", condition=Q(resolved_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.user} (cycle {self.cycle_id})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -12,6 +12,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from attestations import views as attestation_views
+
 from . import permissions, selectors, services
 from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
 from .models import ChatGroup, Membership
@@ -90,6 +92,8 @@ def detail(request, pk: int):
         "can_read_history": permissions.can_read_history(request.user, group),
         "actions": services.allowed_actions(group) if permissions.is_dpo(request.user) else [],
     }
+    # The hold banner and the current clear-down cycle (attestations app).
+    context.update(attestation_views.group_cycle_context(request, group))
     return render(request, "groups/detail.html", context)
 
 

@@ -17,4 +17,5 @@ urlpatterns = [
 if settings.DEBUG:
     from django.conf.urls.static import static
 
+    path("clear-downs/", include("attestations.urls")),
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

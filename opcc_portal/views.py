@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from groups import selectors as group_selectors
+from attestations import views as attestation_views
 
 from .celery import app as celery_app
 
-
-@login_required
-def home(request):
-    groups = group_selectors.user_groups(user=request.user)
-    return render(request, "home.html", {"groups": groups})
+# "My clear-downs" is the home page: what most people come to the portal for.
+home = attestation_views.my_clear_downs
 
 
 def _database_ok() -> bool:

@@ -71,3 +71,52 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     group = factory.SubFactory(ChatGroupFactory)
     user = factory.SubFactory(UserFactory)
     joined_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=30))
+
+
+# --- Clear-downs (attestations) ------------------------------------------------------
+
+from attestations.models import Cycle, Flag, Hold, Obligation  # noqa: E402
+
+
+class HoldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Hold
+
+    group = factory.SubFactory(ChatGroupFactory)
+    reference = factory.Sequence(lambda n: f"FOI-2026-{n:04d}")
+    reason = "An FOI request covers this group's messages."
+    placed_by = factory.SubFactory(UserFactory)
+    placed_at = factory.LazyFunction(timezone.now)
+
+
+class CycleFactory(factory.django.DjangoModelFactory):
+    """A cycle whose period ended an hour ago, with the default 48 hours' grace."""
+
+    class Meta:
+        model = Cycle
+
+    group = factory.SubFactory(ChatGroupFactory)
+    period_end = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=1))
+    period_start = factory.LazyAttribute(lambda c: c.period_end - dt.timedelta(days=7))
+    prompt_due_at = factory.LazyAttribute(lambda c: c.period_end + dt.timedelta(hours=24))
+    due_at = factory.LazyAttribute(lambda c: c.period_end + dt.timedelta(hours=48))
+
+
+class ObligationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Obligation
+
+    cycle = factory.SubFactory(CycleFactory)
+    user = factory.SubFactory(UserFactory)
+    due_at = factory.SelfAttribute("cycle.due_at")
+    status = Obligation.Status.PENDING
+
+
+class FlagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Flag
+
+    kind = Flag.Kind.MEMBER_OVERDUE
+    cycle = factory.SubFactory(CycleFactory)
+    user = factory.SubFactory(UserFactory)
+    raised_at = factory.LazyFunction(timezone.now)

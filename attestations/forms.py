@@ -1,0 +1,112 @@
+"""Forms of the clear-downs. They validate input; the rules themselves live in services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from . import periods
+from .models import Obligation
+
+SAVED_LABEL = (
+    "Before clearing, I saved any substantive business information from these chats (decisions, actions, "
+    "anything the office must keep) to a corporate system such as email or the case system."
+)
+
+
+def confirmation_text(obligation: Obligation) -> str:
+    """The sentence a member confirms, naming the group and the dates (R6)."""
+    cycle = obligation.cycle
+    start = cycle.period_start.astimezone(periods.LONDON)
+    end = cycle.period_end.astimezone(periods.LONDON)
+    return f"I have cleared all messages in {cycle.group.name} for {start:%a %-d %b} to {end:%a %-d %b %Y}"
+
+
+class _DateClearedMixin(forms.Form):
+    cleared_on = forms.DateField(
+        label="Date you cleared the chat",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Today, unless you cleared it earlier (not before the period ended).",
+        error_messages={"required": "Give the date you cleared the chat.", "invalid": "Give a real date."},
+    )
+    confirmed_saved = forms.BooleanField(
+        label=SAVED_LABEL,
+        error_messages={"required": "Confirm that anything the office needs was saved first."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["cleared_on"].initial = today
+        self.fields["cleared_on"].widget.attrs["max"] = today.isoformat()
+
+
+class ObligationChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Obligation) -> str:
+        return confirmation_text(obj)
+
+
+class AttestForm(_DateClearedMixin):
+    """One form for several groups: each tick is the confirmation for that group and period."""
+
+    obligations = ObligationChoiceField(
+        queryset=Obligation.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Chats you have cleared",
+        error_messages={
+            "required": "Tick each group whose chat you have cleared.",
+            "invalid_choice": "One of the ticked clear-downs is no longer open. Reload the page.",
+        },
+    )
+
+    field_order = ["obligations", "cleared_on", "confirmed_saved"]
+
+    def __init__(self, *args, obligations=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if obligations is not None:
+            self.fields["obligations"].queryset = obligations
+
+
+class LinkAttestForm(_DateClearedMixin):
+    """The confirm page of an emailed link: one group, one period."""
+
+    confirmed_cleared = forms.BooleanField(
+        error_messages={"required": "Confirm that you cleared the chat."},
+    )
+
+    field_order = ["confirmed_cleared", "cleared_on", "confirmed_saved"]
+
+    def __init__(self, *args, obligation: Obligation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["confirmed_cleared"].label = confirmation_text(obligation)
+        self.fields["confirmed_saved"].label = SAVED_LABEL.replace("these chats", "this chat")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept in the history and shown to the DPO and auditors.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason: it is kept in the history.")
+        return reason
+
+
+class ExcuseForm(ReasonForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "For example annual leave or sickness. " + self.fields["reason"].help_text
+
+
+class HoldForm(ReasonForm):
+    reference = forms.CharField(
+        max_length=100,
+        label="Reference",
+        help_text="The FOI request number, case or legal reference. Members will see it.",
+    )
+
+    field_order = ["reference", "reason"]

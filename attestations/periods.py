@@ -1,0 +1,62 @@
+"""Cycle arithmetic on the UK wall clock (R4).
+
+A group's period ends every week on its weekday at its local time in Europe/London. The
+arithmetic is done on local dates and times and only then converted to UTC for storage,
+so a period that spans a clock change still ends at the local hour people expect (it
+lasts 167 hours in spring and 169 in autumn), and "48 hours' grace" after Friday 17:00
+is Sunday 17:00 whatever the clocks did in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+UTC = dt.UTC
+PERIOD_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.datetime
+    end: dt.datetime
+
+
+def local_to_utc(day: dt.date, at: dt.time) -> dt.datetime:
+    """A UK wall-clock time on a day, in UTC.
+
+    In the spring gap (01:00–02:00 on the last Sunday of March) zoneinfo reads the time
+    with the winter offset, which lands one hour later on the clock; in the autumn overlap
+    it takes the first of the two instants (fold=0). Both are what a person would expect.
+    """
+    return dt.datetime.combine(day, at.replace(tzinfo=None), tzinfo=LONDON).astimezone(UTC)
+
+
+def add_local_hours(instant: dt.datetime, hours: int) -> dt.datetime:
+    """`hours` later on the UK wall clock (not in elapsed time), in UTC."""
+    local = instant.astimezone(LONDON)
+    # Adding a timedelta to an aware datetime is wall-clock arithmetic in its own zone;
+    # re-reading the naive result in the zone fixes the offset on the far side of a change.
+    later = (local.replace(tzinfo=None) + dt.timedelta(hours=hours)).replace(tzinfo=LONDON)
+    return later.astimezone(UTC)
+
+
+def last_ended_period(*, weekday: int, at: dt.time, now: dt.datetime) -> Period:
+    """The most recent seven-day period of a group that has ended by `now` (end <= now)."""
+    today = now.astimezone(LONDON).date()
+    end_day = today - dt.timedelta(days=(today.weekday() - weekday) % PERIOD_DAYS)
+    end = local_to_utc(end_day, at)
+    if end > now:
+        end_day -= dt.timedelta(days=PERIOD_DAYS)
+        end = local_to_utc(end_day, at)
+    start = local_to_utc(end_day - dt.timedelta(days=PERIOD_DAYS), at)
+    return Period(start=start, end=end)
+
+
+def next_period_end(*, weekday: int, at: dt.time, now: dt.datetime) -> dt.datetime:
+    """When the period running at `now` ends."""
+    last = last_ended_period(weekday=weekday, at=at, now=now)
+    end_day = last.end.astimezone(LONDON).date() + dt.timedelta(days=PERIOD_DAYS)
+    return local_to_utc(end_day, at)

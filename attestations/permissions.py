@@ -1,0 +1,64 @@
+"""Who may do what with clear-downs. Small getters that check the role and the object.
+
+Outsiders are told nothing about a proposal (404, as for the register); someone who can
+see a group but may not run it gets 403. Auditors read everything and change nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from groups import permissions as group_permissions
+from groups.models import ChatGroup
+
+from .models import Cycle, Hold, Obligation
+from .services import can_hold, can_prompt
+
+__all__ = ["can_hold", "can_prompt", "can_see_people", "check_can_write"]
+
+
+def check_can_write(user: AbstractBaseUser) -> None:
+    """Auditors change nothing: every POST of theirs is refused."""
+    if group_permissions.is_auditor(user):
+        raise PermissionDenied
+
+
+def can_see_people(user: AbstractBaseUser, group: ChatGroup) -> bool:
+    """Who has attested and who is outstanding: the group's admin and deputy, DPO, auditors."""
+    return group_permissions.can_manage(user, group) or group_permissions.can_read_history(user, group)
+
+
+def _check_sees(user: AbstractBaseUser, group: ChatGroup) -> None:
+    if not group_permissions.can_see_group(user, group):
+        raise Http404("No such group.")
+
+
+def get_cycle_for_prompt(user: AbstractBaseUser, pk: int) -> Cycle:
+    cycle = get_object_or_404(Cycle.objects.select_related("group"), pk=pk)
+    _check_sees(user, cycle.group)
+    if not can_prompt(user, cycle.group):
+        raise PermissionDenied
+    return cycle
+
+
+def get_obligation_for_excuse(user: AbstractBaseUser, pk: int) -> Obligation:
+    obligation = get_object_or_404(Obligation.objects.select_related("cycle__group", "user"), pk=pk)
+    _check_sees(user, obligation.cycle.group)
+    if not can_prompt(user, obligation.cycle.group):
+        raise PermissionDenied
+    return obligation
+
+
+def get_group_for_hold(user: AbstractBaseUser, pk: int) -> ChatGroup:
+    if not can_hold(user):
+        raise PermissionDenied
+    return group_permissions.get_group_for_user(user, pk)
+
+
+def get_hold_for_lift(user: AbstractBaseUser, pk: int) -> Hold:
+    if not can_hold(user):
+        raise PermissionDenied
+    return get_object_or_404(Hold.objects.select_related("group", "placed_by"), pk=pk)

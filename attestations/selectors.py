@@ -1,0 +1,145 @@
+"""Reads of the clear-down records, set-based: a constant number of queries however many rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.urls import reverse
+from django.utils import timezone
+
+from groups.models import ChatGroup, Membership
+
+from . import periods
+from .models import Cycle, Hold, Obligation
+
+Status = Obligation.Status
+
+
+def member_open_obligations(*, user: AbstractBaseUser, now: dt.datetime | None = None) -> QuerySet[Obligation]:
+    """A person's clear-downs still to do, overdue ones first, then by deadline."""
+    now = now or timezone.now()
+    return (
+        Obligation.objects.filter(user=user, status=Status.PENDING)
+        .select_related("cycle__group")
+        .annotate(overdue=Case(When(due_at__lt=now, then=Value(1)), default=Value(0), output_field=IntegerField()))
+        .order_by("-overdue", "due_at", "cycle__group__name", "pk")
+    )
+
+
+def member_past_obligations(*, user: AbstractBaseUser, limit: int = 20) -> QuerySet[Obligation]:
+    """A person's attestations and other settled clear-downs, newest period first."""
+    return (
+        Obligation.objects.filter(user=user)
+        .exclude(status=Status.PENDING)
+        .select_related("cycle__group")
+        .order_by("-cycle__period_end", "cycle__group__name", "pk")[:limit]
+    )
+
+
+def member_active_holds(*, user: AbstractBaseUser) -> QuerySet[Hold]:
+    """Holds standing on groups the person is in now: they must NOT clear those chats."""
+    groups = Membership.objects.active().filter(user=user).values("group_id")
+    return Hold.objects.filter(lifted_at__isnull=True, group_id__in=groups).select_related("group")
+
+
+def group_active_hold(*, group: ChatGroup) -> Hold | None:
+    return Hold.objects.filter(group=group, lifted_at__isnull=True).select_related("placed_by").first()
+
+
+@dataclass
+class CyclePanel:
+    """What the group page shows about a group's latest cycle."""
+
+    cycle: Cycle | None
+    hold: Hold | None
+    counts: dict[str, int] = field(default_factory=dict)
+    obligations: list[Obligation] = field(default_factory=list)
+    mine: Obligation | None = None
+    next_end: dt.datetime | None = None
+
+    @property
+    def n_done(self) -> int:
+        return self.counts.get(Status.ATTESTED, 0) + self.counts.get(Status.LATE, 0)
+
+    @property
+    def n_late(self) -> int:
+        return self.counts.get(Status.LATE, 0)
+
+    @property
+    def n_outstanding(self) -> int:
+        return self.counts.get(Status.PENDING, 0)
+
+    @property
+    def n_excused(self) -> int:
+        return self.counts.get(Status.EXCUSED, 0)
+
+    @property
+    def n_held(self) -> int:
+        return self.counts.get(Status.HELD, 0)
+
+    @property
+    def attested(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.status in Obligation.DONE]
+
+    @property
+    def outstanding(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.status == Status.PENDING]
+
+    @property
+    def excused(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.status == Status.EXCUSED]
+
+    @property
+    def held(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.status == Status.HELD]
+
+
+def group_cycle_panel(*, group: ChatGroup, user: AbstractBaseUser, with_people: bool) -> CyclePanel:
+    """The group's latest cycle, its counts and (for those who run the group) who is where.
+
+    Three queries whatever the size of the group: the cycle, the hold, the obligations.
+    """
+    cycle = Cycle.objects.filter(group=group).select_related("prompted_by", "hold").order_by("-period_end").first()
+    panel = CyclePanel(cycle=cycle, hold=group_active_hold(group=group))
+    if group.status == ChatGroup.Status.APPROVED:
+        panel.next_end = periods.next_period_end(weekday=group.cycle_weekday, at=group.cycle_time, now=timezone.now())
+    if cycle is None:
+        return panel
+    if with_people:
+        panel.obligations = list(
+            cycle.obligations.select_related("user", "excused_by").order_by(
+                "user__first_name", "user__last_name", "user__username"
+            )
+        )
+        panel.counts = {s: 0 for s in Status.values}
+        for obligation in panel.obligations:
+            panel.counts[obligation.status] += 1
+            if obligation.user_id == user.pk:
+                panel.mine = obligation
+    else:
+        panel.counts = dict(cycle.obligations.values_list("status").annotate(n=Count("pk")).order_by())
+        panel.mine = cycle.obligations.filter(user=user).first()
+    return panel
+
+
+def cycle_prompt_text(*, cycle: Cycle) -> str:
+    """The ready-made message the admin pastes into the WhatsApp group (R5).
+
+    Plain text that reads well in WhatsApp; no names, so nobody is singled out in the chat.
+    """
+    start = cycle.period_start.astimezone(periods.LONDON)
+    end = cycle.period_end.astimezone(periods.LONDON)
+    due = cycle.due_at.astimezone(periods.LONDON)
+    home = f"{settings.SITE_URL}{reverse('home')}"
+    howto = f"{settings.SITE_URL}{reverse('attestations:howto')}"
+    return (
+        f"Weekly clear-down of “{cycle.group.name}”: {start:%a %-d %b} to {end:%a %-d %b}.\n"
+        "1. Save anything the office needs to keep to a corporate system.\n"
+        "2. Tap the group name > Clear Chat > delete all messages.\n"
+        f"3. Confirm by {due:%a %-d %b, %H:%M} at {home}\n"
+        f"How to: {howto}"
+    )

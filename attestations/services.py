@@ -1,0 +1,526 @@
+"""Writes of the clear-down records. Each service is one transaction and checks its own rules.
+
+Services raise `ValidationError` for a rule of the policy (shown beside the form) and
+`PermissionDenied` for someone who may not act. Sweeps (`cycle_close_due`, `flags_raise`)
+run a constant number of queries however many groups and members there are, and are
+safe to run twice or at the same time: they serialise on a lock, skip what exists, and
+the unique constraints catch anything that slips past.
+
+History (R11) is written explicitly: `save()` records it with the acting user; bulk
+writes call `bulk_history_create` with the same user and a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from groups import permissions as group_permissions
+from groups.models import ChatGroup, Membership
+from groups.services import _serialise
+
+from . import periods
+from .models import Cycle, Flag, Hold, Obligation
+
+logger = logging.getLogger(__name__)
+
+Status = Obligation.Status
+
+_CLOSE_LOCK = 7_101
+_FLAGS_LOCK = 7_102
+
+
+def _display(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _save(obj, *, by: AbstractBaseUser | None, reason: str, **kwargs) -> None:
+    obj._change_reason = reason[:100]
+    obj._history_user = by
+    obj.save(**kwargs)
+
+
+def _history(model, objs: Sequence, *, by: AbstractBaseUser | None, reason: str, update: bool) -> None:
+    if objs:
+        model.history.bulk_history_create(objs, update=update, default_user=by, default_change_reason=reason[:100])
+
+
+def _date_range(start: dt.datetime, end: dt.datetime) -> str:
+    start_local, end_local = start.astimezone(periods.LONDON), end.astimezone(periods.LONDON)
+    return f"{start_local:%a %-d %b} to {end_local:%a %-d %b %Y}"
+
+
+# --- Closing cycles (R4, R7, R9) ----------------------------------------------------------
+
+
+@dataclass
+class CloseResult:
+    cycles: list[Cycle] = field(default_factory=list)
+    obligations: int = 0
+
+    @property
+    def held(self) -> int:
+        return sum(1 for cycle in self.cycles if cycle.hold_id)
+
+
+@transaction.atomic
+def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
+    """Create the cycle of every approved group whose period has ended, and its obligations.
+
+    One cycle per group per run: the latest period that has ended by `now`. Running it
+    again creates nothing. Rules:
+
+    - Only approved groups take part (R2); suspended and retired groups get no cycles.
+    - A group's first cycle is the first full period after it was approved.
+    - After a change of weekday or time the next period starts where the last one
+      ended, so periods never overlap.
+    - A period the closer missed entirely (the portal down for over a week) is not
+      created afterwards: Clear Chat deletes everything, so the next cycle covers it,
+      and nobody is flagged for a deadline they were never told about.
+    - Under a hold the cycle is recorded with the hold and nobody owes anything (R9).
+    - R7, with memberships as half-open intervals [joined_at, left_at) and periods as
+      [start, end): a person owes for a period if they were a member at any moment of it
+      and still a member at its end, that is `joined_at < end` and (`left_at` is empty
+      or `left_at > end`). Joining exactly at the end, or leaving exactly at the end,
+      owes nothing. Disabled accounts owe nothing: they cannot sign in to attest.
+    """
+    now = now or timezone.now()
+    _serialise(_CLOSE_LOCK)
+    active_hold = Hold.objects.filter(group=OuterRef("pk"), lifted_at__isnull=True).values("pk")[:1]
+    groups = list(
+        ChatGroup.objects.approved()
+        .annotate(last_end=Max("cycles__period_end"), hold_id=Subquery(active_hold))
+        .values("pk", "cycle_weekday", "cycle_time", "approved_at", "last_end", "hold_id")
+    )
+    grace, prompt_hours = settings.CLEAR_DOWN_GRACE_HOURS, settings.CLEAR_DOWN_PROMPT_HOURS
+    new_cycles: list[Cycle] = []
+    for group in groups:
+        period = periods.last_ended_period(weekday=group["cycle_weekday"], at=group["cycle_time"], now=now)
+        last_end = group["last_end"]
+        if last_end is not None and last_end >= period.end:
+            continue  # already closed (or a later period was, before a change of schedule)
+        start = period.start if last_end is None else max(period.start, last_end)
+        if group["approved_at"] is not None and start < group["approved_at"]:
+            continue  # approved part-way through: the first full period comes next
+        due_at = periods.add_local_hours(period.end, grace)
+        new_cycles.append(
+            Cycle(
+                group_id=group["pk"],
+                period_start=start,
+                period_end=period.end,
+                due_at=due_at,
+                prompt_due_at=min(periods.add_local_hours(period.end, prompt_hours), due_at),
+                hold_id=group["hold_id"],
+            )
+        )
+    result = CloseResult()
+    if not new_cycles:
+        return result
+    # No ignore_conflicts: the lock above makes a conflict impossible between closers, and
+    # if one ever happens the unique constraints raise and the whole run rolls back.
+    # Without it, the database returns the new primary keys, which history needs.
+    result.cycles = Cycle.objects.bulk_create(new_cycles)
+    _history(Cycle, result.cycles, by=None, reason="Period ended", update=False)
+
+    owing = [cycle for cycle in result.cycles if cycle.hold_id is None]
+    if not owing:
+        return result
+    # One query for every member of every new cycle: group the cycles by period end (all
+    # groups closing at the same local weekday and time share one condition).
+    by_end: dict[dt.datetime, dict[int, Cycle]] = {}
+    for cycle in owing:
+        by_end.setdefault(cycle.period_end, {})[cycle.group_id] = cycle
+    condition = Q()
+    for end, cycles in by_end.items():
+        condition |= Q(group_id__in=list(cycles), joined_at__lt=end) & (Q(left_at__isnull=True) | Q(left_at__gt=end))
+    rows = Membership.objects.filter(condition, user__is_active=True).values_list("group_id", "user_id")
+    cycle_of_group = {cycle.group_id: cycle for cycle in owing}
+    seen: set[tuple[int, int]] = set()
+    obligations = []
+    for group_id, user_id in rows:
+        cycle = cycle_of_group[group_id]
+        if (cycle.pk, user_id) in seen:
+            continue  # overlapping membership rows of one person
+        seen.add((cycle.pk, user_id))
+        obligations.append(Obligation(cycle=cycle, user_id=user_id, due_at=cycle.due_at, status=Status.PENDING))
+    created = Obligation.objects.bulk_create(obligations)
+    _history(Obligation, created, by=None, reason="Period ended", update=False)
+    result.obligations = len(created)
+    return result
+
+
+# --- Attesting (R6) -------------------------------------------------------------------------
+
+
+@dataclass
+class AttestResult:
+    recorded: list[Obligation] = field(default_factory=list)
+    already_done: list[Obligation] = field(default_factory=list)
+
+    @property
+    def late(self) -> list[Obligation]:
+        return [o for o in self.recorded if o.status == Status.LATE]
+
+
+@transaction.atomic
+def obligation_attest(
+    *,
+    obligations: Iterable[Obligation | int],
+    user: AbstractBaseUser,
+    cleared_on: dt.date,
+    confirmed_cleared: bool,
+    confirmed_saved: bool,
+    channel: str = Obligation.Channel.WEB,
+    now: dt.datetime | None = None,
+) -> AttestResult:
+    """Record a person's attestation for one or several of their obligations at once.
+
+    All or nothing: if any obligation is refused, nothing is recorded. An obligation
+    already attested is left exactly as it is and reported in `already_done` (double
+    click, two tabs, a replayed POST). After the deadline it is accepted and marked
+    late, and the member's overdue flag is resolved.
+    """
+    now = now or timezone.now()
+    ids = sorted({o if isinstance(o, int) else o.pk for o in obligations})
+    if not ids:
+        raise ValidationError({"obligations": "Tick at least one group you have cleared."})
+    if channel not in Obligation.Channel.values:
+        raise ValidationError(f"Unknown channel “{channel}”.")
+    # Rows are locked to the end of the transaction, so two submits at once are decided
+    # one after the other: the second sees the first one's status and records nothing.
+    locked = list(
+        Obligation.objects.select_for_update(of=("self",))
+        .select_related("cycle__group")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    if len(locked) != len(ids) or any(o.user_id != user.pk for o in locked):
+        raise PermissionDenied("You can only confirm your own clear-downs.")
+    if not (confirmed_cleared and confirmed_saved):
+        raise ValidationError(
+            "Tick both confirmations: that you cleared the chat, and that anything "
+            "the office needs was first saved to a corporate system."
+        )
+    today = now.astimezone(periods.LONDON).date()
+    if cleared_on > today:
+        raise ValidationError({"cleared_on": "The date you cleared the chat cannot be in the future."})
+    errors = []
+    for obligation in locked:
+        group = obligation.cycle.group
+        if obligation.status == Status.HELD:
+            errors.append(f"{group.name} is on hold: do NOT clear this chat. Nothing is owed for it.")
+        elif obligation.status == Status.EXCUSED:
+            errors.append(f"You were excused from clearing {group.name} for these dates; nothing is owed.")
+        elif obligation.status == Status.PENDING:
+            period_end_day = obligation.cycle.period_end.astimezone(periods.LONDON).date()
+            if cleared_on < period_end_day:
+                errors.append(
+                    f"{group.name}: the period ended on {period_end_day:%A %-d %B %Y}, so the chat must be "
+                    "cleared on or after that day. Clear it again now and give today's date."
+                )
+    if errors:
+        raise ValidationError(errors)
+
+    result = AttestResult()
+    for obligation in locked:
+        if obligation.status in Obligation.DONE:
+            result.already_done.append(obligation)
+            continue
+        obligation.status = Status.LATE if now > obligation.due_at else Status.ATTESTED
+        obligation.attested_at = now
+        obligation.cleared_on = cleared_on
+        obligation.confirmed_cleared = True
+        obligation.confirmed_saved = True
+        obligation.channel = channel
+        _save(obligation, by=user, reason=f"Attested ({obligation.get_channel_display().lower()})")
+        result.recorded.append(obligation)
+    if result.recorded:
+        _flags_resolve(
+            Flag.objects.filter(
+                kind=Flag.Kind.MEMBER_OVERDUE,
+                user=user,
+                cycle_id__in=[o.cycle_id for o in result.recorded],
+            ),
+            by=user,
+            now=now,
+            reason="Late attestation received",
+        )
+    return result
+
+
+# --- The admin's prompt (R5) ----------------------------------------------------------------
+
+
+def can_prompt(user: AbstractBaseUser, group: ChatGroup) -> bool:
+    """The group's admin or deputy, or the DPO."""
+    return group_permissions.can_manage(user, group) and not group_permissions.is_auditor(user)
+
+
+@dataclass
+class PromptResult:
+    cycle: Cycle
+    first: bool
+    outstanding: int
+
+
+@transaction.atomic
+def cycle_prompt(*, cycle: Cycle, by: AbstractBaseUser, now: dt.datetime | None = None) -> PromptResult:
+    """Record the admin's prompt for a cycle and email each member who still owes a link.
+
+    The first prompt is the one recorded; issuing it again changes nothing (the message
+    to paste is still shown). Emails go out from a task queued after the commit; if the
+    broker is down the prompt still stands and the failure is logged.
+    """
+    now = now or timezone.now()
+    cycle = Cycle.objects.select_for_update(of=("self",)).select_related("group").get(pk=cycle.pk)
+    group = cycle.group
+    if not can_prompt(by, group):
+        raise PermissionDenied
+    if cycle.hold_id or Hold.objects.filter(group=group, lifted_at__isnull=True).exists():
+        raise ValidationError(f"{group.name} is on hold: members must NOT clear the chat, so no prompt is issued.")
+    if group.status == ChatGroup.Status.RETIRED:
+        raise ValidationError("This group is retired.")
+    outstanding = cycle.obligations.filter(status=Status.PENDING).count()
+    if cycle.prompted_at is not None:
+        return PromptResult(cycle=cycle, first=False, outstanding=outstanding)
+    cycle.prompted_at = now
+    cycle.prompted_by = by
+    _save(cycle, by=by, reason="Prompt issued")
+    _flags_resolve(
+        Flag.objects.filter(kind=Flag.Kind.PROMPT_MISSED, cycle=cycle), by=by, now=now, reason="Prompt issued late"
+    )
+    if outstanding:
+        cycle_id = cycle.pk
+        transaction.on_commit(lambda: _queue_prompt_emails(cycle_id))
+    return PromptResult(cycle=cycle, first=True, outstanding=outstanding)
+
+
+def _queue_prompt_emails(cycle_id: int) -> None:
+    from .tasks import send_prompt_emails
+
+    try:
+        send_prompt_emails.delay(cycle_id)
+    except Exception:
+        # The prompt is recorded and the admin has the message to paste; the emails are a
+        # courtesy. A broker outage must not turn the admin's click into an error page.
+        logger.exception("Could not queue the prompt emails of cycle %s; the prompt is recorded.", cycle_id)
+
+
+def obligations_claim_for_prompt_email(*, cycle_id: int, now: dt.datetime | None = None) -> list[Obligation]:
+    """Claim the obligations of a cycle whose member has not yet been emailed.
+
+    A conditional UPDATE (`prompt_emailed_at IS NULL`) on rows locked with SKIP LOCKED:
+    two workers running the same task at once split the rows, and a retried task finds
+    nothing left to claim, so nobody gets the email twice.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Obligation.objects.select_for_update(skip_locked=True)
+            .filter(cycle_id=cycle_id, status=Status.PENDING, prompt_emailed_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return []
+        Obligation.objects.filter(pk__in=ids, prompt_emailed_at__isnull=True).update(prompt_emailed_at=now)
+    return list(Obligation.objects.filter(pk__in=ids).select_related("user", "cycle__group"))
+
+
+def obligations_release_prompt_email(*, obligations: Sequence[Obligation]) -> None:
+    """Give back claims whose email could not be sent, so a retry sends them."""
+    Obligation.objects.filter(pk__in=[o.pk for o in obligations]).update(prompt_emailed_at=None)
+
+
+# --- Excusing (R7) ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def obligation_excuse(
+    *, obligation: Obligation, by: AbstractBaseUser, reason: str, now: dt.datetime | None = None
+) -> Obligation:
+    """Excuse a member from one cycle (leave, sickness). Admin, deputy or DPO, with a reason.
+
+    Nobody excuses themselves: the deputy or the DPO does it for an admin.
+    """
+    now = now or timezone.now()
+    obligation = (
+        Obligation.objects.select_for_update(of=("self",)).select_related("cycle__group", "user").get(pk=obligation.pk)
+    )
+    group = obligation.cycle.group
+    if not can_prompt(by, group):
+        raise PermissionDenied
+    if obligation.user_id == by.pk:
+        raise ValidationError("You cannot excuse yourself. Ask the group's deputy or the DPO.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason, such as leave or sickness: it is kept in the history."})
+    who = _display(obligation.user)
+    if obligation.status != Status.PENDING:
+        raise ValidationError(
+            f"{who} cannot be excused: this clear-down is already {obligation.get_status_display().lower()}."
+        )
+    obligation.status = Status.EXCUSED
+    obligation.excused_by = by
+    obligation.excused_at = now
+    obligation.excuse_reason = reason
+    _save(obligation, by=by, reason=f"Excused: {reason}")
+    _flags_resolve(
+        Flag.objects.filter(kind=Flag.Kind.MEMBER_OVERDUE, cycle_id=obligation.cycle_id, user_id=obligation.user_id),
+        by=by,
+        now=now,
+        reason="Excused",
+    )
+    return obligation
+
+
+# --- Holds (R9) ---------------------------------------------------------------------------
+
+
+def can_hold(user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and user.has_perm("attestations.place_hold")
+
+
+@transaction.atomic
+def hold_place(
+    *, group: ChatGroup, by: AbstractBaseUser, reference: str, reason: str, now: dt.datetime | None = None
+) -> Hold:
+    """Stop clear-downs of a group while its information must be kept. DPO only.
+
+    Every open obligation of the group moves to held and its cycle records the hold;
+    open flags of the group are resolved, because nothing is flagged while held.
+    """
+    now = now or timezone.now()
+    if not can_hold(by):
+        raise PermissionDenied
+    group = ChatGroup.objects.select_for_update().get(pk=group.pk)
+    reference = " ".join((reference or "").split())
+    reason = (reason or "").strip()
+    errors = {}
+    if not reference:
+        errors["reference"] = "Give the reference of the request or case, such as the FOI number."
+    elif len(reference) > Hold._meta.get_field("reference").max_length:
+        errors["reference"] = "The reference is too long (100 characters at most)."
+    if not reason:
+        errors["reason"] = "Say why the information must be kept."
+    if errors:
+        raise ValidationError(errors)
+    existing = Hold.objects.filter(group=group, lifted_at__isnull=True).first()
+    if existing:
+        raise ValidationError(f"{group.name} is already on hold ({existing.reference}).")
+    hold = Hold(group=group, reference=reference, reason=reason, placed_by=by, placed_at=now)
+    try:
+        with transaction.atomic():
+            _save(hold, by=by, reason=f"Hold placed: {reference}")
+    except IntegrityError as exc:
+        raise ValidationError(f"{group.name} is already on hold.") from exc
+
+    held = list(Obligation.objects.select_for_update(of=("self",)).filter(cycle__group=group, status=Status.PENDING))
+    for obligation in held:
+        obligation.status = Status.HELD
+    Obligation.objects.bulk_update(held, ["status"])
+    _history(Obligation, held, by=by, reason=f"Hold placed: {reference}", update=True)
+
+    cycles = list(
+        Cycle.objects.select_for_update()
+        .filter(group=group, hold__isnull=True)
+        .filter(Q(pk__in={o.cycle_id for o in held}) | Q(due_at__gt=now))
+    )
+    for cycle in cycles:
+        cycle.hold = hold
+    Cycle.objects.bulk_update(cycles, ["hold"])
+    _history(Cycle, cycles, by=by, reason=f"Hold placed: {reference}", update=True)
+
+    _flags_resolve(Flag.objects.filter(cycle__group=group), by=by, now=now, reason="Hold placed")
+    return hold
+
+
+@transaction.atomic
+def hold_lift(*, hold: Hold, by: AbstractBaseUser, reason: str, now: dt.datetime | None = None) -> Hold:
+    """End a hold. DPO only, with a reason.
+
+    The cycles that were held stay held: the next cycle asks members to Clear Chat, which
+    deletes everything, including the messages of the held weeks.
+    """
+    now = now or timezone.now()
+    if not can_hold(by):
+        raise PermissionDenied
+    hold = Hold.objects.select_for_update().select_related("group").get(pk=hold.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the hold can end (for example, the request is closed)."})
+    if hold.lifted_at is not None:
+        raise ValidationError(f"This hold was already lifted on {hold.lifted_at.astimezone(periods.LONDON):%-d %B %Y}.")
+    hold.lifted_at = now
+    hold.lifted_by = by
+    hold.lift_reason = reason
+    _save(hold, by=by, reason=f"Hold lifted: {reason}")
+    return hold
+
+
+# --- Flags (R8) ---------------------------------------------------------------------------
+
+
+@dataclass
+class FlagsResult:
+    raised: list[Flag] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for f in self.raised if f.kind == kind)
+
+
+@transaction.atomic
+def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
+    """Raise a flag for every obligation still due after its deadline, and for every cycle
+    whose prompt was not issued by its time (on the group's admin).
+
+    Set-based and idempotent: each kind is one SELECT of what has no flag yet and one
+    bulk INSERT, under a lock, with the unique constraint (cycle, user, kind) behind it.
+    Nothing is flagged for a held cycle or a group under a hold (R9).
+    """
+    now = now or timezone.now()
+    _serialise(_FLAGS_LOCK)
+    group_held = Exists(Hold.objects.filter(group=OuterRef("cycle__group"), lifted_at__isnull=True))
+    existing = Flag.objects.filter(cycle=OuterRef("cycle"), user=OuterRef("user"), kind=Flag.Kind.MEMBER_OVERDUE)
+    overdue = (
+        Obligation.objects.filter(status=Status.PENDING, due_at__lt=now, cycle__hold__isnull=True)
+        .filter(~group_held, ~Exists(existing))
+        .values_list("cycle_id", "user_id")
+    )
+    new_flags = [
+        Flag(kind=Flag.Kind.MEMBER_OVERDUE, cycle_id=cycle_id, user_id=user_id, raised_at=now)
+        for cycle_id, user_id in overdue
+    ]
+    cycle_held = Exists(Hold.objects.filter(group=OuterRef("group"), lifted_at__isnull=True))
+    missed = (
+        Cycle.objects.filter(prompted_at__isnull=True, prompt_due_at__lt=now, hold__isnull=True)
+        .filter(~cycle_held, ~Exists(Flag.objects.filter(cycle=OuterRef("pk"), kind=Flag.Kind.PROMPT_MISSED)))
+        .values_list("pk", "group__admin_id")
+    )
+    new_flags += [
+        Flag(kind=Flag.Kind.PROMPT_MISSED, cycle_id=cycle_id, user_id=admin_id, raised_at=now)
+        for cycle_id, admin_id in missed
+    ]
+    result = FlagsResult()
+    if new_flags:
+        result.raised = Flag.objects.bulk_create(new_flags)
+        _history(Flag, result.raised, by=None, reason="Raised", update=False)
+    return result
+
+
+def _flags_resolve(flags, *, by: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
+    """Resolve open flags (a queryset), with a history row each. Two queries, any number."""
+    open_flags = list(flags.filter(resolved_at__isnull=True).select_for_update(of=("self",)))
+    for flag in open_flags:
+        flag.resolved_at = max(now, flag.raised_at)
+    Flag.objects.bulk_update(open_flags, ["resolved_at"])
+    _history(Flag, open_flags, by=by, reason=reason, update=True)
+    return len(open_flags)

@@ -1,0 +1,244 @@
+"""Clear-down pages. Thin: check the role and object, validate the form, call one service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from groups.models import ChatGroup
+
+from . import links, permissions, selectors, services
+from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
+from .models import Obligation
+
+
+def _call(form, service, **kwargs):
+    """Run a service; put its rule violations on the form. Returns the result or None."""
+    try:
+        return service(**kwargs)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for name, errors in exc.error_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return None
+
+
+def _names(obligations) -> str:
+    names = [o.cycle.group.name for o in obligations]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _report(request, result: services.AttestResult) -> None:
+    if result.recorded:
+        late = f" ({_names(result.late)} after the deadline, so marked late)" if result.late else ""
+        messages.success(request, f"Thank you. Your clear-down of {_names(result.recorded)} is recorded{late}.")
+    if result.already_done:
+        messages.info(
+            request,
+            f"You had already confirmed {_names(result.already_done)} for these dates; nothing new was recorded.",
+        )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_clear_downs(request):
+    """Home: every open clear-down of the person, one form to confirm several at once (R6)."""
+    if request.method == "POST":
+        permissions.check_can_write(request.user)
+    # The form accepts any of the person's own obligations, so a second submit of one
+    # already done reaches the service, which says so instead of a vague "invalid choice".
+    form = AttestForm(request.POST or None, obligations=Obligation.objects.filter(user=request.user))
+    if request.method == "POST" and form.is_valid():
+        result = _call(
+            form,
+            services.obligation_attest,
+            obligations=form.cleaned_data["obligations"],
+            user=request.user,
+            cleared_on=form.cleaned_data["cleared_on"],
+            confirmed_cleared=True,
+            confirmed_saved=form.cleaned_data["confirmed_saved"],
+            channel=Obligation.Channel.WEB,
+        )
+        if result:
+            _report(request, result)
+            return redirect("home")
+    now = timezone.now()
+    open_obligations = list(selectors.member_open_obligations(user=request.user, now=now))
+    ticked = {str(v) for v in (form["obligations"].value() or [])}
+    for obligation in open_obligations:
+        obligation.confirmation = confirmation_text(obligation)
+        obligation.ticked = str(obligation.pk) in ticked
+    return render(
+        request,
+        "attestations/my_clear_downs.html",
+        {
+            "form": form,
+            "open_obligations": open_obligations,
+            "past": list(selectors.member_past_obligations(user=request.user)),
+            "holds": list(selectors.member_active_holds(user=request.user)),
+            "now": now,
+        },
+    )
+
+
+@login_required
+def howto(request):
+    return render(request, "attestations/howto.html")
+
+
+def _link_problem(request, problem: str, status: int):
+    return render(request, "attestations/link_problem.html", {"problem": problem}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link(request, token: str):
+    """The page an emailed link opens. A GET shows it; only the owner's POST records (R6)."""
+    try:
+        obligation_id, user_id = links.obligation_link_read(token)
+    except links.LinkExpired:
+        return _link_problem(request, "expired", 410)
+    except links.LinkInvalid:
+        return _link_problem(request, "invalid", 400)
+    if user_id != request.user.pk:
+        return _link_problem(request, "not_yours", 403)
+    obligation = (
+        Obligation.objects.select_related("cycle__group", "cycle__hold")
+        .filter(pk=obligation_id, user=request.user)
+        .first()
+    )
+    if obligation is None:
+        return _link_problem(request, "invalid", 404)
+    if request.method == "POST":
+        permissions.check_can_write(request.user)
+    form = LinkAttestForm(request.POST or None, obligation=obligation)
+    if request.method == "POST" and form.is_valid():
+        result = _call(
+            form,
+            services.obligation_attest,
+            obligations=[obligation],
+            user=request.user,
+            cleared_on=form.cleaned_data["cleared_on"],
+            confirmed_cleared=form.cleaned_data["confirmed_cleared"],
+            confirmed_saved=form.cleaned_data["confirmed_saved"],
+            channel=Obligation.Channel.EMAIL,
+        )
+        if result:
+            _report(request, result)
+            return redirect("home")
+    hold = selectors.group_active_hold(group=obligation.cycle.group) if obligation.status == "held" else None
+    return render(
+        request,
+        "attestations/link_confirm.html",
+        {"form": form, "obligation": obligation, "cycle": obligation.cycle, "hold": hold, "now": timezone.now()},
+    )
+
+
+@login_required
+@require_POST
+def prompt(request, pk: int):
+    """Issue the weekly prompt of a cycle (R5): admin, deputy or DPO."""
+    permissions.check_can_write(request.user)
+    cycle = permissions.get_cycle_for_prompt(request.user, pk)
+    try:
+        result = services.cycle_prompt(cycle=cycle, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(cycle.group)
+    if not result.first:
+        messages.info(request, "The prompt for this week was already issued. The message to paste is below.")
+    elif result.outstanding:
+        messages.success(
+            request,
+            f"Prompt recorded. {result.outstanding} member{'s' if result.outstanding != 1 else ''} will get an email "
+            "with a link. Now paste the message below into the WhatsApp group.",
+        )
+    else:
+        messages.success(request, "Prompt recorded. Everyone has already confirmed, so no emails are sent.")
+    return redirect(f"{cycle.group.get_absolute_url()}#cycle-heading")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def excuse(request, pk: int):
+    """Excuse a member from one cycle (R7): admin, deputy or DPO, with a reason."""
+    if request.method == "POST":
+        permissions.check_can_write(request.user)
+    obligation = permissions.get_obligation_for_excuse(request.user, pk)
+    group = obligation.cycle.group
+    form = ExcuseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        excused = _call(
+            form, services.obligation_excuse, obligation=obligation, by=request.user, reason=form.cleaned_data["reason"]
+        )
+        if excused:
+            who = excused.user.get_full_name() or excused.user.get_username()
+            messages.success(request, f"{who} is excused from this clear-down of {group.name}.")
+            return redirect(group)
+    return render(
+        request,
+        "attestations/excuse.html",
+        {"form": form, "obligation": obligation, "group": group, "cycle": obligation.cycle},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def hold_place(request, pk: int):
+    """Place an FOI or legal hold on a group (R9): DPO only."""
+    if request.method == "POST":
+        permissions.check_can_write(request.user)
+    group = permissions.get_group_for_hold(request.user, pk)
+    hold = selectors.group_active_hold(group=group)
+    form = HoldForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        placed = _call(
+            form,
+            services.hold_place,
+            group=group,
+            by=request.user,
+            reference=form.cleaned_data["reference"],
+            reason=form.cleaned_data["reason"],
+        )
+        if placed:
+            messages.success(
+                request, f"{group.name} is on hold ({placed.reference}). Members are told not to clear it."
+            )
+            return redirect(group)
+    return render(request, "attestations/hold_place.html", {"form": form, "group": group, "hold": hold})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def hold_lift(request, pk: int):
+    """Lift a hold (R9): DPO only, with a reason."""
+    if request.method == "POST":
+        permissions.check_can_write(request.user)
+    hold = permissions.get_hold_for_lift(request.user, pk)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        lifted = _call(form, services.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"])
+        if lifted:
+            messages.success(request, f"The hold {lifted.reference} on {hold.group.name} is lifted.")
+            return redirect(hold.group)
+    return render(request, "attestations/hold_lift.html", {"form": form, "hold": hold, "group": hold.group})
+
+
+def group_cycle_context(request, group: ChatGroup) -> dict:
+    """What the group page needs for its hold banner and current-cycle panel."""
+    user = request.user
+    panel = selectors.group_cycle_panel(group=group, user=user, with_people=permissions.can_see_people(user, group))
+    can_prompt = permissions.can_prompt(user, group)
+    cycle = panel.cycle
+    return {
+        "cycle_panel": panel,
+        "can_prompt": can_prompt and group.status != ChatGroup.Status.RETIRED,
+        "can_hold": permissions.can_hold(user),
+        "prompt_text": selectors.cycle_prompt_text(cycle=cycle) if cycle and cycle.prompted_at and can_prompt else "",
+    }
