@@ -9,13 +9,19 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Reset links are built from SITE_URL, never from the request's Host header.
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(extra_email_context={"site_url": settings.SITE_URL}),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("groups/", include("groups.urls")),
+    path("clear-downs/", include("attestations.urls")),
     path("admin/", admin.site.urls),
 ]
 
 if settings.DEBUG:
     from django.conf.urls.static import static
 
-    path("clear-downs/", include("attestations.urls")),
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
