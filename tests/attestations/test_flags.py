@@ -1,0 +1,109 @@
+"""Flags: raised for overdue members and missed prompts, once, set-based, never under a hold (R8, R9)."""
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+
+from attestations import services
+from attestations.models import Flag, Obligation
+from tests.attestations.conftest import DUE, PERIOD_END, lock_queries, utc
+from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+PROMPT_DUE = PERIOD_END + dt.timedelta(hours=24)
+AFTER_DEADLINE = DUE + dt.timedelta(minutes=1)
+
+
+def kinds() -> set[tuple[str, str]]:
+    return set(Flag.objects.values_list("kind", "user__username"))
+
+
+def test_it_flags_nothing_before_the_prompt_is_due(cycle):
+    assert services.flags_raise(now=PROMPT_DUE).raised == []
+
+
+def test_it_flags_the_admin_when_the_prompt_is_missed(cycle, admin_user):
+    result = services.flags_raise(now=PROMPT_DUE + dt.timedelta(seconds=1))
+    assert [(f.kind, f.user) for f in result.raised] == [(Flag.Kind.PROMPT_MISSED, admin_user)]
+    assert result.raised[0].raised_at == PROMPT_DUE + dt.timedelta(seconds=1)
+
+
+def test_it_does_not_flag_a_prompt_issued_in_time(cycle, admin_user):
+    services.cycle_prompt(cycle=cycle, by=admin_user, now=PERIOD_END + dt.timedelta(hours=1))
+    assert services.flags_raise(now=PROMPT_DUE + dt.timedelta(hours=1)).raised == []
+
+
+def test_it_flags_members_still_due_after_the_deadline(cycle, member, admin_user):
+    services.cycle_prompt(cycle=cycle, by=admin_user, now=PERIOD_END + dt.timedelta(hours=1))
+    assert services.flags_raise(now=DUE).raised == []  # at the deadline itself: not yet
+    services.flags_raise(now=AFTER_DEADLINE)
+    assert kinds() == {(Flag.Kind.MEMBER_OVERDUE, member.username), (Flag.Kind.MEMBER_OVERDUE, admin_user.username)}
+
+
+def test_it_does_not_flag_members_who_attested_or_were_excused(cycle, member, admin_user, dpo):
+    services.obligation_attest(
+        obligations=[cycle.obligations.get(user=member)],
+        user=member,
+        cleared_on=dt.date(2026, 11, 14),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+        now=utc(2026, 11, 14, 9),
+    )
+    services.obligation_excuse(obligation=cycle.obligations.get(user=admin_user), by=dpo, reason="Sick leave")
+    services.flags_raise(now=AFTER_DEADLINE)
+    assert kinds() == {(Flag.Kind.PROMPT_MISSED, admin_user.username)}
+
+
+def test_it_raises_each_flag_once_however_often_it_runs(cycle):
+    first = services.flags_raise(now=AFTER_DEADLINE)
+    assert len(first.raised) == 3
+    history = Flag.history.count()
+    assert services.flags_raise(now=AFTER_DEADLINE + dt.timedelta(hours=1)).raised == []
+    assert services.flags_raise(now=AFTER_DEADLINE + dt.timedelta(days=3)).raised == []
+    assert Flag.objects.count() == 3 and Flag.history.count() == history
+
+
+def test_it_does_not_raise_a_flag_again_once_resolved(cycle, member):
+    services.flags_raise(now=AFTER_DEADLINE)
+    services.obligation_attest(
+        obligations=[cycle.obligations.get(user=member)],
+        user=member,
+        cleared_on=dt.date(2026, 11, 15),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+        now=AFTER_DEADLINE + dt.timedelta(hours=1),
+    )
+    services.flags_raise(now=AFTER_DEADLINE + dt.timedelta(hours=2))
+    flag = Flag.objects.get(user=member, kind=Flag.Kind.MEMBER_OVERDUE)
+    assert flag.resolved_at == AFTER_DEADLINE + dt.timedelta(hours=1)
+    assert Flag.objects.filter(user=member).count() == 1
+
+
+def test_it_flags_nothing_for_a_group_under_hold(cycle, dpo):
+    HoldFactory(group=cycle.group, placed_by=dpo)
+    assert services.flags_raise(now=AFTER_DEADLINE).raised == []
+
+
+def test_it_flags_nothing_for_a_held_cycle_after_the_hold_is_lifted(cycle, dpo):
+    hold = services.hold_place(group=cycle.group, by=dpo, reference="FOI-1", reason="Request", now=utc(2026, 11, 14))
+    services.hold_lift(hold=hold, by=dpo, reason="Closed", now=utc(2026, 11, 14, 12))
+    assert services.flags_raise(now=AFTER_DEADLINE).raised == []
+
+
+def test_the_flags_command_reports_what_it_raised(cycle, capsys):
+    call_command("raise_flags", "--now", AFTER_DEADLINE.isoformat())
+    assert "2 overdue flag(s) and 1 missed-prompt flag(s) raised." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_it_raises_in_a_constant_number_of_queries(django_assert_num_queries, at, n):
+    group = ChatGroupFactory()
+    for _ in range(n):
+        MembershipFactory(group=group, joined_at=utc(2026, 10, 1))
+    services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(minutes=1)))
+    with django_assert_num_queries(6 + lock_queries()):
+        result = services.flags_raise(now=AFTER_DEADLINE)
+    assert len(result.raised) == n + 2
+    assert Obligation.objects.count() == n + 1
