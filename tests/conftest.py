@@ -197,3 +197,31 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.05):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+# --- Accessibility -------------------------------------------------------------------
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(scope="session")
+def axe():
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+@pytest.fixture
+def assert_accessible(axe):
+    """Run axe-core on the page: no violation of WCAG 2.0, 2.1 or 2.2 at levels A and AA."""
+
+    def check(page, label: str = ""):
+        options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+        results = axe.run(page, options=options)
+        assert results.violations_count == 0, f"{label or page.url}\n{results.generate_report()}"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        viewport = page.viewport_size["width"]
+        assert width <= viewport, f"{label or page.url}: {width}px wide in a {viewport}px viewport"
+
+    return check
