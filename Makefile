@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv lint format bench clean
+.PHONY: run test venv lint format bench clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,14 @@ format: venv
 
 clean:
 	rm -rf var/celery var/mail var/staticfiles
+
+# Screenshots of the main pages for the README, from a throw-away demo database.
+SHOTS_VAR := var/screenshots
+screenshots: venv
+	rm -rf $(SHOTS_VAR) && mkdir -p $(SHOTS_VAR)
+	VAR_DIR=$(SHOTS_VAR) DEBUG=true $(BIN)/python manage.py migrate --noinput -v0
+	VAR_DIR=$(SHOTS_VAR) DEBUG=true $(BIN)/python manage.py seed_demo
+	VAR_DIR=$(SHOTS_VAR) DEBUG=true $(BIN)/python manage.py runserver --noreload 127.0.0.1:8765 >$(SHOTS_VAR)/server.log 2>&1 & \
+	  server=$$!; sleep 3; \
+	  VAR_DIR=$(SHOTS_VAR) DEBUG=true $(BIN)/python manage.py screenshots --base-url http://127.0.0.1:8765; rc=$$?; \
+	  kill $$server; exit $$rc

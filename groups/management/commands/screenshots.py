@@ -1,0 +1,77 @@
+"""Save screenshots of the main pages at desktop and phone sizes, for the README.
+
+Needs a running portal with the demo data (`make screenshots` starts one) and Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from groups.management.commands.seed_demo import DEMO_PASSWORD
+
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+
+# (file name, who signs in, path). Paths that do not exist are skipped with a warning.
+PAGES = [
+    ("login", None, "/accounts/login/"),
+    ("member-home", "member", "/"),
+    ("member-howto", "member", "/clear-downs/how-to/"),
+    ("register", "member", "/groups/"),
+    ("admin-group", "admin", "/groups/{group}/"),
+    ("dpo-dashboard", "dpo", "/dashboard/"),
+    ("dpo-group-history", "dpo", "/groups/{group}/history/"),
+    ("auditor-audit", "auditor", "/audit/"),
+]
+
+
+class Command(BaseCommand):
+    help = "Save screenshots of the main pages into docs/screenshots/."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--out", default="docs/screenshots")
+
+    def handle(self, *args, base_url: str, out: str, **options):
+        from playwright.sync_api import sync_playwright
+
+        from groups.models import ChatGroup
+
+        chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+        if not chromium:
+            raise CommandError("Chromium is not installed (apt-get install chromium).")
+        group = ChatGroup.objects.filter(admin__username="admin").order_by("pk").first()
+        out_dir = Path(out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"],
+            )
+            for size, (width, height) in SIZES.items():
+                contexts = {}
+                for name, who, path in PAGES:
+                    if who not in contexts:
+                        contexts[who] = browser.new_context(viewport={"width": width, "height": height})
+                        if who:
+                            self._sign_in(contexts[who].new_page(), base_url, who)
+                    page = contexts[who].new_page()
+                    response = page.goto(base_url + path.format(group=group.pk if group else 0))
+                    if response is None or response.status >= 400:
+                        self.stderr.write(f"skipped {name}: {path} answered {response and response.status}")
+                        continue
+                    target = out_dir / f"{name}-{size}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    self.stdout.write(f"saved {target}")
+            browser.close()
+
+    @staticmethod
+    def _sign_in(page, base_url: str, username: str) -> None:
+        page.goto(f"{base_url}/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
