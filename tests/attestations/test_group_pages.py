@@ -1,0 +1,257 @@
+"""The group page's cycle panel, the prompt, excuse and hold pages, for every role (R5, R7, R9)."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from attestations import services
+from attestations.models import Cycle, Hold, Obligation
+from groups.models import ChatGroup
+from tests.attestations.conftest import PERIOD_END, utc
+from tests.factories import HoldFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "member", "outsider", "admin_user", "dpo", "auditor"]
+
+
+def client_for(client, request, role):
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+    return client
+
+
+def detail_url(group) -> str:
+    return reverse("groups:detail", args=[group.pk])
+
+
+# --- The group page ---------------------------------------------------------------------------
+
+
+def test_the_admin_sees_who_has_attested_who_is_outstanding_and_who_is_excused(client, cycle, member, admin_user, dpo):
+    third = MembershipFactory(group=cycle.group, joined_at=utc(2026, 10, 1)).user
+    # The third member joined after the cycle closed: give them an obligation directly.
+    extra = Obligation.objects.create(cycle=cycle, user=third, due_at=cycle.due_at)
+    services.obligation_attest(
+        obligations=[cycle.obligations.get(user=member)],
+        user=member,
+        cleared_on=dt.date(2026, 11, 13),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+    )
+    services.obligation_excuse(obligation=extra, by=dpo, reason="Maternity leave")
+    client.force_login(admin_user)
+    html = " ".join(client.get(detail_url(cycle.group)).content.decode().split())
+    assert "Done</span> 1" in html and "Outstanding</span> 1" in html and "Excused</span> 1" in html
+    assert "Maternity leave" in html
+    assert "Issue prompt" in html and "Due by Sat 14 Nov, 17:00" in html
+
+
+def test_a_member_sees_their_own_status_but_not_the_others(client, cycle, member):
+    client.force_login(member)
+    html = client.get(detail_url(cycle.group)).content.decode()
+    assert "Your clear-down:" in html and "Confirm it in My clear-downs" in html
+    assert "Issue prompt" not in html and "Outstanding (" not in html
+
+
+def test_the_auditor_sees_the_lists_but_no_buttons(client, cycle, auditor):
+    client.force_login(auditor)
+    html = client.get(detail_url(cycle.group)).content.decode()
+    assert "Outstanding (2)" in html
+    assert "Issue prompt" not in html and "/excuse/" not in html and "Place a hold" not in html
+
+
+def test_after_prompting_the_admin_gets_the_message_to_paste_with_a_copy_button(
+    client, cycle, admin_user, django_capture_on_commit_callbacks
+):
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("attestations:prompt", args=[cycle.pk]), follow=True)
+    html = response.content.decode()
+    assert "Prompt recorded. 2 members will get an email" in html
+    assert '<textarea class="form-control mb-2 prompt-text" id="prompt-text" rows="6" readonly>' in html
+    assert "Weekly clear-down of “Urgent Ops”" in html
+    assert 'data-copy-target="prompt-text" hidden' in html  # shown by copy.js; without JS the text is there
+    assert len(mail.outbox) == 2
+    cycle.refresh_from_db()
+    assert cycle.prompted_by == admin_user
+
+
+def test_under_a_hold_the_page_shows_the_banner_and_disables_the_prompt(client, cycle, admin_user, dpo):
+    services.hold_place(group=cycle.group, by=dpo, reference="FOI-2026-0042", reason="Request")
+    client.force_login(admin_user)
+    html = client.get(detail_url(cycle.group)).content.decode()
+    assert "Do NOT clear this chat: information is held for FOI-2026-0042" in html
+    assert 'disabled aria-disabled="true">Issue prompt' in html
+    response = client.post(reverse("attestations:prompt", args=[cycle.pk]), follow=True)
+    assert "on hold" in response.content.decode()
+    assert Cycle.objects.get(pk=cycle.pk).prompted_at is None
+
+
+def test_a_group_without_cycles_says_when_the_period_ends(client, group, admin_user):
+    client.force_login(admin_user)
+    html = client.get(detail_url(group)).content.decode()
+    assert "No clear-down yet" in html and "The current period ends Fri 13 Nov 2026, 17:00" in html
+
+
+def test_the_group_page_query_count_stays_flat_from_3_to_30_members(client, admin_user, at, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def grow(group, n):
+        for _ in range(n):
+            MembershipFactory(group=group, joined_at=utc(2026, 10, 1))
+
+    at(PERIOD_END + dt.timedelta(minutes=5))
+    small_group = ChatGroup.objects.get(pk=MembershipFactory(joined_at=utc(2026, 10, 1)).group_id)
+    ChatGroup.objects.filter(pk=small_group.pk).update(admin=admin_user)
+    grow(small_group, 2)
+    big_group = ChatGroup.objects.get(pk=MembershipFactory(joined_at=utc(2026, 10, 1)).group_id)
+    ChatGroup.objects.filter(pk=big_group.pk).update(admin=admin_user)
+    grow(big_group, 29)
+    services.cycle_close_due(now=PERIOD_END + dt.timedelta(minutes=1))
+    for chat in (small_group, big_group):
+        outstanding = list(Obligation.objects.filter(cycle__group=chat).exclude(user=admin_user)[:2])
+        services.obligation_excuse(obligation=outstanding[0], by=admin_user, reason="Leave")
+    client.force_login(admin_user)
+    client.get(detail_url(small_group))
+    with CaptureQueriesContext(connection) as small:
+        client.get(detail_url(small_group))
+    with django_assert_num_queries(len(small)):
+        html = client.get(detail_url(big_group)).content.decode()
+    outstanding = Obligation.objects.filter(cycle__group=big_group, status="pending").count()
+    assert outstanding > 25 and f"Outstanding ({outstanding})" in html
+
+
+# --- Access to every page, for every role ------------------------------------------------------
+
+
+def urls(cycle, obligation, hold):
+    return {
+        "prompt": reverse("attestations:prompt", args=[cycle.pk]),
+        "excuse": reverse("attestations:excuse", args=[obligation.pk]),
+        "hold_place": reverse("attestations:hold_place", args=[cycle.group_id]),
+        "hold_lift": reverse("attestations:hold_lift", args=[hold.pk]),
+    }
+
+
+# Expected GET status per page and role. The prompt is a POST-only action (405 on GET).
+GET_MATRIX = {
+    #              anonymous member outsider admin dpo auditor
+    "prompt": (302, 405, 405, 405, 405, 405),
+    "excuse": (302, 403, 403, 200, 200, 403),
+    "hold_place": (302, 403, 403, 403, 200, 403),
+    "hold_lift": (302, 403, 403, 403, 200, 403),
+}
+
+
+@pytest.fixture
+def lifted_hold(cycle, dpo):
+    """A past hold on the group, placed and lifted before this cycle closed."""
+    return HoldFactory(
+        group=cycle.group,
+        placed_by=dpo,
+        placed_at=utc(2026, 11, 1),
+        lifted_by=dpo,
+        lifted_at=utc(2026, 11, 2),
+        lift_reason="Done",
+    )
+
+
+@pytest.mark.parametrize("page", GET_MATRIX)
+@pytest.mark.parametrize("role", ROLES)
+def test_it_gives_each_role_only_its_pages(client, request, cycle, member, lifted_hold, page, role):
+    obligation = cycle.obligations.get(user=member)
+    response = client_for(client, request, role).get(urls(cycle, obligation, lifted_hold)[page])
+    expected = GET_MATRIX[page][ROLES.index(role)]
+    assert response.status_code == expected, (page, role)
+    if expected == 302:
+        assert response["Location"].startswith(reverse("login"))
+
+
+POST_MATRIX = {
+    #              anonymous member outsider admin dpo auditor
+    "prompt": (302, 403, 403, 302, 302, 403),
+    "excuse": (302, 403, 403, 302, 302, 403),
+    "hold_place": (302, 403, 403, 403, 302, 403),
+}
+
+
+@pytest.mark.parametrize("page", POST_MATRIX)
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_right_roles_can_act(
+    client, request, cycle, member, lifted_hold, page, role, django_capture_on_commit_callbacks
+):
+    obligation = cycle.obligations.get(user=member)
+    url = urls(cycle, obligation, lifted_hold)[page]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(client, request, role).post(url, {"reason": "Annual leave", "reference": "FOI-9"})
+    expected = POST_MATRIX[page][ROLES.index(role)]
+    assert response.status_code == expected, (page, role)
+    acted = {
+        "prompt": Cycle.objects.filter(prompted_at__isnull=False).exists(),
+        "excuse": Obligation.objects.filter(status="excused").exists(),
+        "hold_place": Hold.objects.filter(lifted_at__isnull=True).exists(),
+    }[page]
+    assert acted is (role in ("admin_user", "dpo") and expected == 302)
+
+
+@pytest.mark.parametrize("page", ["prompt", "excuse", "hold_place", "hold_lift"])
+def test_auditors_get_403_on_every_post(client, auditor, cycle, member, dpo, page):
+    hold = services.hold_place(group=cycle.group, by=dpo, reference="FOI-1", reason="Request")
+    client.force_login(auditor)
+    before = (Cycle.history.count(), Obligation.history.count(), Hold.history.count())
+    response = client.post(
+        urls(cycle, cycle.obligations.get(user=member), hold)[page], {"reason": "x", "reference": "y"}
+    )
+    assert response.status_code == 403
+    assert (Cycle.history.count(), Obligation.history.count(), Hold.history.count()) == before
+
+
+def test_a_proposals_cycle_is_hidden_from_outsiders(client, outsider, cycle):
+    ChatGroup.objects.filter(pk=cycle.group_id).update(status=ChatGroup.Status.PROPOSED)
+    client.force_login(outsider)
+    assert client.post(reverse("attestations:prompt", args=[cycle.pk])).status_code == 404
+
+
+# --- Excuse and hold pages ---------------------------------------------------------------------
+
+
+def test_the_excuse_page_needs_a_reason(client, obligation, admin_user):
+    client.force_login(admin_user)
+    response = client.post(reverse("attestations:excuse", args=[obligation.pk]), {"reason": "  "})
+    assert response.status_code == 200 and "There is a problem" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_the_admin_cannot_excuse_themselves_through_the_page(client, cycle, admin_user):
+    mine = cycle.obligations.get(user=admin_user)
+    client.force_login(admin_user)
+    response = client.post(reverse("attestations:excuse", args=[mine.pk]), {"reason": "Leave"})
+    assert "cannot excuse yourself" in response.content.decode()
+    assert Obligation.objects.get(pk=mine.pk).status == "pending"
+
+
+def test_the_dpo_places_and_lifts_a_hold_through_the_pages(client, cycle, dpo, member):
+    client.force_login(dpo)
+    response = client.post(
+        reverse("attestations:hold_place", args=[cycle.group_id]),
+        {"reference": "FOI-2026-0099", "reason": "Request received"},
+        follow=True,
+    )
+    assert "is on hold (FOI-2026-0099)" in response.content.decode()
+    assert set(cycle.obligations.values_list("status", flat=True)) == {"held"}
+    hold = Hold.objects.get()
+    assert "already on hold" in client.get(reverse("attestations:hold_place", args=[cycle.group_id])).content.decode()
+    response = client.post(reverse("attestations:hold_lift", args=[hold.pk]), {"reason": "Answered"}, follow=True)
+    assert "is lifted" in response.content.decode()
+    assert not Hold.objects.get().is_active
+
+
+def test_the_hold_page_refuses_a_missing_reference(client, group, dpo):
+    client.force_login(dpo)
+    response = client.post(reverse("attestations:hold_place", args=[group.pk]), {"reference": "", "reason": "x"})
+    assert response.status_code == 200 and "There is a problem" in response.content.decode()
+    assert not Hold.objects.exists()

@@ -1,0 +1,130 @@
+"""Signed email links: a GET only shows, the owner's POST records; bad links get a clear page (R6)."""
+
+import datetime as dt
+from urllib.parse import quote
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+
+from attestations.links import SALT, obligation_link_token
+from attestations.models import Obligation
+from tests.attestations.conftest import PERIOD_END
+
+pytestmark = pytest.mark.django_db
+
+CONFIRM = {"confirmed_cleared": "on", "cleared_on": "2026-11-13", "confirmed_saved": "on"}
+
+
+def url_for(obligation) -> str:
+    return reverse("attestations:link", args=[obligation_link_token(obligation)])
+
+
+def test_it_asks_for_sign_in_first_and_comes_back(client, obligation):
+    url = url_for(obligation)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={quote(url)}"
+
+
+def test_a_get_shows_the_confirm_page_and_records_nothing(client, obligation, member):
+    client.force_login(member)
+    before = Obligation.history.count()
+    html = client.get(url_for(obligation)).content.decode()
+    assert "I have cleared all messages in Urgent Ops for Fri 6 Nov to Fri 13 Nov 2026" in html
+    assert reverse("attestations:howto") in html
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+    assert Obligation.history.count() == before
+
+
+def test_the_owners_post_records_it_by_email_link(client, obligation, member):
+    client.force_login(member)
+    response = client.post(url_for(obligation), CONFIRM)
+    assert response.status_code == 302 and response["Location"] == "/"
+    obligation.refresh_from_db()
+    assert (obligation.status, obligation.channel) == ("attested", "email")
+
+
+def test_a_second_post_says_it_is_already_done(client, obligation, member):
+    client.force_login(member)
+    client.post(url_for(obligation), CONFIRM)
+    response = client.post(url_for(obligation), CONFIRM, follow=True)
+    assert "You had already confirmed Urgent Ops" in response.content.decode()
+    assert "You already confirmed this clear-down" in client.get(url_for(obligation)).content.decode()
+
+
+def test_it_refuses_an_incomplete_confirmation(client, obligation, member):
+    client.force_login(member)
+    response = client.post(url_for(obligation), {**CONFIRM, "confirmed_cleared": ""})
+    assert response.status_code == 200 and "Confirm that you cleared the chat" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_it_refuses_a_date_before_the_period_ended(client, obligation, member):
+    client.force_login(member)
+    response = client.post(url_for(obligation), {**CONFIRM, "cleared_on": "2026-11-10"})
+    assert "the period ended on Friday 13 November 2026" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_someone_elses_link_gets_a_clear_page_and_records_nothing(client, obligation, admin_user):
+    client.force_login(admin_user)
+    for method in (client.get, client.post):
+        response = method(url_for(obligation), CONFIRM)
+        assert response.status_code == 403
+        assert "This link is for someone else" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_a_tampered_link_gets_a_clear_page_and_records_nothing(client, obligation, member):
+    client.force_login(member)
+    token = obligation_link_token(obligation)
+    forged = signing.dumps({"o": obligation.pk + 1, "u": member.pk}, salt="another-purpose")
+    for bad in (token[:-3] + "abc", forged, "not-a-token"):
+        response = client.post(reverse("attestations:link", args=[bad]), CONFIRM)
+        assert response.status_code == 400
+        assert "This link does not work" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_an_expired_link_gets_a_clear_page_and_records_nothing(client, obligation, member, at):
+    url = url_for(obligation)
+    at(PERIOD_END + dt.timedelta(days=14, minutes=6))
+    client.force_login(member)
+    response = client.post(url, CONFIRM)
+    assert response.status_code == 410 and "This link has expired" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_a_link_still_works_on_its_last_day(client, obligation, member, at):
+    url = url_for(obligation)
+    at(PERIOD_END + dt.timedelta(days=13, hours=23))
+    client.force_login(member)
+    assert client.post(url, {**CONFIRM, "cleared_on": "2026-11-27"}).status_code == 302
+    assert Obligation.objects.get(pk=obligation.pk).status == "late"
+
+
+def test_a_link_signed_for_the_same_ids_with_another_salt_is_refused(client, obligation, member):
+    client.force_login(member)
+    token = signing.dumps({"o": obligation.pk, "u": member.pk}, salt=SALT + ".other", compress=True)
+    assert client.get(reverse("attestations:link", args=[token])).status_code == 400
+
+
+def test_a_held_clear_down_shows_the_hold_banner_and_no_form(client, obligation, member, dpo):
+    from attestations import services
+
+    services.hold_place(group=obligation.cycle.group, by=dpo, reference="FOI-7", reason="Request")
+    client.force_login(member)
+    html = client.get(url_for(obligation)).content.decode()
+    assert "Do NOT clear this chat: information is held for FOI-7" in html
+    assert 'name="confirmed_cleared"' not in html
+    client.post(url_for(obligation), CONFIRM)
+    assert Obligation.objects.get(pk=obligation.pk).status == "held"
+
+
+def test_auditors_cannot_post_through_a_link(client, auditor, cycle):
+    obligation = Obligation.objects.create(cycle=cycle, user=auditor, due_at=cycle.due_at)
+    client.force_login(auditor)
+    assert client.get(url_for(obligation)).status_code == 200
+    assert client.post(url_for(obligation), CONFIRM).status_code == 403
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"

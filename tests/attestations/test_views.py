@@ -1,0 +1,197 @@
+"""Clear-down pages for every role: my clear-downs, the group's cycle, prompt, excuse, holds."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from attestations import services
+from attestations.models import Obligation
+from tests.attestations.conftest import DUE, PERIOD_END, utc
+from tests.factories import ChatGroupFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "member", "outsider", "admin_user", "dpo", "auditor"]
+HOME = "/"
+
+
+def client_for(client, request, role):
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+    return client
+
+
+def attest_data(*obligations, cleared_on="2026-11-13", saved=True):
+    data = {"obligations": [o.pk for o in obligations], "cleared_on": cleared_on}
+    if saved:
+        data["confirmed_saved"] = "on"
+    return data
+
+
+def second_group(member, name="Comms On-Call"):
+    other = ChatGroupFactory(name=name)
+    MembershipFactory(group=other, user=member, joined_at=utc(2026, 10, 1))
+    services.cycle_close_due(now=PERIOD_END + dt.timedelta(minutes=10))
+    return Obligation.objects.get(user=member, cycle__group=other)
+
+
+# --- My clear-downs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url", [HOME, reverse("attestations:howto")])
+def test_every_signed_in_role_reads_home_and_the_how_to(client, request, cycle, role, url):
+    response = client_for(client, request, role).get(url)
+    assert response.status_code == (302 if role == "anonymous" else 200)
+
+
+def test_home_sends_anonymous_visitors_to_sign_in(client):
+    response = client.get(HOME)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_home_lists_open_clear_downs_with_the_confirmation_deadline_and_time_left(client, obligation, member):
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert "I have cleared all messages in Urgent Ops for Fri 6 Nov to Fri 13 Nov 2026" in html
+    assert "By Sun 15 Nov, 17:00" in html and "1\xa0day, 23\xa0hours left" in html
+    assert 'value="2026-11-13"' in html  # the date cleared defaults to today
+    assert reverse("attestations:howto") in html
+    assert "saved any substantive business information" in html
+
+
+def test_home_shows_overdue_clear_downs_first(client, cycle, member, at):
+    later = second_group(member, name="AAA First Alphabetically")
+    Obligation.objects.filter(pk=later.pk).update(due_at=DUE + dt.timedelta(days=7))
+    at(DUE + dt.timedelta(hours=1))
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert html.index("Urgent Ops") < html.index("AAA First Alphabetically")
+    assert "Overdue" in html and "marked late" in html
+
+
+def test_home_attests_several_groups_in_one_submit(client, obligation, member):
+    other = second_group(member)
+    client.force_login(member)
+    response = client.post(HOME, attest_data(obligation, other), follow=True)
+    assert response.redirect_chain == [(HOME, 302)]
+    assert "Your clear-down of Urgent Ops and Comms On-Call is recorded" in response.content.decode()
+    statuses = set(Obligation.objects.filter(user=member).values_list("status", "channel"))
+    assert statuses == {("attested", "web")}
+
+
+def test_home_shows_past_attestations_after_submitting(client, obligation, member):
+    client.force_login(member)
+    client.post(HOME, attest_data(obligation))
+    html = client.get(HOME).content.decode()
+    assert "Nothing to do" in html and "Cleared on Fri 13 Nov" in html and "by web form" in html
+
+
+def test_a_second_submit_records_nothing_and_says_it_is_already_done(client, obligation, member):
+    client.force_login(member)
+    client.post(HOME, attest_data(obligation))
+    before = Obligation.history.count()
+    response = client.post(HOME, attest_data(obligation), follow=True)
+    assert "You had already confirmed Urgent Ops" in response.content.decode()
+    assert Obligation.history.count() == before
+
+
+def test_a_late_attestation_is_marked_late_everywhere(client, obligation, member, admin_user, at):
+    at(DUE + dt.timedelta(hours=3))
+    client.force_login(member)
+    response = client.post(HOME, attest_data(obligation, cleared_on="2026-11-15"), follow=True)
+    assert "marked late" in response.content.decode()
+    assert "Done late" in client.get(HOME).content.decode()
+    client.force_login(admin_user)
+    assert "status-late" in client.get(reverse("groups:detail", args=[obligation.cycle.group_id])).content.decode()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"cleared_on": "2026-11-14"}, "cannot be in the future"),
+        ({"cleared_on": "2026-11-12"}, "the period ended on Friday 13 November 2026"),
+        ({"cleared_on": ""}, "Give the date you cleared the chat"),
+        ({"cleared_on": "13/13/2026"}, "Give a real date"),
+        ({"saved": False}, "anything the office needs was saved first"),
+        ({"none": True}, "Tick each group whose chat you have cleared"),
+    ],
+)
+def test_home_refuses_bad_input_with_an_error_summary_and_records_nothing(client, obligation, member, data, message):
+    client.force_login(member)
+    post = attest_data(obligation, cleared_on=data.get("cleared_on", "2026-11-13"), saved=data.get("saved", True))
+    if data.get("none"):
+        post.pop("obligations")
+    response = client.post(HOME, post)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "There is a problem" in html and message in html
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_home_refuses_another_persons_clear_down(client, cycle, member, admin_user):
+    theirs = cycle.obligations.get(user=admin_user)
+    client.force_login(member)
+    response = client.post(HOME, attest_data(theirs))
+    assert "no longer open" in response.content.decode()
+    assert Obligation.objects.get(pk=theirs.pk).status == "pending"
+
+
+def test_home_refuses_a_held_clear_down_and_shows_the_banner(client, obligation, member, dpo):
+    services.hold_place(group=obligation.cycle.group, by=dpo, reference="FOI-2026-0042", reason="FOI request")
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert "Do NOT clear this chat: information is held for FOI-2026-0042" in html
+    response = client.post(HOME, attest_data(obligation))
+    assert "do NOT clear" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "held"
+
+
+def test_auditors_cannot_post_to_home(client, auditor, obligation):
+    client.force_login(auditor)
+    assert client.post(HOME, attest_data(obligation)).status_code == 403
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def add_groups(member, n: int) -> None:
+    """n more groups with `member` in them, closed, a third of them attested."""
+    for _ in range(n):
+        MembershipFactory(group=ChatGroupFactory(), user=member, joined_at=utc(2026, 10, 1))
+    services.cycle_close_due(now=PERIOD_END + dt.timedelta(minutes=1))
+    pending = list(Obligation.objects.filter(user=member, status="pending"))
+    services.obligation_attest(
+        obligations=pending[: n // 3],
+        user=member,
+        cleared_on=dt.date(2026, 11, 13),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+    )
+
+
+def test_home_query_count_stays_flat_from_3_to_30_groups(client, member, at, django_assert_num_queries):
+    at(PERIOD_END + dt.timedelta(minutes=5))
+    client.force_login(member)
+    add_groups(member, 3)
+    small = count_queries(client, HOME)
+    add_groups(member, 27)
+    with django_assert_num_queries(small):
+        response = client.get(HOME)
+    assert response.content.decode().count('name="obligations"') == 20
+
+
+def test_the_how_to_page_gives_iphone_and_android_steps(client, member):
+    client.force_login(member)
+    html = client.get(reverse("attestations:howto")).content.decode()
+    assert "On an iPhone" in html and "On an Android phone" in html and "Clear Chat" in html
+
+
+def test_the_how_to_page_needs_sign_in(client):
+    assert client.get(reverse("attestations:howto")).status_code == 302
