@@ -8,13 +8,21 @@ from playwright.sync_api import expect
 
 from attestations import services
 from attestations.models import Obligation
-from tests.attestations.conftest import PERIOD_END, utc
+from tests.attestations.conftest import PERIOD_END, restore_roles, utc
 from tests.factories import ChatGroupFactory, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _roles_back_after_the_flush(django_db_blocker):
+    # Module scope: torn down after the last test's flush, so it runs on the emptied tables.
+    yield
+    with django_db_blocker.unblock():
+        restore_roles()
 
 
 @pytest.fixture(autouse=True)
