@@ -33,6 +33,17 @@ def _fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _roles_survive_the_flush(django_db_setup, django_db_blocker):
+    # A transactional test ends by emptying every table, the roles of the data migrations
+    # included: put them back before the next test, outside its transaction.
+    from django.contrib.auth.models import Group as Role
+
+    with django_db_blocker.unblock():
+        if not Role.objects.filter(name="DPO").exists():
+            factories.ensure_roles()
+
+
 # --- People --------------------------------------------------------------------------
 
 

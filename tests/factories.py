@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import factory
 from django.contrib.auth import get_user_model
@@ -33,6 +34,27 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(*Role.objects.filter(name__in=extracted))
         if create:
             self.save()
+
+
+def ensure_roles() -> None:
+    """Make the roles of the data migrations exist, with their permissions.
+
+    A transactional test (every live-server or real-worker test) ends by emptying every
+    table; Django puts permissions and content types back, but not the DPO and Auditor
+    roles, so later tests in the same process would find users without their permissions.
+    """
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for module in ("groups.migrations.0002_roles", "attestations.migrations.0002_roles"):
+        for role, perms in importlib.import_module(module).ROLES.items():
+            group, _ = Role.objects.get_or_create(name=role)
+            group.permissions.add(
+                *(Permission.objects.get(content_type__app_label=app, codename=code) for app, code in perms)
+            )
 
 
 def dpo_user(**kwargs):
@@ -120,3 +142,36 @@ class FlagFactory(factory.django.DjangoModelFactory):
     cycle = factory.SubFactory(CycleFactory)
     user = factory.SubFactory(UserFactory)
     raised_at = factory.LazyFunction(timezone.now)
+
+
+# --- Dashboard: obligations in each state, valid under the model's constraints -------------
+
+
+def obligation_in_state(*, cycle, user, state: str, attested_at=None, excused_by=None):
+    """An obligation of `user` for `cycle` in a dashboard state.
+
+    `state` is "on_time", "late" (both need `attested_at`), "pending", "excused" or "held".
+    Whether a pending one is outstanding or overdue depends only on the clock.
+    """
+    fields = {"cycle": cycle, "user": user, "due_at": cycle.due_at}
+    if state in ("on_time", "late"):
+        fields.update(
+            status=Obligation.Status.ATTESTED if state == "on_time" else Obligation.Status.LATE,
+            attested_at=attested_at,
+            cleared_on=attested_at.date(),
+            confirmed_cleared=True,
+            confirmed_saved=True,
+            channel=Obligation.Channel.WEB,
+        )
+    elif state == "excused":
+        fields.update(
+            status=Obligation.Status.EXCUSED,
+            excused_by=excused_by or cycle.group.admin,
+            excused_at=cycle.period_end + dt.timedelta(hours=1),
+            excuse_reason="Annual leave",
+        )
+    elif state == "held":
+        fields.update(status=Obligation.Status.HELD)
+    else:
+        fields.update(status=Obligation.Status.PENDING)
+    return ObligationFactory(**fields)

@@ -8,7 +8,6 @@ it with `at(...)`. The group of the shared `group` fixture closes on Fridays at 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 import pytest
 from django.db import connection
@@ -16,6 +15,7 @@ from django.db import connection
 from attestations import services
 from attestations.periods import LONDON
 from opcc_portal.celery import app as celery_app
+from tests.factories import ensure_roles
 
 
 def utc(*args) -> dt.datetime:
@@ -80,20 +80,5 @@ def obligation(cycle, member):
 
 
 def restore_roles() -> None:
-    """Put back the roles that data migrations made, after a transactional test's flush.
-
-    A test with `transaction=True` (every live-server test) ends by emptying every table;
-    Django re-creates permissions and content types, but not the DPO and Auditor roles,
-    so later tests in the same process would find users without their role permissions.
-    """
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
-    for app_config in apps.get_app_configs():
-        create_permissions(app_config, verbosity=0)
-    for module in ("groups.migrations.0002_roles", "attestations.migrations.0002_roles"):
-        for role, perms in importlib.import_module(module).ROLES.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            for app_label, codename in perms:
-                group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    """Put back the roles that data migrations made (see `tests.factories.ensure_roles`)."""
+    ensure_roles()
