@@ -34,9 +34,15 @@ def _fast_password_hashing():
 
 
 @pytest.fixture(autouse=True)
-def _roles_survive_the_flush(django_db_setup, django_db_blocker):
+def _roles_survive_the_flush(request, django_db_blocker):
     # A transactional test ends by emptying every table, the roles of the data migrations
-    # included: put them back before the next test, outside its transaction.
+    # included: put them back before the next test that uses the database.
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
+        request.fixturenames
+    )
+    if not uses_db:
+        return
+    request.getfixturevalue("django_db_setup")
     from django.contrib.auth.models import Group as Role
 
     with django_db_blocker.unblock():
