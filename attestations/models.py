@@ -191,6 +191,12 @@ class Obligation(models.Model):
         indexes = [
             models.Index(fields=["user", "status"], name="obligation_user_status_idx"),
             models.Index(fields=["status", "due_at"], name="obligation_status_due_idx"),
+            # Dashboard (attestations/stats.py): `trend` counts a range of deadlines by status
+            # from this index alone, without reading the table.
+            models.Index(fields=["due_at", "status"], name="obligation_due_status_idx"),
+            # Dashboard: `group_table`, `group_strips` and `group_drilldown` count a cycle's
+            # obligations by status and deadline from this index alone.
+            models.Index(fields=["cycle", "status", "due_at"], name="obligation_cycle_status_idx"),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("groups/", include("groups.urls")),
     path("clear-downs/", include("attestations.urls")),
+    path("dashboard/", include("attestations.urls_dashboard")),
     path("admin/", admin.site.urls),
 ]
 

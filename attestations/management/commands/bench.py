@@ -1,0 +1,167 @@
+"""Time the dashboard, a group drill-down and a member's home on the data in the database.
+
+    DEBUG=true python manage.py seed_scale --staff 10000 --groups 1000 --weeks 52
+    DEBUG=true python manage.py bench --runs 30
+
+Pages are rendered through the Django test client (the whole stack: middleware, session,
+permissions, selectors, templates), signed in as the DPO and as a member. It prints each
+page's median time and query count, then the headline figures computed by one hand-written
+SQL query (`stats.HEADLINE_SQL`) against the same figures from the selector, checks they
+agree, and prints the ratios. Nothing is written except the benchmark's own sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, reset_queries
+from django.db.models import Count, Q
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from attestations import stats
+from attestations.models import Obligation
+from groups.models import ChatGroup, Membership
+from groups.permissions import DPO_ROLE
+
+
+class Command(BaseCommand):
+    help = "Benchmark the dashboard, a drill-down and a member's home; compare with hand-written SQL."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--runs", type=int, default=30, help="Timed requests per page (default 30).")
+
+    def handle(self, *args, runs: int, **options):
+        if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        User = get_user_model()
+        dpo = User.objects.filter(groups__name=DPO_ROLE, is_active=True).order_by("pk").first()
+        if dpo is None or not ChatGroup.objects.exists():
+            raise CommandError("No data: run `manage.py seed_scale` on this database first.")
+        group = (
+            ChatGroup.objects.approved()
+            .annotate(n=Count("memberships", filter=Q(memberships__left_at__isnull=True)))
+            .order_by("-n", "pk")
+            .first()
+        )
+        member_id = (
+            Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
+            .values("user_id")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "user_id")
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        member = User.objects.get(pk=member_id)
+
+        self.out(self.machine())
+        load_before = _load()
+        dpo_client, member_client = Client(), Client()
+        dpo_client.force_login(dpo)
+        member_client.force_login(member)
+        pages = [
+            ("DPO dashboard", dpo_client, reverse("dashboard:index")),
+            (f"drill-down ({group.n} members)", dpo_client, reverse("dashboard:group", args=[group.pk])),
+            ("member home", member_client, reverse("home")),
+            ("trend chart (SVG)", dpo_client, reverse("dashboard:trend_svg")),
+        ]
+        results = {}
+        self.out(f"\n{'page':<32} {'median ms':>10} {'p90 ms':>8} {'queries':>8}")
+        for name, client, url in pages:
+            median, p90, queries = self.time_page(client, url, runs)
+            results[name] = median
+            self.out(f"{name:<32} {median:>10.1f} {p90:>8.1f} {queries:>8}")
+
+        now = timezone.now()
+        dates = stats.DateRange.default()
+        selector = self.time_call(lambda: stats.headline(scope=stats.Scope(), dates=dates, now=now), runs)
+        by_hand = self.time_call(lambda: stats.headline_by_hand(dates=dates, now=now, connection=connection), runs)
+        figures = stats.headline(scope=stats.Scope(), dates=dates, now=now)
+        row = stats.headline_by_hand(dates=dates, now=now, connection=connection)
+        mine = figures.as_tuple()
+        agree = tuple(mine) == tuple(row)
+        dashboard = results["DPO dashboard"]
+        self.out(f"\nheadline figures, selector (4 queries)  {selector:>8.1f} ms")
+        self.out(f"headline figures, one hand-written SQL  {by_hand:>8.1f} ms")
+        self.out(f"figures agree: {'yes' if agree else 'NO'}  {row}")
+        self.out(f"ratio selector / hand-written SQL: {selector / by_hand:.2f}")
+        self.out(f"ratio whole dashboard page / hand-written SQL: {dashboard / by_hand:.2f}")
+        self.out(f"load average before / after: {load_before} / {_load()}")
+        if not agree:
+            raise CommandError(f"The selector's figures {mine} differ from the hand-written SQL's {row}.")
+
+    def out(self, text: str) -> None:
+        self.stdout.write(text)
+
+    def machine(self) -> str:
+        counts = {
+            "groups": ChatGroup.objects.count(),
+            "people": get_user_model().objects.count(),
+            "obligations": Obligation.objects.count(),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT sqlite_version()")
+            version = cursor.fetchone()[0].split(" on ")[0]
+        return (
+            f"{_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}, {connection.vendor} {version}\n"
+            f"data: {', '.join(f'{n:,} {k}' for k, n in counts.items())}"
+        )
+
+    def time_page(self, client: Client, url: str, runs: int) -> tuple[float, float, int]:
+        for _ in range(2):  # warm the template cache and the database's buffers
+            _get(client, url)
+        reset_queries()  # each request starts by clearing the log; start the count from empty
+        with CaptureQueriesContext(connection) as captured:
+            _get(client, url)
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            _get(client, url)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        return statistics.median(times), times[int(0.9 * (len(times) - 1))], len(captured.captured_queries)
+
+    def time_call(self, fn, runs: int) -> float:
+        fn()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+
+def _get(client: Client, url: str) -> None:
+    response = client.get(url)
+    if response.status_code != 200:
+        raise CommandError(f"GET {url} answered {response.status_code}")
+    if response.streaming:
+        b"".join(response.streaming_content)
+    else:
+        response.content  # noqa: B018 - the body is built by now; reading it is the point
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"

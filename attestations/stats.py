@@ -1,0 +1,918 @@
+"""Dashboard figures: set-based aggregates over the Obligation table.
+
+Every selector here runs a fixed number of queries however many groups, people and cycles
+there are; the database does the counting and Python only shapes a few dozen rows.
+
+An obligation falls in exactly one bucket, judged at `now`:
+
+- on time: attested by its deadline (status `attested`);
+- late: attested after its deadline (status `late`);
+- outstanding: not attested, deadline still ahead (`pending`, `due_at >= now`);
+- overdue: not attested, deadline passed (`pending`, `due_at < now`: the test `flags_raise`
+  uses, so a figure and its flag agree to the second);
+- excused (R7) and held (R9): nothing is owed.
+
+Percentages are of what is *owed*: everything except excused and held.
+
+Scope: the DPO and auditors see every group; a group admin sees the groups they run as
+admin or deputy. Every selector takes a `Scope` and applies it in SQL.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+
+from groups.models import ChatGroup, Membership
+
+from . import periods
+from .models import Cycle, Flag, Hold, Obligation
+
+Status = Obligation.Status
+WEEK = dt.timedelta(days=7)
+STRIP_CYCLES = 8
+MAX_RANGE_DAYS = 2 * 366
+
+BUCKETS = ("on_time", "late", "outstanding", "overdue", "excused", "held")
+BUCKET_LABELS = {
+    "on_time": "Attested on time",
+    "late": "Attested late",
+    "outstanding": "Outstanding",
+    "overdue": "Overdue",
+    "excused": "Excused",
+    "held": "On hold",
+}
+
+
+def bucket_q(bucket: str, *, now: dt.datetime, prefix: str = "") -> Q:
+    """The condition of one bucket on Obligation (or, with a prefix, on a related obligation)."""
+    p = f"{prefix}__" if prefix else ""
+    conditions = {
+        "on_time": {"status": Status.ATTESTED},
+        "late": {"status": Status.LATE},
+        "outstanding": {"status": Status.PENDING, "due_at__gte": now},
+        "overdue": {"status": Status.PENDING, "due_at__lt": now},
+        "excused": {"status": Status.EXCUSED},
+        "held": {"status": Status.HELD},
+    }[bucket]
+    return Q(**{p + key: value for key, value in conditions.items()})
+
+
+def _bucket_counts(*, now: dt.datetime, prefix: str = "") -> dict[str, Count]:
+    target = prefix or "pk"
+    return {f"n_{b}": Count(target, filter=bucket_q(b, now=now, prefix=prefix)) for b in BUCKETS}
+
+
+# --- Value objects -----------------------------------------------------------------------
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+@dataclass
+class Tally:
+    """Counts of obligations by bucket."""
+
+    on_time: int = 0
+    late: int = 0
+    outstanding: int = 0
+    overdue: int = 0
+    excused: int = 0
+    held: int = 0
+
+    @classmethod
+    def from_row(cls, row: dict) -> Tally:
+        return cls(**{b: row.get(f"n_{b}") or 0 for b in BUCKETS})
+
+    def add(self, bucket: str, n: int) -> None:
+        setattr(self, bucket, getattr(self, bucket) + n)
+
+    @property
+    def total(self) -> int:
+        return self.on_time + self.late + self.outstanding + self.overdue + self.excused + self.held
+
+    @property
+    def owed(self) -> int:
+        return self.total - self.excused - self.held
+
+    @property
+    def done(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def pct_on_time(self) -> float | None:
+        return _pct(self.on_time, self.owed)
+
+    @property
+    def pct_late(self) -> float | None:
+        return _pct(self.late, self.owed)
+
+    @property
+    def pct_overdue(self) -> float | None:
+        return _pct(self.overdue, self.owed)
+
+    @property
+    def pct_done(self) -> float | None:
+        return _pct(self.done, self.owed)
+
+    def items(self) -> list[tuple[str, str, int]]:
+        return [(b, BUCKET_LABELS[b], getattr(self, b)) for b in BUCKETS]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which groups a viewer may see: all (`user_id` None) or those they run."""
+
+    user_id: int | None = None
+
+    @property
+    def is_all(self) -> bool:
+        return self.user_id is None
+
+    def groups(self) -> QuerySet[ChatGroup]:
+        groups = ChatGroup.objects.all()
+        if self.user_id is not None:
+            groups = groups.filter(Q(admin_id=self.user_id) | Q(deputy_id=self.user_id))
+        return groups
+
+    def q(self, path: str) -> Q:
+        """A filter limiting rows whose group is reached by `path` (e.g. `cycle__group`)."""
+        if self.user_id is None:
+            return Q()
+        return Q(**{f"{path}__admin_id": self.user_id}) | Q(**{f"{path}__deputy_id": self.user_id})
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole days in UK time, both ends included; `start`/`end` are the UTC instants."""
+
+    first: dt.date
+    last: dt.date
+
+    @classmethod
+    def default(cls, *, today: dt.date | None = None, weeks: int = 26) -> DateRange:
+        today = today or timezone.now().astimezone(periods.LONDON).date()
+        monday = today - dt.timedelta(days=today.weekday())
+        return cls(first=monday - dt.timedelta(weeks=weeks - 1), last=today)
+
+    @property
+    def start(self) -> dt.datetime:
+        return periods.local_to_utc(self.first, dt.time(0))
+
+    @property
+    def end(self) -> dt.datetime:
+        return periods.local_to_utc(self.last + dt.timedelta(days=1), dt.time(0))
+
+    def week_starts(self) -> list[dt.date]:
+        """Mondays of the weeks the range touches (UK time)."""
+        monday = self.first - dt.timedelta(days=self.first.weekday())
+        weeks = []
+        while monday <= self.last:
+            weeks.append(monday)
+            monday += dt.timedelta(days=7)
+        return weeks
+
+
+# --- Headline figures ---------------------------------------------------------------------
+
+
+def _latest_cycle(end: dt.datetime, group_ref: str = "pk") -> Subquery:
+    """The id of a group's cycle that ended in the seven days up to `end`: its "this cycle".
+
+    Every approved group closes one period a week, so each has at most one (after a change
+    of schedule, the later). Served by `cycle_group_end_idx` (group, -period_end).
+    """
+    return Subquery(
+        Cycle.objects.filter(group_id=OuterRef(group_ref), period_end__lte=end, period_end__gt=end - WEEK)
+        .order_by("-period_end")
+        .values("pk")[:1]
+    )
+
+
+def latest_cycle_ids(*, scope: Scope, end: dt.datetime) -> QuerySet:
+    return scope.groups().annotate(latest_id=_latest_cycle(end)).filter(latest_id__isnull=False).values("latest_id")
+
+
+@dataclass
+class Headline:
+    approved: int
+    cap: int
+    proposed: int
+    suspended: int
+    retired: int
+    active_holds: int
+    members: int
+    latest: Tally
+    open_flags: int
+    open_overdue_flags: int
+    open_prompt_flags: int
+    prompts_missed: int
+
+    @property
+    def over_cap(self) -> bool:
+        return self.approved > self.cap
+
+    @property
+    def over_cap_by(self) -> int:
+        return max(0, self.approved - self.cap)
+
+    def as_tuple(self) -> tuple:
+        """In the column order of HEADLINE_SQL."""
+        t = self.latest
+        return (
+            self.approved, self.proposed, self.suspended, self.retired, self.active_holds, self.members,
+            t.on_time, t.late, t.outstanding, t.overdue, t.excused, t.held,
+            self.open_flags, self.open_overdue_flags, self.open_prompt_flags, self.prompts_missed,
+        )  # fmt: skip
+
+
+def headline(
+    *, scope: Scope, dates: DateRange, now: dt.datetime | None = None, table: list[GroupRow] | None = None
+) -> Headline:
+    """The figures at the top of the dashboard: sums over the group table, and one query for
+    the people (someone in two groups counts once). Pass the `table` already fetched for
+    the page to reuse it; otherwise it is fetched (three queries)."""
+    now = now or timezone.now()
+    if table is None:
+        table = group_table(scope=scope, dates=dates, now=now)
+    members = (
+        Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
+        .filter(scope.q("group"))
+        .values("user_id")
+        .distinct()
+        .count()
+    )
+    by_status = {value: 0 for value in ChatGroup.Status.values}
+    latest = Tally()
+    for row in table:
+        by_status[row.status] += 1
+        for bucket in BUCKETS:
+            latest.add(bucket, getattr(row.latest, bucket))
+    return Headline(
+        approved=by_status[ChatGroup.Status.APPROVED],
+        proposed=by_status[ChatGroup.Status.PROPOSED],
+        suspended=by_status[ChatGroup.Status.SUSPENDED],
+        retired=by_status[ChatGroup.Status.RETIRED],
+        cap=settings.MAX_APPROVED_GROUPS,
+        active_holds=sum(1 for row in table if row.on_hold),
+        members=members,
+        latest=latest,
+        open_flags=sum(row.open_overdue_flags + row.open_prompt_flags for row in table),
+        open_overdue_flags=sum(row.open_overdue_flags for row in table),
+        open_prompt_flags=sum(row.open_prompt_flags for row in table),
+        prompts_missed=sum(row.prompts_missed for row in table),
+    )
+
+
+# The same figures as `headline` for every group, in one statement written by hand: the
+# benchmark's yardstick for what the ORM-built queries cost. Parameters: end, end - 7 days,
+# now (twice), start, end.
+HEADLINE_SQL = """
+WITH latest AS (
+    SELECT (SELECT c.id FROM attestations_cycle c
+             WHERE c.group_id = g.id AND c.period_end <= %(end)s AND c.period_end > %(week_before)s
+             ORDER BY c.period_end DESC LIMIT 1) AS cycle_id
+      FROM groups_chatgroup g
+)
+SELECT
+  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'approved'),
+  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'proposed'),
+  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'suspended'),
+  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'retired'),
+  (SELECT COUNT(*) FROM attestations_hold WHERE lifted_at IS NULL),
+  (SELECT COUNT(DISTINCT m.user_id) FROM groups_membership m
+     JOIN groups_chatgroup g ON g.id = m.group_id
+    WHERE m.left_at IS NULL AND g.status = 'approved'),
+  o.on_time, o.late, o.outstanding, o.overdue, o.excused, o.held,
+  (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL),
+  (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL AND kind = 'member_overdue'),
+  (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL AND kind = 'prompt_missed'),
+  (SELECT COUNT(*) FROM attestations_flag
+    WHERE kind = 'prompt_missed' AND raised_at >= %(start)s AND raised_at < %(end)s)
+FROM (
+  SELECT
+    COUNT(*) FILTER (WHERE status = 'attested') AS on_time,
+    COUNT(*) FILTER (WHERE status = 'late') AS late,
+    COUNT(*) FILTER (WHERE status = 'pending' AND due_at >= %(now)s) AS outstanding,
+    COUNT(*) FILTER (WHERE status = 'pending' AND due_at < %(now)s) AS overdue,
+    COUNT(*) FILTER (WHERE status = 'excused') AS excused,
+    COUNT(*) FILTER (WHERE status = 'held') AS held
+  FROM attestations_obligation
+  WHERE cycle_id IN (SELECT cycle_id FROM latest WHERE cycle_id IS NOT NULL)
+) o
+"""
+
+
+def headline_by_hand(*, dates: DateRange, now: dt.datetime, connection) -> tuple:
+    """Run HEADLINE_SQL (every group) and return its one row, in `Headline` field order."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {"end": dates.end, "week_before": dates.end - WEEK, "now": now, "start": dates.start}
+    with connection.cursor() as cursor:
+        cursor.execute(HEADLINE_SQL, {k: adapt(v) for k, v in params.items()})
+        return cursor.fetchone()
+
+
+# --- Trend ------------------------------------------------------------------------------
+
+
+@dataclass
+class Week:
+    monday: dt.date
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def sunday(self) -> dt.date:
+        return self.monday + dt.timedelta(days=6)
+
+
+def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> list[Week]:
+    """Weekly completion by the week (Mon–Sun, UK time) a deadline falls in, for every week
+    the range touches.
+
+    One query, grouped by deadline and status: groups share a few schedules, so that is a
+    few rows a week, which Python sorts into weeks. Counting by the obligation's own
+    deadline needs no join to cycles; `obligation_due_status_idx` serves it.
+    """
+    now = now or timezone.now()
+    weeks = [Week(monday=monday) for monday in dates.week_starts()]
+    if not weeks:
+        return []
+    first = periods.local_to_utc(weeks[0].monday, dt.time(0))
+    # Whole weeks: the last one runs to its Sunday, so this week's deadlines still ahead
+    # show as outstanding.
+    last = periods.local_to_utc(weeks[-1].monday + WEEK, dt.time(0))
+    boundaries = [periods.local_to_utc(w.monday, dt.time(0)) for w in weeks[1:]]
+    rows = (
+        Obligation.objects.filter(scope.q("cycle__group"), due_at__gte=first, due_at__lt=last)
+        .values_list("due_at", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for due_at, status, n in rows:
+        week = weeks[bisect.bisect_right(boundaries, due_at)]
+        week.tally.add(_bucket_of(status, due_at, now), n)
+    return weeks
+
+
+def _bucket_of(status: str, due_at: dt.datetime, now: dt.datetime) -> str:
+    if status == Status.PENDING:
+        return "overdue" if due_at < now else "outstanding"
+    return {Status.ATTESTED: "on_time", Status.LATE: "late", Status.EXCUSED: "excused", Status.HELD: "held"}[status]
+
+
+def mark_bucket(obligation: Obligation, *, now: dt.datetime) -> Obligation:
+    """Set `bucket` and `bucket_label` on an obligation, for display."""
+    obligation.bucket = _bucket_of(obligation.status, obligation.due_at, now)
+    obligation.bucket_label = BUCKET_LABELS[obligation.bucket]
+    return obligation
+
+
+def trend_chart_svg(weeks: list[Week]) -> bytes:
+    """The trend as an SVG drawn on the server (pygal, no script, nothing from the internet)."""
+    import pygal
+    from pygal.style import Style
+
+    style = Style(
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#2b3440",
+        foreground_strong="#11213a",
+        foreground_subtle="#c9ced6",
+        # On time, late, overdue: the status colours of the portal, dark enough for 3:1.
+        colors=("#1e7b3a", "#b07d00", "#b3261e"),
+        font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        label_font_size=12,
+        major_label_font_size=12,
+        legend_font_size=13,
+        title_font_size=15,
+    )
+    chart = pygal.StackedBar(
+        js=[],  # pygal's default loads a script from the internet
+        style=style,
+        width=900,
+        height=340,
+        range=(0, 100),
+        include_x_axis=True,
+        show_legend=True,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=3,
+        x_label_rotation=0,
+        show_minor_x_labels=False,
+        x_labels_major_every=max(1, len(weeks) // 9),
+        truncate_label=-1,
+        y_title="% of clear-downs owed",
+        print_values=False,
+        margin=8,
+        spacing=8,
+    )
+    chart.x_labels = [f"{w.monday:%-d %b}" for w in weeks]
+    chart.add("On time", [w.tally.pct_on_time for w in weeks])
+    chart.add("Late", [w.tally.pct_late for w in weeks])
+    chart.add("Overdue", [w.tally.pct_overdue for w in weeks])
+    # pygal writes its settings into an inline <script> even with js=[]; an image never runs
+    # it, but the chart needs none, so it goes.
+    return _INLINE_SCRIPT.sub(b"", chart.render())
+
+
+_INLINE_SCRIPT = re.compile(rb"<script\b[^>]*>.*?</script>", re.DOTALL)
+
+
+# --- Per-group table --------------------------------------------------------------------
+
+
+@dataclass
+class GroupRow:
+    """One line of the per-group table (plain values: a thousand rows build in no time)."""
+
+    pk: int
+    name: str
+    status: str
+    admin_name: str
+    admin_sort: tuple
+    deputy_name: str
+    members: int
+    last_prompt_at: dt.datetime | None
+    on_hold: bool
+    latest_id: int | None
+    latest: Tally = field(default_factory=Tally)
+    open_overdue_flags: int = 0
+    open_prompt_flags: int = 0
+    prompts_missed: int = 0
+    strip: list = field(default_factory=list)
+
+    @property
+    def status_label(self) -> str:
+        return ChatGroup.Status(self.status).label
+
+    @property
+    def open_flags(self) -> int:
+        return self.open_overdue_flags + self.open_prompt_flags
+
+    @property
+    def needs_attention(self) -> bool:
+        """An open flag (overdue member, or prompt not issued), or clear-downs overdue now."""
+        return self.open_flags > 0 or self.latest.overdue > 0
+
+
+SORTS = {
+    # key: (column label, sort key of a row)
+    "name": ("Group", lambda r: r.name.lower()),
+    "status": ("Status", lambda r: r.status_label),
+    "admin": ("Admin", lambda r: r.admin_sort),
+    "members": ("Members", lambda r: r.members),
+    "prompt": ("Last prompt", lambda r: r.last_prompt_at.timestamp() if r.last_prompt_at else None),
+    "done": ("This cycle", lambda r: r.latest.pct_done),
+    "flags": ("Open flags", lambda r: r.open_flags),
+}
+
+
+def _count_of(queryset: QuerySet, key: str) -> Coalesce:
+    """A correlated COUNT(*) of `queryset` (already filtered on an OuterRef), as an integer."""
+    return Coalesce(
+        Subquery(queryset.order_by().values(key).annotate(n=Count("pk")).values("n")[:1]),
+        0,
+        output_field=IntegerField(),
+    )
+
+
+def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> list[GroupRow]:
+    """Every group in scope with its figures. Three queries, whatever the number of groups.
+
+    1. the groups, with members, last prompt, hold and the id of this cycle (one index
+       probe each per group: `membership_group_left_idx`, `cycle_group_end_idx`);
+    2. this cycle's obligations counted per cycle (`obligation_cycle_status_idx`, index-only);
+    3. flags per group: open ones, and prompts missed in the range.
+
+    Filtering and sorting happen in Python: the register is capped (R3), so there are
+    at most a few thousand rows, and every figure is then available to sort on.
+    """
+    now = now or timezone.now()
+    groups = (
+        scope.groups()
+        .annotate(
+            latest_id=_latest_cycle(dates.end),
+            n_members=_count_of(Membership.objects.filter(group_id=OuterRef("pk"), left_at__isnull=True), "group_id"),
+            last_prompt_at=Subquery(
+                Cycle.objects.filter(group_id=OuterRef("pk"), prompted_at__isnull=False)
+                .order_by("-period_end")
+                .values("prompted_at")[:1]
+            ),
+            on_hold=Exists(Hold.objects.filter(group_id=OuterRef("pk"), lifted_at__isnull=True)),
+        )
+        .order_by(Lower("name"), "pk")
+        .values_list(
+            "pk",
+            "name",
+            "status",
+            "latest_id",
+            "n_members",
+            "last_prompt_at",
+            "on_hold",
+            "admin__username",
+            "admin__first_name",
+            "admin__last_name",
+            "deputy__username",
+            "deputy__first_name",
+            "deputy__last_name",
+        )  # fmt: skip
+    )
+    rows = {}
+    for pk, name, status, latest_id, members, last_prompt_at, on_hold, *people in groups:
+        admin_username, admin_first, admin_last, deputy_username, deputy_first, deputy_last = people
+        rows[pk] = GroupRow(
+            pk=pk,
+            name=name,
+            status=status,
+            admin_name=_full_name(admin_username, admin_first, admin_last),
+            admin_sort=(admin_last.lower(), admin_first.lower(), admin_username),
+            deputy_name=_full_name(deputy_username, deputy_first, deputy_last) if deputy_username else "",
+            members=members,
+            last_prompt_at=last_prompt_at,
+            on_hold=on_hold,
+            latest_id=latest_id,
+        )
+    by_cycle = {row.latest_id: row for row in rows.values() if row.latest_id is not None}
+    if by_cycle:
+        tallies = (
+            Obligation.objects.filter(cycle_id__in=latest_cycle_ids(scope=scope, end=dates.end))
+            .values("cycle_id")
+            .annotate(**_bucket_counts(now=now))
+            .order_by()
+        )
+        for tally in tallies:
+            if tally["cycle_id"] in by_cycle:
+                by_cycle[tally["cycle_id"]].latest = Tally.from_row(tally)
+    missed = Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
+    flags = (
+        Flag.objects.filter(scope.q("cycle__group"))
+        .filter(Q(resolved_at__isnull=True) | missed)
+        .values("cycle__group_id")
+        .annotate(
+            open_overdue=Count("pk", filter=Q(resolved_at__isnull=True, kind=Flag.Kind.MEMBER_OVERDUE)),
+            open_prompt=Count("pk", filter=Q(resolved_at__isnull=True, kind=Flag.Kind.PROMPT_MISSED)),
+            missed=Count("pk", filter=missed),
+        )
+        .order_by()
+    )
+    for counts in flags:
+        row = rows.get(counts["cycle__group_id"])
+        if row is not None:
+            row.open_overdue_flags, row.open_prompt_flags = counts["open_overdue"], counts["open_prompt"]
+            row.prompts_missed = counts["missed"]
+    return list(rows.values())
+
+
+def _full_name(username: str, first: str, last: str) -> str:
+    return f"{first} {last}".strip() or username
+
+
+def filter_table(
+    table: list[GroupRow],
+    *,
+    status: str = "",
+    attention: bool = False,
+    held: bool = False,
+    sort: str = "done",
+    descending: bool = False,
+) -> list[GroupRow]:
+    """The rows the filters keep, sorted; ties by name. Worst first by default."""
+    rows = [
+        row
+        for row in table
+        if (not status or row.status == status) and (not attention or row.needs_attention) and (not held or row.on_hold)
+    ]
+    key = SORTS.get(sort, SORTS["done"])[1]
+    rows.sort(key=lambda r: r.name.lower())  # ties keep name order: the sorts are stable
+    present = [r for r in rows if key(r) is not None]
+    present.sort(key=key, reverse=descending)
+    return present + [r for r in rows if key(r) is None]  # no figure: last either way
+
+
+@dataclass
+class StripCell:
+    cycle_id: int
+    period_start: dt.datetime
+    period_end: dt.datetime
+    held: bool
+    tally: Tally
+
+    @property
+    def level(self) -> str:
+        """A coarse grade for the strip's colour; the text beside it carries the figure."""
+        if self.held:
+            return "held"
+        pct = self.tally.pct_done
+        if pct is None:
+            return "none"
+        if self.tally.overdue == 0 and self.tally.outstanding == 0 and self.tally.late == 0:
+            return "good"
+        if pct >= 90 or (self.tally.overdue == 0 and self.tally.outstanding > 0):
+            return "fair"
+        return "poor"
+
+    @property
+    def text(self) -> str:
+        local_end = self.period_end.astimezone(periods.LONDON)
+        if self.held:
+            return f"Week to {local_end:%-d %b}: on hold"
+        if self.tally.owed == 0:
+            return f"Week to {local_end:%-d %b}: nothing owed"
+        t = self.tally
+        parts = [f"{t.done} of {t.owed} done"]
+        if t.late:
+            parts.append(f"{t.late} late")
+        if t.overdue:
+            parts.append(f"{t.overdue} overdue")
+        if t.outstanding:
+            parts.append(f"{t.outstanding} outstanding")
+        return f"Week to {local_end:%-d %b}: " + ", ".join(parts)
+
+
+def _cycles_with_tallies(cycles: QuerySet[Cycle], *, now: dt.datetime) -> list[tuple[int, StripCell]]:
+    rows = (
+        cycles.order_by()
+        .annotate(**_bucket_counts(now=now, prefix="obligations"))
+        .values("pk", "group_id", "period_start", "period_end", "hold_id", *(f"n_{b}" for b in BUCKETS))
+    )
+    return [
+        (
+            row["group_id"],
+            StripCell(
+                cycle_id=row["pk"],
+                period_start=row["period_start"],
+                period_end=row["period_end"],
+                held=row["hold_id"] is not None,
+                tally=Tally.from_row(row),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def group_strips(
+    *, group_ids: list[int], dates: DateRange, now: dt.datetime | None = None
+) -> dict[int, list[StripCell]]:
+    """The last eight cycles (up to the range's end) of each group, oldest first. One query."""
+    now = now or timezone.now()
+    if not group_ids:
+        return {}
+    cycles = Cycle.objects.filter(
+        group_id__in=group_ids, period_end__lte=dates.end, period_end__gt=dates.end - STRIP_CYCLES * WEEK
+    )
+    strips: dict[int, list[StripCell]] = {pk: [] for pk in group_ids}
+    for group_id, cell in _cycles_with_tallies(cycles, now=now):
+        strips[group_id].append(cell)
+    for cells in strips.values():
+        cells.sort(key=lambda c: c.period_end)
+        del cells[:-STRIP_CYCLES]
+    return strips
+
+
+def group_export_rows(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None, **filters) -> Iterator[list]:
+    """The per-group table as CSV rows (header first); strips fetched 500 groups at a time."""
+    now = now or timezone.now()
+    yield [
+        "Group",
+        "Status",
+        "Admin",
+        "Deputy",
+        "Members",
+        "On hold",
+        "Last prompt (UK time)",
+        "This cycle: owed",
+        "This cycle: on time",
+        "This cycle: late",
+        "This cycle: overdue",
+        "This cycle: outstanding",
+        "This cycle: excused",
+        "This cycle: held",
+        "This cycle: done %",
+        "Open flags",
+        "Needs attention",
+        f"Last {STRIP_CYCLES} cycles: done % (oldest first)",
+    ]
+    rows = filter_table(group_table(scope=scope, dates=dates, now=now), **filters)
+    for i in range(0, len(rows), 500):
+        chunk = rows[i : i + 500]
+        strips = group_strips(group_ids=[r.pk for r in chunk], dates=dates, now=now)
+        for r in chunk:
+            t = r.latest
+            yield [
+                r.name,
+                r.status_label,
+                r.admin_name,
+                r.deputy_name,
+                r.members,
+                "yes" if r.on_hold else "no",
+                r.last_prompt_at.astimezone(periods.LONDON).strftime("%Y-%m-%d %H:%M") if r.last_prompt_at else "",
+                t.owed,
+                t.on_time,
+                t.late,
+                t.overdue,
+                t.outstanding,
+                t.excused,
+                t.held,
+                "" if t.pct_done is None else f"{t.pct_done:.1f}",
+                r.open_flags,
+                "yes" if r.needs_attention else "no",
+                " ".join(
+                    "held" if c.held else ("-" if c.tally.pct_done is None else f"{c.tally.pct_done:.0f}")
+                    for c in strips[r.pk]
+                ),
+            ]
+
+
+def _person(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# --- Drill-downs -------------------------------------------------------------------------
+
+
+@dataclass
+class GroupDrillDown:
+    cycles: list[StripCell]
+    people: list[dict]
+    matrix_cycles: list[StripCell]
+    flags: list[Flag]
+    holds: list[Hold]
+
+
+def group_drilldown(*, group: ChatGroup, dates: DateRange, now: dt.datetime | None = None) -> GroupDrillDown:
+    """A group's cycles in the range, each member's record, its flags and holds. Five queries."""
+    now = now or timezone.now()
+    cycles = [
+        cell
+        for _, cell in _cycles_with_tallies(
+            Cycle.objects.filter(group=group, period_end__gte=dates.start, period_end__lt=dates.end), now=now
+        )
+    ]
+    cycles.sort(key=lambda c: c.period_end, reverse=True)
+    matrix_cycles = list(reversed(cycles[:STRIP_CYCLES]))
+    matrix_ids = {c.cycle_id: i for i, c in enumerate(matrix_cycles)}
+
+    obligations = Obligation.objects.filter(
+        cycle__group=group, cycle__period_end__gte=dates.start, cycle__period_end__lt=dates.end
+    ).values_list("user_id", "cycle_id", "status", "due_at")
+    by_user: dict[int, dict] = {}
+    for user_id, cycle_id, status, due_at in obligations:
+        person = by_user.setdefault(user_id, {"tally": Tally(), "cells": [None] * len(matrix_cycles)})
+        bucket = _bucket_of(status, due_at, now)
+        person["tally"].add(bucket, 1)
+        if cycle_id in matrix_ids:
+            person["cells"][matrix_ids[cycle_id]] = bucket
+
+    memberships = Membership.objects.filter(group=group).select_related("user").order_by("left_at", "joined_at")
+    people: list[dict] = []
+    seen: set[int] = set()
+    for membership in memberships:
+        if membership.user_id in seen:
+            continue
+        seen.add(membership.user_id)
+        record = by_user.pop(membership.user_id, None) or {"tally": Tally(), "cells": [None] * len(matrix_cycles)}
+        people.append({"user": membership.user, "membership": membership, **record})
+    people.sort(key=lambda p: (-p["tally"].overdue, -p["tally"].late, _person(p["user"]).lower()))
+
+    flags = list(
+        Flag.objects.filter(cycle__group=group)
+        .filter(Q(resolved_at__isnull=True) | Q(raised_at__gte=dates.start, raised_at__lt=dates.end))
+        .select_related("user", "cycle")
+        .order_by(F("resolved_at").desc(nulls_first=True), "-raised_at")[:200]
+    )
+    holds = list(Hold.objects.filter(group=group).select_related("placed_by", "lifted_by"))
+    return GroupDrillDown(cycles=cycles, people=people, matrix_cycles=matrix_cycles, flags=flags, holds=holds)
+
+
+@dataclass
+class PersonRecord:
+    tally: Tally
+    obligations: list[Obligation]
+    memberships: list[Membership]
+    flags: list[Flag]
+
+
+def person_record(
+    *, person: AbstractBaseUser, scope: Scope, dates: DateRange, now: dt.datetime | None = None, limit: int = 300
+) -> PersonRecord:
+    """A person's clear-downs across the groups in scope, in the range. Three queries."""
+    now = now or timezone.now()
+    obligations = list(
+        Obligation.objects.filter(scope.q("cycle__group"), user=person)
+        .filter(cycle__period_end__gte=dates.start, cycle__period_end__lt=dates.end)
+        .select_related("cycle__group", "excused_by")
+        .order_by("-cycle__period_end", Lower("cycle__group__name"))[:limit]
+    )
+    tally = Tally()
+    for obligation in obligations:
+        mark_bucket(obligation, now=now)
+        tally.add(obligation.bucket, 1)
+    memberships = list(
+        Membership.objects.filter(scope.q("group"), user=person)
+        .select_related("group")
+        .order_by("left_at", Lower("group__name"))
+    )
+    flags = list(
+        Flag.objects.filter(scope.q("cycle__group"), user=person)
+        .filter(Q(resolved_at__isnull=True) | Q(raised_at__gte=dates.start, raised_at__lt=dates.end))
+        .select_related("cycle__group")
+        .order_by(F("resolved_at").desc(nulls_first=True), "-raised_at")[:200]
+    )
+    return PersonRecord(tally=tally, obligations=obligations, memberships=memberships, flags=flags)
+
+
+def person_in_scope(*, scope: Scope, pk: int) -> AbstractBaseUser | None:
+    """A person who is or was in a group of the scope (anyone at all for DPO and auditors)."""
+    people = get_user_model().objects.filter(pk=pk)
+    if not scope.is_all:
+        people = people.filter(Exists(Membership.objects.filter(scope.q("group"), user_id=OuterRef("pk"))))
+    return people.first()
+
+
+# --- The rows behind each figure ------------------------------------------------------------
+
+
+def obligation_rows(
+    *,
+    scope: Scope,
+    dates: DateRange,
+    now: dt.datetime | None = None,
+    bucket: str = "",
+    group_id: int | None = None,
+    week: dt.date | None = None,
+    latest: bool = False,
+) -> QuerySet[Obligation]:
+    """The obligations behind a figure: a bucket, of the latest cycles, a week or the range."""
+    now = now or timezone.now()
+    rows = Obligation.objects.filter(scope.q("cycle__group")).select_related("user", "cycle__group")
+    if latest:
+        rows = rows.filter(cycle_id__in=latest_cycle_ids(scope=scope, end=dates.end))
+    elif week is not None:
+        # The trend counts by the week of the deadline; so does this list.
+        rows = rows.filter(
+            due_at__gte=periods.local_to_utc(week, dt.time(0)),
+            due_at__lt=periods.local_to_utc(week + WEEK, dt.time(0)),
+        )
+    else:
+        rows = rows.filter(due_at__gte=dates.start, due_at__lt=dates.end)
+    if bucket in BUCKETS:
+        rows = rows.filter(bucket_q(bucket, now=now))
+    if group_id is not None:
+        rows = rows.filter(cycle__group_id=group_id)
+    return rows.order_by("-due_at", Lower("cycle__group__name"), "user__last_name", "pk")
+
+
+FLAG_FILTERS = ("open", "open_overdue", "open_prompt", "prompts_missed")
+
+
+def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySet[Flag]:
+    rows = Flag.objects.filter(scope.q("cycle__group")).select_related("user", "cycle__group")
+    if which == "prompts_missed":
+        rows = rows.filter(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
+    else:
+        rows = rows.filter(resolved_at__isnull=True)
+        if which == "open_overdue":
+            rows = rows.filter(kind=Flag.Kind.MEMBER_OVERDUE)
+        elif which == "open_prompt":
+            rows = rows.filter(kind=Flag.Kind.PROMPT_MISSED)
+    return rows.order_by("-raised_at", "pk")
+
+
+def people_rows(*, scope: Scope, now: dt.datetime | None = None, search: str = "") -> QuerySet:
+    """People in approved groups of the scope now, with their open overdue clear-downs."""
+    now = now or timezone.now()
+    active = Membership.objects.filter(
+        scope.q("group"), user_id=OuterRef("pk"), left_at__isnull=True, group__status=ChatGroup.Status.APPROVED
+    )
+    overdue = Obligation.objects.filter(scope.q("cycle__group"), user_id=OuterRef("pk")).filter(
+        bucket_q("overdue", now=now)
+    )
+    people = (
+        get_user_model()
+        .objects.filter(Exists(active))
+        .annotate(n_groups=_count_of(active, "user_id"), n_overdue=_count_of(overdue, "user_id"))
+    )
+    for word in " ".join(search.split()).split()[:5]:
+        people = people.filter(
+            Q(username__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        )
+    return people.order_by("-n_overdue", Lower("last_name"), Lower("first_name"), "pk")

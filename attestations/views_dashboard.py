@@ -1,0 +1,332 @@
+"""The DPO dashboard and its drill-downs. Thin: check the role and object, call selectors, render.
+
+The DPO and auditors see every group; a group admin (or deputy) sees the groups they run;
+anyone else gets 403. A group or person outside the viewer's scope is a 404, so nobody
+learns what they may not see. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from groups import permissions as group_permissions
+from groups.models import ChatGroup
+from opcc_portal.context_processors import NAV_DASHBOARD_SESSION_KEY
+
+from . import periods, stats
+
+PAGE_SIZE = 50
+
+
+# --- Who may see what ----------------------------------------------------------------------
+
+
+def runs_a_group(user) -> bool:
+    return ChatGroup.objects.filter(Q(admin_id=user.pk) | Q(deputy_id=user.pk)).exists()
+
+
+def remember_dashboard_access(sender, request, user, **kwargs) -> None:
+    """On sign-in, note whether a group admin or deputy gets the Dashboard menu link.
+
+    Checked once per sign-in rather than on every page; the dashboard refreshes it on each
+    visit, so a handover shows in the menu at the latest at the next sign-in.
+    """
+    if request is not None and hasattr(request, "session"):
+        request.session[NAV_DASHBOARD_SESSION_KEY] = runs_a_group(user)
+
+
+def dashboard_scope(request) -> stats.Scope:
+    """DPO and auditors: every group. A group's admin or deputy: their groups. Others: 403."""
+    user = request.user
+    if group_permissions.is_dpo(user) or user.has_perm("groups.view_register_history"):
+        return stats.Scope()
+    runs = runs_a_group(user)
+    # Keep the menu link in step with what the person may see (it is cached at sign-in).
+    if request.session.get(NAV_DASHBOARD_SESSION_KEY) != runs:
+        request.session[NAV_DASHBOARD_SESSION_KEY] = runs
+    if not runs:
+        raise PermissionDenied("The dashboard is for the DPO, auditors and group admins.")
+    return stats.Scope(user_id=user.pk)
+
+
+def _group_in_scope(scope: stats.Scope, pk: int) -> ChatGroup:
+    return get_object_or_404(scope.groups().select_related("admin", "deputy"), pk=pk)
+
+
+# --- Filters -----------------------------------------------------------------------------
+
+
+class RangeForm(forms.Form):
+    """`from` and `to` (UK dates, both included); either may be left out."""
+
+    def __init__(self, data, *, today: dt.date):
+        super().__init__(data)
+        self.today = today
+        # "from" is a Python keyword, so the fields are named here rather than declared.
+        self.fields["from"] = forms.DateField(label="From", required=False)
+        self.fields["to"] = forms.DateField(label="To", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        default = stats.DateRange.default(today=self.today)
+        start, end = cleaned.get("from") or default.first, cleaned.get("to") or default.last
+        end = min(end, self.today)
+        if start > end:
+            raise forms.ValidationError("The start date must be on or before the end date.")
+        if (end - start).days > stats.MAX_RANGE_DAYS:
+            raise forms.ValidationError("Choose a range of two years or less.")
+        cleaned["range"] = stats.DateRange(first=start, last=end)
+        return cleaned
+
+
+def _date_range(request) -> tuple[stats.DateRange, RangeForm]:
+    today = timezone.now().astimezone(periods.LONDON).date()
+    form = RangeForm(request.GET if ("from" in request.GET or "to" in request.GET) else None, today=today)
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data["range"], form
+    return stats.DateRange.default(today=today), form
+
+
+def _range_qs(dates: stats.DateRange) -> str:
+    return urlencode({"from": dates.first.isoformat(), "to": dates.last.isoformat()})
+
+
+def _common(request, scope: stats.Scope, dates: stats.DateRange, form: RangeForm, keep=()) -> dict:
+    return {
+        # Filters other than the dates, carried through the date form.
+        "keep": [(name, request.GET[name]) for name in keep if request.GET.get(name)],
+        "scope_all": scope.is_all,
+        "dates": dates,
+        "range_form": form,
+        "range_qs": _range_qs(dates),
+        "bucket_labels": stats.BUCKET_LABELS,
+    }
+
+
+def _flag(request, name: str) -> bool:
+    return request.GET.get(name, "") in {"1", "on", "true", "yes"}
+
+
+def _table_filters(request) -> dict:
+    status = request.GET.get("status", "")
+    sort = request.GET.get("sort", "done")
+    return {
+        "status": status if status in ChatGroup.Status.values else "",
+        "attention": _flag(request, "attention"),
+        "held": _flag(request, "held"),
+        "sort": sort if sort in stats.SORTS else "done",
+        "descending": request.GET.get("dir") == "desc",
+    }
+
+
+# --- Pages -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def index(request):
+    scope = dashboard_scope(request)
+    dates, form = _date_range(request)
+    now = timezone.now()
+    filters = _table_filters(request)
+    table = stats.group_table(scope=scope, dates=dates, now=now)
+    page = Paginator(stats.filter_table(table, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    strips = stats.group_strips(group_ids=[row.pk for row in page], dates=dates, now=now)
+    for row in page:
+        row.strip = strips.get(row.pk, [])
+    weeks = stats.trend(scope=scope, dates=dates, now=now)
+    columns = []
+    for key, (label, _) in stats.SORTS.items():
+        current = key == filters["sort"]
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "aria_sort": ("descending" if filters["descending"] else "ascending") if current else None,
+                # A click on the current column turns it round; any other column starts ascending.
+                "next_dir": ("asc" if filters["descending"] else "desc") if current else "asc",
+            }
+        )
+    context = {
+        **_common(request, scope, dates, form, keep=("status", "attention", "held", "sort", "dir")),
+        "headline": stats.headline(scope=scope, dates=dates, now=now, table=table),
+        "weeks": weeks,
+        "latest_week": next((w for w in reversed(weeks) if w.tally.owed), None),
+        "page": page,
+        "filters": filters,
+        "columns": columns,
+        "statuses": ChatGroup.Status.choices,
+        "now": now,
+    }
+    return render(request, "dashboard/index.html", context)
+
+
+@login_required
+@require_GET
+def trend_svg(request):
+    scope = dashboard_scope(request)
+    dates, _ = _date_range(request)
+    svg = stats.trend_chart_svg(stats.trend(scope=scope, dates=dates))
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell):
+    """A spreadsheet must not run a cell as a formula: text starting like one gets a quote."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+@login_required
+@require_GET
+def groups_csv(request):
+    scope = dashboard_scope(request)
+    dates, _ = _date_range(request)
+    rows = stats.group_export_rows(scope=scope, dates=dates, **_table_filters(request))
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow([neutralise(cell) for cell in row]) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="clear-down-groups-{dates.first:%Y%m%d}-{dates.last:%Y%m%d}.csv"'
+    )
+    return response
+
+
+@login_required
+@require_GET
+def group(request, pk: int):
+    scope = dashboard_scope(request)
+    chat_group = _group_in_scope(scope, pk)
+    dates, form = _date_range(request)
+    now = timezone.now()
+    context = {
+        **_common(request, scope, dates, form),
+        "group": chat_group,
+        "drill": stats.group_drilldown(group=chat_group, dates=dates, now=now),
+        "now": now,
+    }
+    return render(request, "dashboard/group.html", context)
+
+
+@login_required
+@require_GET
+def person(request, pk: int):
+    scope = dashboard_scope(request)
+    who = stats.person_in_scope(scope=scope, pk=pk)
+    if who is None:
+        raise Http404("No such person.")
+    dates, form = _date_range(request)
+    context = {
+        **_common(request, scope, dates, form),
+        "person": who,
+        "record": stats.person_record(person=who, scope=scope, dates=dates),
+    }
+    return render(request, "dashboard/person.html", context)
+
+
+@login_required
+@require_GET
+def obligations(request):
+    scope = dashboard_scope(request)
+    dates, form = _date_range(request)
+    bucket = request.GET.get("bucket", "")
+    bucket = bucket if bucket in stats.BUCKETS else ""
+    week = None
+    if request.GET.get("week"):
+        try:
+            week = dt.date.fromisoformat(request.GET["week"])
+        except ValueError:
+            week = None
+    group_id = request.GET.get("group", "")
+    chat_group = _group_in_scope(scope, int(group_id)) if group_id.isdigit() else None
+    latest = _flag(request, "latest")
+    rows = stats.obligation_rows(
+        scope=scope,
+        dates=dates,
+        bucket=bucket,
+        group_id=chat_group.pk if chat_group else None,
+        week=week,
+        latest=latest,
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for obligation in page:
+        stats.mark_bucket(obligation, now=now)
+    heading = stats.BUCKET_LABELS[bucket] if bucket else "All clear-downs"
+    if latest:
+        heading += ", this cycle"
+    elif week is not None:
+        heading += f", deadlines in the week from {week:%-d %b %Y}"
+    if chat_group is not None:
+        heading += f": {chat_group.name}"
+    context = {
+        **_common(request, scope, dates, form, keep=("bucket", "week", "group", "latest")),
+        "heading": heading,
+        "page": page,
+        "bucket": bucket,
+        "week": week,
+        "latest": latest,
+        "group": chat_group,
+    }
+    return render(request, "dashboard/obligations.html", context)
+
+
+FLAG_TITLES = {
+    "open": "Open flags",
+    "open_overdue": "Open flags: clear-downs overdue",
+    "open_prompt": "Open flags: prompts not issued",
+    "prompts_missed": "Prompts missed",
+}
+
+
+@login_required
+@require_GET
+def flags(request):
+    scope = dashboard_scope(request)
+    dates, form = _date_range(request)
+    which = request.GET.get("which", "open")
+    which = which if which in stats.FLAG_FILTERS else "open"
+    page = Paginator(stats.flag_rows(scope=scope, dates=dates, which=which), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        **_common(request, scope, dates, form, keep=("which",)),
+        "page": page,
+        "which": which,
+        "title": FLAG_TITLES[which],
+    }
+    return render(request, "dashboard/flags.html", context)
+
+
+@login_required
+@require_GET
+def people(request):
+    scope = dashboard_scope(request)
+    dates, form = _date_range(request)
+    search = request.GET.get("q", "")[:100]
+    page = Paginator(stats.people_rows(scope=scope, search=search), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {**_common(request, scope, dates, form, keep=("q",)), "page": page, "search": search}
+    return render(request, "dashboard/people.html", context)
