@@ -38,7 +38,8 @@ def _name(user) -> str:
 
 @login_required
 def register(request):
-    search = request.GET.get("q", "")[:100]
+    # NUL characters cannot be stored or searched for in PostgreSQL; nobody types them.
+    search = request.GET.get("q", "")[:100].replace("\x00", "")
     status = request.GET.get("status", "")
     groups = selectors.register_list(user=request.user, search=search, status=status)
     page = Paginator(groups, 25).get_page(request.GET.get("page"))

@@ -393,3 +393,10 @@ def test_the_history_query_count_stays_flat(client, dpo, group, admin_user, djan
     client.get(reverse("groups:history", args=[group.pk]))
     with django_assert_num_queries(10):
         client.get(reverse("groups:history", args=[group.pk]))
+
+
+def test_the_register_search_survives_a_nul_character(client, member, group):
+    # PostgreSQL refuses NUL in text: a search containing one must not become a server error.
+    client.force_login(member)
+    response = client.get(reverse("groups:register"), {"q": "Urgent\x00"})
+    assert response.status_code == 200 and "Urgent Ops" in response.content.decode()
