@@ -3,7 +3,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Cycle, Flag, Hold, Obligation
+from .models import Cycle, Flag, Hold, Obligation, SentEmail
 
 
 class ReadOnlyAdmin(SimpleHistoryAdmin):
@@ -43,3 +43,12 @@ class FlagAdmin(ReadOnlyAdmin):
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ("group", "reference", "placed_by", "placed_at", "lifted_at")
     list_select_related = ("group", "placed_by")
+
+
+@admin.register(SentEmail)
+class SentEmailAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "to_address", "subject", "status", "attempts", "sent_at", "group")
+    list_filter = ("kind", "status")
+    search_fields = ("to_address", "subject", "group__name")
+    list_select_related = ("group",)
+    date_hierarchy = "created_at"

@@ -6,17 +6,19 @@ Links are absolute, from SITE_URL. No email ever carries message content (R10).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import smtplib
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .links import obligation_link_url
-from .models import Obligation
+from .models import Flag, Hold, Obligation, SentEmail
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +26,24 @@ logger = logging.getLogger(__name__)
 TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError)
 
 
+# The legal reason, in one sentence, at the foot of every email about clear-downs.
+LEGAL_REASON = (
+    "The office's WhatsApp policy asks every member of a work group to clear its chat every seven days, "
+    "so that we keep no information longer than necessary, as the Data Protection Act 2018 and the UK GDPR require."
+)
+
+
+def _url(name: str, *args) -> str:
+    return f"{settings.SITE_URL}{reverse(name, args=args)}"
+
+
 def _render(name: str, context: dict) -> tuple[str, str, str]:
-    context = {**context, "SITE_URL": settings.SITE_URL, "ORGANISATION_NAME": settings.ORGANISATION_NAME}
+    context = {
+        **context,
+        "SITE_URL": settings.SITE_URL,
+        "ORGANISATION_NAME": settings.ORGANISATION_NAME,
+        "legal_reason": LEGAL_REASON,
+    }
     subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
     text = render_to_string(f"emails/{name}-body.txt", context)
     html = render_to_string(f"emails/{name}-body.html", context)
@@ -50,8 +68,10 @@ def prompt_email(*, obligation: Obligation) -> EmailMultiAlternatives:
     return message
 
 
-def send_prompt_emails(obligations: Sequence[Obligation]) -> tuple[list[Obligation], Exception | None]:
-    """Send each member their prompt over one connection.
+def send_prompt_emails(
+    obligations: Sequence[Obligation], *, attempt: int = 1
+) -> tuple[list[Obligation], Exception | None]:
+    """Send each member their prompt over one connection, recording each in `SentEmail`.
 
     Returns those not sent and the error that stopped the sending. One message at a time,
     so that a failure half way tells exactly who is still owed an email.
@@ -59,16 +79,144 @@ def send_prompt_emails(obligations: Sequence[Obligation]) -> tuple[list[Obligati
     for obligation in obligations:
         if not obligation.user.email:
             logger.warning("User %s has no email address: no prompt email sent.", obligation.user_id)
+    from .notifications import PromptRecord, sentemails_record_prompts
+
     unsent = [o for o in obligations if o.user.email]
     connection = get_connection()
+    records: list[PromptRecord] = []
+    message = None
     try:
         connection.open()
         while unsent:
-            connection.send_messages([prompt_email(obligation=unsent[0])])
-            unsent.pop(0)
+            message = prompt_email(obligation=unsent[0])
+            connection.send_messages([message])
+            records.append(PromptRecord(obligation=unsent.pop(0), message=message))
+            message = None
     except TRANSIENT_MAIL_ERRORS as exc:
         logger.warning("Prompt emails stopped with %d unsent: %s", len(unsent), exc)
+        if unsent:
+            message = message or prompt_email(obligation=unsent[0])
+            records.append(PromptRecord(obligation=unsent[0], message=message, error=exc))
         return unsent, exc
     finally:
         connection.close()
+        # One insert for the lot, whatever happened: the DPO sees what was sent and what failed.
+        sentemails_record_prompts(records=records, attempt=attempt)
     return [], None
+
+
+def _message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
+    subject, text, html = _render(name, context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def reminder_email(*, obligation: Obligation, to: str) -> EmailMultiAlternatives:
+    """A member still owing a clear-down, some hours before the deadline, with their signed link."""
+    cycle = obligation.cycle
+    context = {
+        "user": obligation.user,
+        "group": cycle.group,
+        "cycle": cycle,
+        "link": obligation_link_url(obligation),
+        "home_url": _url("home"),
+        "howto_url": _url("attestations:howto"),
+        "link_days": settings.ATTEST_LINK_MAX_AGE_DAYS,
+    }
+    return _message("reminder", context, to)
+
+
+def admin_digest_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
+    """The group admin's (or deputy's) digest of a cycle's new flags: who is overdue, a missed prompt."""
+    cycle = email.cycle
+    context = {
+        "user": email.user,
+        "group": cycle.group,
+        "cycle": cycle,
+        "overdue": [f for f in flags if f.kind == Flag.Kind.MEMBER_OVERDUE],
+        "prompt_missed": [f for f in flags if f.kind == Flag.Kind.PROMPT_MISSED],
+        "group_url": _url("groups:detail", cycle.group_id),
+    }
+    return _message("admin-digest", context, to)
+
+
+def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
+    """Every DPO: flags still open ESCALATE_AFTER_HOURS after they were raised, by group."""
+    by_group: dict[int, dict] = {}
+    for flag in flags:
+        group = flag.cycle.group
+        entry = by_group.setdefault(
+            group.pk,
+            {"group": group, "url": _url("groups:detail", group.pk), "overdue": [], "prompt_missed": []},
+        )
+        entry["overdue" if flag.kind == Flag.Kind.MEMBER_OVERDUE else "prompt_missed"].append(flag)
+    context = {
+        "user": email.user,
+        "groups": sorted(by_group.values(), key=lambda e: e["group"].name),
+        "count": len(flags),
+        "repeats": [f for f in flags if getattr(f, "missed_before", False)],
+        "hours": settings.ESCALATE_AFTER_HOURS,
+    }
+    return _message("dpo-escalation", context, to)
+
+
+def dpo_summary_email(*, email: SentEmail, to: str) -> EmailMultiAlternatives:
+    """The DPO's weekly summary: compliance this week and last, groups below the threshold, holds."""
+    from .notifications import compliance_summary
+
+    summary = compliance_summary(now=email.created_at)
+    context = {"user": email.user, "summary": summary, "dashboard_url": f"{settings.SITE_URL}/dashboard/"}
+    return _message("dpo-summary", context, to)
+
+
+def _open_flags(email: SentEmail):
+    # A prompt missed by the same admin in the cycle just before (periods are contiguous,
+    # so the previous cycle ends where this one starts).
+    missed_before = Flag.objects.filter(
+        kind=Flag.Kind.PROMPT_MISSED,
+        user=OuterRef("user"),
+        cycle__group=OuterRef("cycle__group"),
+        cycle__period_end=OuterRef("cycle__period_start"),
+    )
+    return list(
+        email.flags.filter(resolved_at__isnull=True)
+        .select_related("user", "cycle__group")
+        .annotate(missed_before=Exists(missed_before))
+        .order_by("cycle__group__name", "kind", "user__first_name", "user__last_name", "user__username")
+    )
+
+
+def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives | None, str]:
+    """The message for a recorded email, or None and why it is no longer to be sent.
+
+    Built when it is sent, so that a flag resolved or a hold placed in the meantime is
+    left out: nothing is sent about a group on hold (R9).
+    """
+    to = email.to_address or (email.user.email if email.user_id else "")
+    if not to:
+        return None, "no email address"
+    if email.group_id and (
+        (email.cycle_id and email.cycle.hold_id)
+        or Hold.objects.filter(group_id=email.group_id, lifted_at__isnull=True).exists()
+    ):
+        return None, "the group is on hold"
+    kind = email.kind
+    if kind == SentEmail.Kind.REMINDER:
+        obligation = Obligation.objects.select_related("user", "cycle__group").get(pk=email.obligation_id)
+        if obligation.status != Obligation.Status.PENDING:
+            return None, "already settled"
+        return reminder_email(obligation=obligation, to=to), ""
+    if kind in (SentEmail.Kind.ADMIN_DIGEST, SentEmail.Kind.DPO_ESCALATION):
+        flags = _open_flags(email)
+        if kind == SentEmail.Kind.DPO_ESCALATION:
+            held = set(Hold.objects.filter(lifted_at__isnull=True).values_list("group_id", flat=True))
+            flags = [f for f in flags if f.cycle.group_id not in held and not f.cycle.hold_id]
+        if not flags:
+            return None, "every flag was resolved before sending"
+        if kind == SentEmail.Kind.ADMIN_DIGEST:
+            return admin_digest_email(email=email, flags=flags, to=to), ""
+        return dpo_escalation_email(email=email, flags=flags, to=to), ""
+    if kind == SentEmail.Kind.DPO_SUMMARY:
+        return dpo_summary_email(email=email, to=to), ""
+    return None, f"cannot rebuild a {kind} email"

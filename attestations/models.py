@@ -3,7 +3,8 @@
 A `Cycle` is one seven-day period of one group, created when the period ends. Each person
 who owed a clear-down for it has one `Obligation`, which becomes their attestation. A
 `Flag` is both the queue of overdue alerts and their history. A `Hold` stops clear-downs
-of a group while information must be kept (FOI Act 2000 s.77).
+of a group while information must be kept (FOI Act 2000 s.77). `SentEmail` records every
+email the portal sends.
 
 No message content is stored anywhere (R10): only who attested what and when.
 """
@@ -137,6 +138,8 @@ class Obligation(models.Model):
     excuse_reason = models.TextField(max_length=1000, blank=True)
     # Claimed by the prompt email task with a conditional UPDATE, so nobody is emailed twice.
     prompt_emailed_at = models.DateTimeField(null=True, blank=True)
+    # Claimed the same way by the reminder sweep: one reminder per obligation.
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords()
 
@@ -249,3 +252,77 @@ class Flag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class SentEmail(models.Model):
+    """Every email the portal sends, or tried to send: who, what, when and the result (R8).
+
+    A row is written before the email goes out (status pending) and is the email's claim:
+    the task that sends it locks the row and skips it once sent, so a retried or
+    duplicated task never sends it twice. `key` names what the email is about (one
+    reminder per obligation, one digest per batch of flags, one summary per DPO per
+    week); at most one row per key is pending or sent, so a second sweep cannot queue
+    the same email again. A row that failed for good keeps its error and frees the key.
+    """
+
+    class Kind(models.TextChoices):
+        PROMPT = "prompt", "Prompt to clear the chat"
+        REMINDER = "reminder", "Reminder before the deadline"
+        ADMIN_DIGEST = "admin_digest", "Overdue digest to the group admin"
+        DPO_ESCALATION = "dpo_escalation", "Escalation to the DPO"
+        DPO_SUMMARY = "dpo_summary", "Weekly summary to the DPO"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Not sent"
+
+    key = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="emails_received"
+    )
+    to_address = models.EmailField(blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
+    obligation = models.ForeignKey(Obligation, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
+    # The flags a digest or an escalation reports; each flag is in one digest and one escalation.
+    flags = models.ManyToManyField(Flag, blank=True, related_name="emails")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(status__in=["pending", "sent"]), name="sentemail_one_live_per_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["prompt", "reminder", "admin_digest", "dpo_escalation", "dpo_summary"]),
+                name="sentemail_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed", "cancelled"]), name="sentemail_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False) | (~Q(status="sent") & Q(sent_at__isnull=True)),
+                name="sentemail_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["group", "-created_at"], name="sentemail_group_idx"),
+            models.Index(fields=["cycle", "-created_at"], name="sentemail_cycle_idx"),
+            # The sweep re-queues emails still pending (a broker outage lost their task).
+            models.Index(fields=["created_at"], name="sentemail_pending_idx", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to_address or self.user_id} ({self.get_status_display()})"

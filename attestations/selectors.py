@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
 
 from . import periods
-from .models import Cycle, Hold, Obligation
+from .models import Cycle, Hold, Obligation, SentEmail
 
 Status = Obligation.Status
 
@@ -143,3 +143,21 @@ def cycle_prompt_text(*, cycle: Cycle) -> str:
         f"3. Confirm by {due:%a %-d %b, %H:%M} at {home}\n"
         f"How to: {howto}"
     )
+
+
+def group_sent_emails(
+    *, group: ChatGroup, cycle: Cycle | None = None, since: dt.datetime | None = None, limit: int | None = 50
+) -> QuerySet[SentEmail]:
+    """The emails sent (or tried) about a group, newest first: prompts, reminders and
+    digests addressed about it, and DPO escalations that reported one of its flags.
+
+    One query; `cycle` narrows to one cycle, `since` to a date range.
+    """
+    about = Q(group=group) | Q(flags__cycle__group=group)
+    if cycle is not None:
+        about = Q(cycle=cycle) | Q(flags__cycle=cycle)
+    emails = SentEmail.objects.filter(pk__in=SentEmail.objects.filter(about).values("pk"))
+    if since is not None:
+        emails = emails.filter(created_at__gte=since)
+    emails = emails.select_related("user").order_by("-created_at", "-pk")
+    return emails[:limit] if limit else emails

@@ -1,15 +1,20 @@
-"""Celery tasks: thin callers of services, given ids, safe to run twice."""
+"""Celery tasks: thin callers of services, given ids or nothing, safe to run twice or at once.
+
+The schedule is `CELERY_BEAT_SCHEDULE` in settings. Only transient mail errors are retried,
+a bounded number of times with a doubling backoff.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
-from . import emails, services
+from . import emails, notifications, services
 
 
 @shared_task
 def close_due_cycles() -> int:
-    """Beat: close every cycle whose period has ended. Returns the number of new cycles."""
+    """Close every cycle whose period has ended. Returns the number of new cycles."""
     result = services.cycle_close_due()
     return len(result.cycles)
 
@@ -20,7 +25,36 @@ def raise_flags() -> int:
     return len(services.flags_raise().raised)
 
 
-@shared_task(bind=True, max_retries=3, default_retry_delay=120)
+@shared_task
+def sweep() -> int:
+    """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due.
+
+    Returns the number of emails queued.
+    """
+    return len(notifications.sweep().emails)
+
+
+@shared_task
+def send_dpo_summaries() -> int:
+    """Beat, weekly: queue each DPO's summary (once per DPO per week)."""
+    return len(notifications.dpo_summaries_queue())
+
+
+def _backoff(retries: int) -> int:
+    return settings.EMAIL_RETRY_SECONDS * 2**retries
+
+
+@shared_task(bind=True, max_retries=None)
+def send_email(self, sent_email_id: int) -> str | None:
+    """Send one recorded email. The bound on attempts is the service's (EMAIL_MAX_ATTEMPTS),
+    counted on the row, so it holds however many times the task is queued."""
+    outcome = notifications.sentemail_send(sent_email_id=sent_email_id)
+    if outcome.retry:
+        raise self.retry(exc=outcome.error, countdown=_backoff(self.request.retries))
+    return outcome.status
+
+
+@shared_task(bind=True, max_retries=3)
 def send_prompt_emails(self, cycle_id: int) -> int:
     """Email each member who still owes a clear-down for a cycle their signed link.
 
@@ -30,8 +64,8 @@ def send_prompt_emails(self, cycle_id: int) -> int:
     claimed = services.obligations_claim_for_prompt_email(cycle_id=cycle_id)
     if not claimed:
         return 0
-    unsent, error = emails.send_prompt_emails(claimed)
+    unsent, error = emails.send_prompt_emails(claimed, attempt=self.request.retries + 1)
     if error is not None:
         services.obligations_release_prompt_email(obligations=unsent)
-        raise self.retry(exc=error)
+        raise self.retry(exc=error, countdown=_backoff(self.request.retries))
     return len(claimed)

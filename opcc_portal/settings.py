@@ -186,13 +186,22 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Every periodic job lives here, with when it runs and why.
+# Every periodic job lives here, with when it runs and why. Run ONE beat process only:
+# the tasks are safe to run twice, but one beat keeps the emails on time and the logs clean.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    # Every 15 minutes: close the cycles whose period has ended and create their
-    # obligations. Cheap when there is nothing to do, and catches up after downtime.
-    "close-due-cycles": {
-        "task": "attestations.tasks.close_due_cycles",
+    # Every 15 minutes: close the cycles whose period has ended, raise overdue and
+    # missed-prompt flags, resolve settled flags, then queue the reminders, the admin
+    # digests and the DPO escalations due (R4, R5, R8). Cheap when there is nothing to do;
+    # after downtime the first run catches up with one digest per admin, not one per run.
+    "sweep": {
+        "task": "attestations.tasks.sweep",
         "schedule": crontab(minute="*/15"),
+    },
+    # Mondays at 08:00 UK time: the DPO's weekly summary (compliance this week and last,
+    # groups below SUMMARY_THRESHOLD_PERCENT, holds standing), ready for the start of the week.
+    "dpo-summary": {
+        "task": "attestations.tasks.send_dpo_summaries",
+        "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
     },
 }
 
@@ -205,6 +214,15 @@ ESCALATE_AFTER_HOURS = env.int("ESCALATE_AFTER_HOURS", default=72)
 CLEAR_DOWN_PROMPT_HOURS = env.int("CLEAR_DOWN_PROMPT_HOURS", default=24)
 # How long the signed "confirm your clear-down" link in a prompt email stays valid.
 ATTEST_LINK_MAX_AGE_DAYS = env.int("ATTEST_LINK_MAX_AGE_DAYS", default=14)
+# Schedule and email (R8): members are reminded this many hours before their deadline; the
+# weekly summary lists groups whose compliance is below this percentage; an email is tried
+# this many times (backoff from EMAIL_RETRY_SECONDS, doubling) before it is recorded as
+# failed; an email still pending after EMAIL_REQUEUE_MINUTES (its task lost) is queued again.
+REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
+SUMMARY_THRESHOLD_PERCENT = env.int("SUMMARY_THRESHOLD_PERCENT", default=80)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=4)
+EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
+EMAIL_REQUEUE_MINUTES = env.int("EMAIL_REQUEUE_MINUTES", default=15)
 LOGO_MAX_BYTES = env.int("LOGO_MAX_BYTES", default=1024 * 1024)
 LOGO_MAX_PIXELS = env.int("LOGO_MAX_PIXELS", default=2000)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")

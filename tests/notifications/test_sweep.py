@@ -1,0 +1,207 @@
+"""The 15-minute sweep (R8): reminders, admin digests, escalation, settling, holds, records."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from attestations import notifications, selectors, services
+from attestations.models import Flag, Obligation, SentEmail
+from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
+from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
+
+pytestmark = pytest.mark.django_db
+
+Kind = SentEmail.Kind
+
+
+def sent(kind):
+    return list(SentEmail.objects.filter(kind=kind, status="sent").order_by("pk"))
+
+
+def test_it_closes_the_cycle_and_sends_nothing_before_anything_is_due(group, sweep_at):
+    result = sweep_at(PERIOD_END + MINUTES_15)
+    assert result.cycles == 1 and result.emails == [] and mail.outbox == []
+
+
+def test_it_reminds_each_member_once_the_lead_time_before_the_deadline(group, admin_user, member, sweep_at):
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(DUE - dt.timedelta(hours=24, minutes=15))
+    assert sent(Kind.REMINDER) == []
+    sweep_at(DUE - dt.timedelta(hours=23, minutes=45))
+    sweep_at(DUE - dt.timedelta(hours=23, minutes=30))  # the next run: nothing again
+    reminders = [m for m in mail.outbox if m.subject.startswith("Reminder")]
+    assert sorted(m.to[0] for m in reminders) == sorted([admin_user.email, member.email])
+    message = next(m for m in reminders if m.to == [member.email])
+    assert message.subject == "Reminder: clear the Urgent Ops chat and confirm by Sun 15 Nov, 17:00"
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert "http://testserver/clear-downs/link/" in body and "Data Protection Act 2018" in body
+    assert Obligation.objects.filter(reminder_sent_at__isnull=True).count() == 0
+    assert len(sent(Kind.REMINDER)) == 2
+
+
+def test_a_member_who_attested_gets_no_reminder(group, member, sweep_at):
+    sweep_at(PERIOD_END + MINUTES_15)
+    obligation = Obligation.objects.get(user=member)
+    services.obligation_attest(
+        obligations=[obligation],
+        user=member,
+        cleared_on=PERIOD_END.date(),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+        now=PERIOD_END + dt.timedelta(hours=1),
+    )
+    sweep_at(DUE - dt.timedelta(hours=23))
+    assert [e.user for e in sent(Kind.REMINDER)] == [group.admin]
+
+
+def test_the_admin_and_deputy_get_one_digest_per_batch_of_flags(group, admin_user, member, sweep_at):
+    deputy = UserFactory(username="deputy")
+    MembershipFactory(group=group, user=deputy)
+    group.deputy = deputy
+    group.save()
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(PROMPT_DUE + MINUTES_15)  # the prompt was not issued
+    first = sent(Kind.ADMIN_DIGEST)
+    assert sorted(e.to_address for e in first) == sorted([admin_user.email, deputy.email])
+    assert {f.kind for e in first for f in e.flags.all()} == {Flag.Kind.PROMPT_MISSED}
+    mail.outbox.clear()
+    sweep_at(DUE + MINUTES_15)  # the deadline passed: three members overdue, a later digest
+    sweep_at(DUE + 2 * MINUTES_15)  # nothing new: no second email
+    second = [m for m in mail.outbox if "overdue" in m.subject]
+    assert sorted(m.to[0] for m in second) == sorted([admin_user.email, deputy.email])
+    message = second[0]
+    assert message.subject == "Urgent Ops: 3 clear-downs overdue (13 Nov)"
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert "Morgan Lee" in body and f"http://testserver/groups/{group.pk}/" in body
+        assert "The weekly prompt was not issued" not in body  # reported in the first digest
+    assert Flag.objects.filter(notified_at__isnull=True).count() == 0
+    assert len(sent(Kind.ADMIN_DIGEST)) == 4
+
+
+def test_a_late_attestation_resolves_its_flag_and_a_flag_raised_in_a_race_is_settled(group, member, sweep_at):
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(DUE + MINUTES_15)
+    obligation = Obligation.objects.get(user=member)
+    # An attestation that committed while the flags were being raised: its flag stays open
+    # until the sweep settles it.
+    Obligation.objects.filter(pk=obligation.pk).update(
+        status="late",
+        attested_at=DUE + dt.timedelta(minutes=20),
+        cleared_on=DUE.date(),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+        channel="web",
+    )
+    result = sweep_at(DUE + 2 * MINUTES_15)
+    assert result.flags_resolved == 1
+    assert Flag.objects.get(user=member).resolved_at == DUE + 2 * MINUTES_15
+
+
+def test_it_escalates_to_every_dpo_once_and_highlights_a_second_missed_prompt(group, admin_user, dpo, sweep_at):
+    other_dpo = UserFactory(username="dpo2", roles=["DPO"])
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(PROMPT_DUE + MINUTES_15)
+    week = dt.timedelta(days=7)
+    sweep_at(PERIOD_END + week + MINUTES_15)
+    sweep_at(PROMPT_DUE + week + MINUTES_15)  # a second missed prompt in a row
+    mail.outbox.clear()
+    sweep_at(PROMPT_DUE + week + MINUTES_15 + dt.timedelta(hours=72))
+    sweep_at(PROMPT_DUE + week + 2 * MINUTES_15 + dt.timedelta(hours=72))
+    escalations = [m for m in mail.outbox if m.subject.startswith("Escalation")]
+    assert sorted(m.to[0] for m in escalations) == sorted([dpo.email, other_dpo.email])
+    message = escalations[0]
+    assert "1 repeated missed prompt" in message.subject
+    assert "twice in a row" in message.body and "twice in a row" in message.alternatives[0][0]
+    assert not Flag.objects.filter(kind="prompt_missed", escalated_at__isnull=True).exists()
+
+
+def test_nothing_is_flagged_or_sent_for_a_group_on_hold(group, dpo, sweep_at):
+    sweep_at(PERIOD_END + MINUTES_15)
+    services.hold_place(
+        group=group,
+        by=dpo,
+        reference="FOI-2026-0042",
+        reason="A request covers it.",
+        now=PERIOD_END + dt.timedelta(minutes=30),
+    )
+    for hours in (24, 48, 72, 120):
+        sweep_at(PERIOD_END + dt.timedelta(hours=hours, minutes=15))
+    assert Flag.objects.filter(resolved_at__isnull=True).count() == 0
+    assert mail.outbox == [] and not SentEmail.objects.filter(status="sent").exists()
+
+
+def test_the_weekly_summary_goes_to_each_dpo_once_a_week(
+    group, member, dpo, sweep_at, at, django_capture_on_commit_callbacks
+):
+    other = ChatGroupFactory(name="Quiet Group")
+    MembershipFactory(group=other)
+    sweep_at(PERIOD_END + MINUTES_15)
+    services.obligation_attest(
+        obligations=[Obligation.objects.get(user=member)],
+        user=member,
+        cleared_on=PERIOD_END.date(),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+        now=PERIOD_END + dt.timedelta(hours=2),
+    )
+    monday = at(PERIOD_END + dt.timedelta(days=2, hours=16))
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.dpo_summaries_queue(now=monday)
+        notifications.dpo_summaries_queue(now=monday + dt.timedelta(hours=1))
+    [message] = [m for m in mail.outbox if m.subject.startswith("Weekly")]
+    assert message.to == [dpo.email]
+    assert "25% confirmed" in message.subject  # one of two in Urgent Ops, none of two in Quiet Group
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert "Urgent Ops: 50% (1 of 2)" in body and "Quiet Group: 0% (0 of 2)" in body
+
+
+def test_every_email_is_listed_on_the_group_page_selector(group, sweep_at):
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(PROMPT_DUE + MINUTES_15)
+    emails = list(selectors.group_sent_emails(group=group))
+    assert {e.kind for e in emails} == {Kind.REMINDER, Kind.ADMIN_DIGEST}
+    assert all(e.status == "sent" and e.sent_at == PROMPT_DUE + MINUTES_15 and e.subject for e in emails)
+
+
+def _world(groups: int, members: int) -> None:
+    """Groups of `members` people each, made in bulk (the sweep is what is measured)."""
+    from django.contrib.auth import get_user_model
+
+    from groups.models import Membership
+
+    User = get_user_model()
+    for g in range(groups):
+        group = ChatGroupFactory()
+        people = User.objects.bulk_create(
+            User(username=f"g{g}m{i}", email=f"g{g}m{i}@example.org") for i in range(members)
+        )
+        Membership.objects.bulk_create(
+            Membership(group=group, user=person, joined_at=group.created_at) for person in people
+        )
+
+
+# Queries of the four sweeps of a week (close; prompt missed and reminders; deadline; escalation).
+# SQLite splits a bulk insert into batches of 999 parameters, so its sizes stay under one batch.
+SIZES = {"postgresql": (10, 1000), "sqlite": (4, 15)}
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_the_sweep_takes_a_constant_number_of_queries(size, django_assert_num_queries, at, dpo):
+    from django.db import connection
+
+    n = SIZES[connection.vendor][0 if size == "small" else 1]
+    _world(groups=3, members=n)
+    moments = [PERIOD_END + MINUTES_15, PROMPT_DUE + MINUTES_15, DUE + MINUTES_15, PROMPT_DUE + dt.timedelta(hours=73)]
+    for when, expected in zip(moments, QUERIES[connection.vendor], strict=True):
+        at(when)
+        with django_assert_num_queries(expected):
+            notifications.sweep(now=when, queue=False)
+    assert SentEmail.objects.filter(kind=Kind.REMINDER).count() == 3 * (n + 1)
+    assert SentEmail.objects.filter(kind=Kind.DPO_ESCALATION).count() == 1
+
+
+QUERIES = {"sqlite": [31, 36, 33, 32], "postgresql": [36, 41, 38, 37]}
