@@ -326,3 +326,60 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_address or self.user_id} ({self.get_status_display()})"
+
+
+class LedgerEntry(models.Model):
+    """One link of the tamper-evident chain of attestations (issue 6).
+
+    Written in the same transaction as the attestation, never changed afterwards. `hash` is
+    SHA-256 over the attestation's own fields, this entry's sequence number and the previous
+    entry's hash (`attestations.ledger`), so editing, deleting or reordering any attestation
+    or entry breaks the chain from that point on. Appends are serialised and `sequence` and
+    `prev_hash` are unique, so two attestations at once can never fork the chain.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    obligation = models.OneToOneField(Obligation, on_delete=models.PROTECT, related_name="ledger_entry")
+    prev_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="ledgerentry_sequence_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ledger #{self.sequence}"
+
+
+class ExportLog(models.Model):
+    """Every export of the record: who took what, with which filters, and the file's SHA-256.
+
+    The row is written when the download starts, so an interrupted download is still on
+    record; `finished_at`, `rows`, `size` and `sha256` are filled in when the last byte
+    has been produced.
+    """
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel (XLSX)"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exports")
+    kind = models.CharField(max_length=20)
+    format = models.CharField(max_length=4, choices=Format.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveBigIntegerField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["-started_at"], name="exportlog_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.format} by {self.user_id} at {self.started_at:%Y-%m-%d %H:%M}"

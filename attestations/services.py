@@ -29,6 +29,7 @@ from groups.models import ChatGroup, Membership
 from groups.services import _serialise
 
 from . import periods
+from .ledger import ledger_append
 from .models import Cycle, Flag, Hold, Obligation
 
 logger = logging.getLogger(__name__)
@@ -244,6 +245,8 @@ def obligation_attest(
         _save(obligation, by=user, reason=f"Attested ({obligation.get_channel_display().lower()})")
         result.recorded.append(obligation)
     if result.recorded:
+        # Chained in this same transaction: an attestation exists only with its ledger entry.
+        ledger_append(obligations=result.recorded, now=now)
         _flags_resolve(
             Flag.objects.filter(
                 kind=Flag.Kind.MEMBER_OVERDUE,

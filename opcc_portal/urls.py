@@ -19,6 +19,7 @@ urlpatterns = [
     path("groups/", include("groups.urls")),
     path("clear-downs/", include("attestations.urls")),
     path("dashboard/", include("attestations.urls_dashboard")),
+    path("audit/", include("attestations.urls_audit")),
     path("admin/", admin.site.urls),
 ]
 

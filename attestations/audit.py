@@ -1,0 +1,636 @@
+"""Reads for auditors: the change history of every record, export rows and the FOI pack.
+
+Everything here is set-based. The history browser runs a fixed number of queries per page
+(a UNION ALL of the history tables for the page's ids, then per kind its records and the
+records just before them, then one query per related model to name foreign keys). Exports
+read each table once, in chunks (`.iterator(chunk_size=…)`), and yield rows as they go, so
+memory stays flat whatever the size of the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import CharField as CharFieldType
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+
+from groups.models import ChatGroup, Membership
+
+from . import models as attestation_models
+from . import periods
+from .models import Cycle, Flag, Hold, Obligation
+
+CHUNK_SIZE = 2_000
+_HIDDEN_FIELDS = {"updated_at", "created_at", "id"}
+
+
+# --- Filters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A date range in UK dates (both days included) and optionally one group."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    group_id: int | None = None
+
+    @property
+    def since(self) -> dt.datetime | None:
+        return _local_midnight(self.start) if self.start else None
+
+    @property
+    def until(self) -> dt.datetime | None:
+        # Exclusive: midnight at the start of the day after `end`, UK time.
+        return _local_midnight(self.end + dt.timedelta(days=1)) if self.end else None
+
+    def as_dict(self) -> dict:
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "group": self.group_id,
+        }
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=periods.LONDON).astimezone(dt.UTC)
+
+
+def _in_range(qs: QuerySet, lookup: str, filters: Filters) -> QuerySet:
+    if filters.since:
+        qs = qs.filter(**{f"{lookup}__gte": filters.since})
+    if filters.until:
+        qs = qs.filter(**{f"{lookup}__lt": filters.until})
+    return qs
+
+
+def _overlapping(qs: QuerySet, start: str, end: str, filters: Filters) -> QuerySet:
+    """Rows whose [start, end) interval meets the range (an open interval has no end)."""
+    if filters.until:
+        qs = qs.filter(**{f"{start}__lt": filters.until})
+    if filters.since:
+        qs = qs.filter(Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gte": filters.since}))
+    return qs
+
+
+# --- Naming related objects: one query per model, never one per row -------------------------
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _names(wanted: dict[type, set]) -> dict[type, dict]:
+    User = get_user_model()
+    names: dict[type, dict] = {}
+    for model, ids in wanted.items():
+        ids = {i for i in ids if i not in (None, "")}
+        if not ids:
+            names[model] = {}
+        elif model is User:
+            names[model] = {u.pk: _person(u) for u in User.objects.filter(pk__in=ids)}
+        elif model is Cycle:
+            names[model] = {
+                c.pk: f"{c.group.name}, week to {c.period_end.astimezone(periods.LONDON):%-d %b %Y}"
+                for c in Cycle.objects.filter(pk__in=ids).select_related("group")
+            }
+        elif model is Hold:
+            names[model] = {h.pk: f"hold {h.reference}" for h in Hold.objects.filter(pk__in=ids)}
+        else:
+            names[model] = {o.pk: str(o) for o in model._default_manager.filter(pk__in=ids)}
+    return names
+
+
+# --- History ---------------------------------------------------------------------------------
+
+
+def _cycles_of(group_id: int) -> QuerySet:
+    return Cycle.objects.filter(group_id=group_id).values("pk")
+
+
+@dataclass(frozen=True)
+class HistoryKind:
+    key: str
+    label: str
+    model: type
+    group_filter: Callable[[int], Q]
+    # Foreign keys that name what a change is about, in the order they are shown.
+    subject_fields: tuple[str, ...]
+
+    @property
+    def historical(self):
+        return self.model.history.model
+
+
+HISTORY_KINDS: dict[str, HistoryKind] = {
+    k.key: k
+    for k in [
+        HistoryKind("group", "Group", ChatGroup, lambda g: Q(id=g), ()),
+        HistoryKind("membership", "Membership", Membership, lambda g: Q(group_id=g), ("user", "group")),
+        HistoryKind("cycle", "Cycle", Cycle, lambda g: Q(group_id=g), ("group",)),
+        HistoryKind(
+            "obligation", "Attestation", Obligation, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")
+        ),
+        HistoryKind("flag", "Flag", Flag, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")),
+        HistoryKind("hold", "Hold", Hold, lambda g: Q(group_id=g), ("group",)),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class HistoryFilters(Filters):
+    kind: str = ""
+    object_id: int | None = None
+    changed_by: str = ""
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "kind": self.kind or None, "object": self.object_id, "by": self.changed_by or None}
+
+
+def _people_matching(text: str) -> QuerySet:
+    User = get_user_model()
+    people = User.objects.all()
+    for word in text.split():
+        people = people.filter(
+            Q(username__iexact=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        )
+    return people.values("pk")
+
+
+def _history_base(kind: HistoryKind, filters: HistoryFilters, *, lower_bound: bool = True) -> QuerySet:
+    qs = kind.historical.objects.all()
+    if filters.group_id:
+        qs = qs.filter(kind.group_filter(filters.group_id))
+    if filters.object_id:
+        qs = qs.filter(id=filters.object_id)
+    if filters.changed_by.strip():
+        qs = qs.filter(history_user_id__in=_people_matching(filters.changed_by))
+    if lower_bound and filters.since:
+        qs = qs.filter(history_date__gte=filters.since)
+    if filters.until:
+        qs = qs.filter(history_date__lt=filters.until)
+    return qs
+
+
+def _kinds(filters: HistoryFilters) -> list[HistoryKind]:
+    if filters.kind in HISTORY_KINDS:
+        return [HISTORY_KINDS[filters.kind]]
+    return list(HISTORY_KINDS.values())
+
+
+def history_index(*, filters: HistoryFilters) -> QuerySet:
+    """(history_date, history_id, kind) of every matching change, newest first.
+
+    A UNION ALL of the history tables: the database merges them by date and a page is one
+    slice of it, however many rows there are. Feed a page of it to `history_entries`.
+    """
+    parts = [
+        _history_base(kind, filters)
+        .annotate(audit_kind=Value(kind.key, output_field=CharFieldType()))
+        .values_list("history_date", "history_id", "audit_kind")
+        .order_by()  # history tables sort newest first by default; a UNION's parts may not
+        for kind in _kinds(filters)
+    ]
+    index = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return index.order_by("-history_date", "-history_id")
+
+
+def history_entries(rows: Iterable[tuple]) -> list[dict]:
+    """Field-level changes for a page of `history_index` rows, in the same order.
+
+    Per kind on the page: one query for its records (each annotated with the id of the
+    record just before it of the same object) and one for those previous records; then one
+    query per related model to name foreign keys.
+    """
+    rows = list(rows)
+    by_kind: dict[str, list[int]] = {}
+    for _, history_id, kind in rows:
+        by_kind.setdefault(kind, []).append(history_id)
+    pairs: dict[tuple[str, int], tuple] = {}
+    for key, ids in by_kind.items():
+        historical = HISTORY_KINDS[key].historical
+        previous = historical.objects.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by(
+            "-history_id"
+        )
+        records = list(
+            historical.objects.filter(history_id__in=ids)
+            .select_related("history_user")
+            .annotate(prev_id=Subquery(previous.values("history_id")[:1]))
+        )
+        prevs = {r.history_id: r for r in historical.objects.filter(history_id__in=[r.prev_id for r in records])}
+        for record in records:
+            pairs[(key, record.history_id)] = (record, prevs.get(record.prev_id))
+    entries = [_describe(HISTORY_KINDS[kind], *pairs[(kind, hid)]) for _, hid, kind in rows if (kind, hid) in pairs]
+    _resolve(entries)
+    return entries
+
+
+def _describe(kind: HistoryKind, record, previous) -> dict:
+    model_meta = kind.model._meta
+    changes = []
+    if previous is not None:
+        for change in record.diff_against(previous).changes:
+            if change.field not in _HIDDEN_FIELDS:
+                changes.append(_change(model_meta.get_field(change.field), change.old, change.new))
+    elif record.history_type == "+":
+        for f in model_meta.concrete_fields:
+            value = getattr(record, f.attname)
+            if f.name not in _HIDDEN_FIELDS and value not in (None, ""):
+                changes.append(_change(f, None, value))
+    subject = [
+        (model_meta.get_field(name).related_model, getattr(record, f"{name}_id")) for name in kind.subject_fields
+    ]
+    return {
+        "when": record.history_date,
+        "history_id": record.history_id,
+        "kind": kind.key,
+        "kind_label": kind.label,
+        "object_id": record.id,
+        "subject": record.name if kind.key == "group" else (record.reference if kind.key == "hold" else ""),
+        "subject_refs": subject,
+        "action": {"+": "Created", "~": "Changed", "-": "Deleted"}[record.history_type],
+        "reason": record.history_change_reason or "",
+        "who": _person(record.history_user) if record.history_user_id else "the system",
+        "who_username": record.history_user.get_username() if record.history_user_id else "",
+        "changes": changes,
+    }
+
+
+def _change(model_field, old, new) -> dict:
+    related = model_field.related_model if model_field.is_relation else None
+    return {
+        "field": str(model_field.verbose_name),
+        "model": related,
+        "old": old if related else _display(model_field, old),
+        "new": new if related else _display(model_field, new),
+    }
+
+
+def _display(model_field, value) -> str:
+    if value in (None, ""):
+        return "—"
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, dt.datetime):
+        return value.astimezone(periods.LONDON).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return str(value)
+
+
+def _resolve(entries: list[dict]) -> None:
+    wanted: dict[type, set] = {}
+    for entry in entries:
+        for model, value in entry["subject_refs"]:
+            wanted.setdefault(model, set()).add(value)
+        for change in entry["changes"]:
+            if change["model"] is not None:
+                wanted.setdefault(change["model"], set()).update((change["old"], change["new"]))
+    names = _names(wanted)
+    for entry in entries:
+        refs = entry.pop("subject_refs")
+        if refs:
+            named = ", ".join(names[m].get(v, f"#{v}") for m, v in refs if v is not None)
+            entry["subject"] = f"{entry['subject']}, {named}" if entry["subject"] else named
+        for change in entry["changes"]:
+            model = change.pop("model")
+            if model is not None:
+                for side in ("old", "new"):
+                    value = change[side]
+                    change[side] = "—" if value in (None, "") else names[model].get(value, f"#{value}")
+
+
+def history_rows(*, filters: HistoryFilters, chunk_size: int = CHUNK_SIZE) -> Iterator[list[dict]]:
+    """Every matching change, in batches of entries, by kind then object then time.
+
+    Each table is read once, in order of object and change, so the record before a change
+    is the one read just before it: records before the range are read (not shown) to give
+    the first change in the range its "before".
+    """
+    for kind in _kinds(filters):
+        records = (
+            _history_base(kind, filters, lower_bound=False)
+            .select_related("history_user")
+            .order_by("id", "history_id")
+            .iterator(chunk_size=chunk_size)
+        )
+        batch: list[dict] = []
+        previous = None
+        for record in records:
+            before = previous if previous is not None and previous.id == record.id else None
+            previous = record
+            if filters.since and record.history_date < filters.since:
+                continue
+            batch.append(_describe(kind, record, before))
+            if len(batch) >= chunk_size:
+                _resolve(batch)
+                yield batch
+                batch = []
+        if batch:
+            _resolve(batch)
+            yield batch
+
+
+# --- Exports -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    key: str
+    title: str
+    description: str
+    columns: tuple[tuple[str, str], ...] = ()  # (header, lookup) read by values_list
+    queryset: Callable[[Filters], QuerySet] | None = None
+    headers_override: tuple[str, ...] = ()
+    batches: Callable[[Filters, int], Iterator[list[tuple]]] | None = None
+
+    @property
+    def headers(self) -> list[str]:
+        return list(self.headers_override or (h for h, _ in self.columns))
+
+    def rows(self, filters: Filters, *, chunk_size: int | None = None) -> Iterator[list[tuple]]:
+        """Batches of rows (tuples of plain values), read from the database in chunks."""
+        chunk_size = chunk_size or CHUNK_SIZE
+        if self.batches is not None:
+            yield from self.batches(filters, chunk_size)
+            return
+        lookups = [lookup for _, lookup in self.columns]
+        iterator = self.queryset(filters).values_list(*lookups).iterator(chunk_size=chunk_size)
+        batch: list[tuple] = []
+        for row in iterator:
+            batch.append(row)
+            if len(batch) >= chunk_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def sql(self, filters: Filters) -> tuple[str, tuple]:
+        """The SQL of the export's query, for the benchmark's COPY of the same rows."""
+        lookups = [lookup for _, lookup in self.columns]
+        return self.queryset(filters).values_list(*lookups).query.sql_with_params()
+
+
+def _register(f: Filters) -> QuerySet:
+    qs = ChatGroup.objects.all()
+    if f.group_id:
+        qs = qs.filter(pk=f.group_id)
+    return _in_range(qs, "created_at", f).order_by("pk")
+
+
+def _memberships(f: Filters) -> QuerySet:
+    qs = Membership.objects.all()
+    if f.group_id:
+        qs = qs.filter(group_id=f.group_id)
+    return _overlapping(qs, "joined_at", "left_at", f).order_by("pk")
+
+
+def _obligations(f: Filters) -> QuerySet:
+    qs = Obligation.objects.all()
+    if f.group_id:
+        qs = qs.filter(cycle__group_id=f.group_id)
+    return _in_range(qs, "cycle__period_end", f).order_by("pk")
+
+
+def _flags(f: Filters) -> QuerySet:
+    qs = Flag.objects.all()
+    if f.group_id:
+        qs = qs.filter(cycle__group_id=f.group_id)
+    return _in_range(qs, "raised_at", f).order_by("pk")
+
+
+def _holds(f: Filters) -> QuerySet:
+    qs = Hold.objects.all()
+    if f.group_id:
+        qs = qs.filter(group_id=f.group_id)
+    return _overlapping(qs, "placed_at", "lifted_at", f).order_by("pk")
+
+
+def _emails(f: Filters) -> QuerySet:
+    qs = attestation_models.SentEmail.objects.all()
+    if f.group_id:
+        qs = qs.filter(group_id=f.group_id)
+    return _in_range(qs, "created_at", f).order_by("pk")
+
+
+HISTORY_HEADERS = (
+    "change_id", "kind", "object_id", "subject", "when_utc", "action", "changed_by", "changed_by_name",
+    "reason", "changes",
+)  # fmt: skip
+
+
+def _history_batches(f: Filters, chunk_size: int) -> Iterator[list[tuple]]:
+    filters = f if isinstance(f, HistoryFilters) else HistoryFilters(start=f.start, end=f.end, group_id=f.group_id)
+    for entries in history_rows(filters=filters, chunk_size=chunk_size):
+        yield [
+            (
+                e["history_id"],
+                e["kind"],
+                e["object_id"],
+                e["subject"],
+                e["when"],
+                e["action"],
+                e["who_username"],
+                e["who"],
+                e["reason"],
+                "; ".join(f"{c['field']}: {c['old']} -> {c['new']}" for c in e["changes"]),
+            )
+            for e in entries
+        ]
+
+
+_EXPORTS = [
+    ExportSpec(
+        "register",
+        "Register of groups",
+        "Every group with its purpose, status, admin and deputy (filtered by the day it was proposed).",
+        (
+            ("group_id", "pk"), ("name", "name"), ("purpose", "purpose"), ("status", "status"),
+            ("status_reason", "status_reason"), ("admin", "admin__username"), ("deputy", "deputy__username"),
+            ("cycle_weekday", "cycle_weekday"), ("cycle_time", "cycle_time"),
+            ("proposed_by", "proposed_by__username"), ("approved_by", "approved_by__username"),
+            ("approved_at", "approved_at"), ("created_at", "created_at"), ("updated_at", "updated_at"),
+        ),
+        _register,
+    ),
+    ExportSpec(
+        "memberships",
+        "Memberships",
+        "Who was in which group, with the times they joined and left (memberships that overlap the dates).",
+        (
+            ("membership_id", "pk"), ("group_id", "group_id"), ("group", "group__name"),
+            ("username", "user__username"), ("first_name", "user__first_name"), ("last_name", "user__last_name"),
+            ("joined_at", "joined_at"), ("left_at", "left_at"),
+            ("added_by", "added_by__username"), ("removed_by", "removed_by__username"),
+        ),
+        _memberships,
+    ),
+    ExportSpec(
+        "obligations",
+        "Clear-downs and attestations",
+        "Every clear-down owed, with its attestation, excuse or hold and its ledger hash (cycles ending in the dates).",
+        (
+            ("obligation_id", "pk"), ("group_id", "cycle__group_id"), ("group", "cycle__group__name"),
+            ("cycle_id", "cycle_id"), ("period_start", "cycle__period_start"), ("period_end", "cycle__period_end"),
+            ("due_at", "due_at"), ("username", "user__username"), ("status", "status"),
+            ("attested_at", "attested_at"), ("cleared_on", "cleared_on"), ("confirmed_cleared", "confirmed_cleared"),
+            ("confirmed_saved", "confirmed_saved"), ("channel", "channel"), ("excused_by", "excused_by__username"),
+            ("excused_at", "excused_at"), ("excuse_reason", "excuse_reason"),
+            ("ledger_sequence", "ledger_entry__sequence"), ("ledger_hash", "ledger_entry__hash"),
+        ),
+        _obligations,
+    ),
+    ExportSpec(
+        "flags",
+        "Flags",
+        "Overdue clear-downs and missed prompts, with when they were notified, escalated and resolved.",
+        (
+            ("flag_id", "pk"), ("kind", "kind"), ("group_id", "cycle__group_id"), ("group", "cycle__group__name"),
+            ("cycle_id", "cycle_id"), ("period_end", "cycle__period_end"), ("username", "user__username"),
+            ("raised_at", "raised_at"), ("notified_at", "notified_at"), ("escalated_at", "escalated_at"),
+            ("resolved_at", "resolved_at"),
+        ),
+        _flags,
+    ),
+    ExportSpec(
+        "holds",
+        "Holds",
+        "FOI and legal holds with their references (holds in force at any time in the dates).",
+        (
+            ("hold_id", "pk"), ("group_id", "group_id"), ("group", "group__name"), ("reference", "reference"),
+            ("reason", "reason"), ("placed_by", "placed_by__username"), ("placed_at", "placed_at"),
+            ("lifted_by", "lifted_by__username"), ("lifted_at", "lifted_at"), ("lift_reason", "lift_reason"),
+        ),
+        _holds,
+    ),
+]
+if hasattr(attestation_models, "SentEmail"):
+    _EXPORTS.append(
+        ExportSpec(
+            "emails",
+            "Emails sent",
+            "Every email the portal sent or tried to send: to whom, about what, and the result.",
+            (
+                ("email_id", "pk"), ("kind", "kind"), ("status", "status"), ("to_address", "to_address"),
+                ("username", "user__username"), ("subject", "subject"), ("group_id", "group_id"),
+                ("group", "group__name"), ("cycle_id", "cycle_id"), ("obligation_id", "obligation_id"),
+                ("created_at", "created_at"), ("sent_at", "sent_at"), ("attempts", "attempts"), ("error", "error"),
+            ),
+            _emails,
+        )
+    )
+_EXPORTS.append(
+    ExportSpec(
+        "history",
+        "Change history",
+        "Every change to groups, memberships, cycles, attestations, flags and holds, field by field, with who made it.",
+        headers_override=HISTORY_HEADERS,
+        batches=_history_batches,
+    )
+)
+EXPORTS: dict[str, ExportSpec] = {spec.key: spec for spec in _EXPORTS}
+
+
+# --- FOI evidence pack --------------------------------------------------------------------------
+
+
+@dataclass
+class CycleLine:
+    cycle: Cycle
+    owed: int = 0
+    done: int = 0
+    late: int = 0
+    pending: int = 0
+    excused: int = 0
+    held: int = 0
+
+    @property
+    def expected(self) -> int:
+        """Those who had to attest: excused and held people owed nothing."""
+        return self.owed - self.excused - self.held
+
+    @property
+    def complete_percent(self) -> int | None:
+        return round(100 * self.done / self.expected) if self.expected else None
+
+
+@dataclass
+class FoiPack:
+    group: ChatGroup
+    filters: Filters
+    memberships: list[Membership] = field(default_factory=list)
+    cycles: list[CycleLine] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    admin_changes: list[dict] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        keys = ("owed", "done", "late", "pending", "excused", "held")
+        totals = {k: sum(getattr(line, k) for line in self.cycles) for k in keys}
+        totals["expected"] = totals["owed"] - totals["excused"] - totals["held"]
+        totals["prompted"] = sum(1 for line in self.cycles if line.cycle.prompted_at)
+        totals["held_cycles"] = sum(1 for line in self.cycles if line.cycle.hold_id)
+        return totals
+
+
+def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
+    """What the office sends when asked why it holds no WhatsApp messages of a group.
+
+    Five queries whatever the size of the group: the group, its memberships in the range,
+    its cycles ending in the range with their counts by status, its holds, and the changes
+    of admin (from history).
+    """
+    group = ChatGroup.objects.select_related("admin", "deputy", "approved_by").get(pk=group_id)
+    pack = FoiPack(group=group, filters=filters)
+    pack.memberships = list(
+        _overlapping(Membership.objects.filter(group=group), "joined_at", "left_at", filters)
+        .select_related("user")
+        .order_by("joined_at", "pk")
+    )
+    S = Obligation.Status
+    counts = {
+        name: Count("obligations", filter=Q(obligations__status__in=statuses))
+        for name, statuses in {
+            "n_done": [S.ATTESTED, S.LATE],
+            "n_late": [S.LATE],
+            "n_pending": [S.PENDING],
+            "n_excused": [S.EXCUSED],
+            "n_held": [S.HELD],
+        }.items()
+    }
+    cycles = (
+        _in_range(Cycle.objects.filter(group=group), "period_end", filters)
+        .select_related("prompted_by", "hold")
+        .annotate(n_owed=Count("obligations"), **counts)
+        .order_by("period_end")
+    )
+    pack.cycles = [
+        CycleLine(c, c.n_owed, c.n_done, c.n_late, c.n_pending, c.n_excused, c.n_held) for c in cycles
+    ]
+    pack.holds = list(
+        _overlapping(Hold.objects.filter(group=group), "placed_at", "lifted_at", filters)
+        .select_related("placed_by", "lifted_by")
+        .order_by("placed_at")
+    )
+    admin_changes = (
+        ChatGroup.history.filter(id=group.pk)
+        .annotate(prev_admin=_prev_value("admin_id"))
+        .filter(Q(prev_admin__isnull=True) | ~Q(prev_admin=F("admin_id")))
+        .select_related("admin", "history_user")
+        .order_by("history_date", "history_id")
+    )
+    pack.admin_changes = [
+        {"when": r.history_date, "admin": _person(r.admin), "by": _person(r.history_user) if r.history_user else ""}
+        for r in admin_changes
+    ]
+    return pack
+
+
+def _prev_value(column: str):
+    historical = ChatGroup.history.model
+    return Subquery(
+        historical.objects.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id"))
+        .order_by("-history_id")
+        .values(column)[:1]
+    )

@@ -1,0 +1,179 @@
+"""The tamper-evident ledger of attestations: a hash chain (issue 6, R6, R11).
+
+Each attestation, when made, appends one `LedgerEntry` whose hash is
+
+    SHA-256( canonical JSON of the attestation's fields, its sequence number, and the
+             previous entry's hash )
+
+so anyone holding the database can recompute the chain and find the first place where it
+no longer holds: an attestation edited after the fact, an entry deleted or renumbered,
+entries swapped. The chain proves the record was not quietly altered *through the
+database*; it is not a signature: someone able to rewrite every row from the broken one
+onwards could rebuild it. Printing the head hash into the FOI pack or an export log pins
+it down in a copy kept outside the database.
+
+Appends are serialised (an advisory lock on PostgreSQL, the single writer of SQLite's
+IMMEDIATE transactions), and `sequence` and `prev_hash` are unique, so attestations made
+at the same moment are put one after the other and the chain never forks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from groups.services import _serialise
+
+from .models import LedgerEntry, Obligation
+
+GENESIS = "0" * 64
+_LEDGER_LOCK = 7_201
+_VERIFY_CHUNK = 2_000
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return value.isoformat()
+
+
+def attestation_payload(obligation: Obligation) -> dict:
+    """The fields of an attestation the chain vouches for."""
+    return {
+        "obligation": obligation.pk,
+        "user": obligation.user_id,
+        "cycle": obligation.cycle_id,
+        "status": obligation.status,
+        "cleared_on": _iso(obligation.cleared_on),
+        "attested_at": _iso(obligation.attested_at),
+        "confirmed_cleared": bool(obligation.confirmed_cleared),
+        "confirmed_saved": bool(obligation.confirmed_saved),
+        "channel": obligation.channel,
+    }
+
+
+def entry_hash(*, sequence: int, prev_hash: str, payload: dict) -> str:
+    # Sorted keys and no spaces: the same fields always give the same bytes.
+    body = json.dumps({"seq": sequence, "prev": prev_hash, "att": payload}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def ledger_append(*, obligations: Sequence[Obligation], now: dt.datetime | None = None) -> list[LedgerEntry]:
+    """Chain freshly made attestations. Call inside the transaction that recorded them."""
+    if not obligations:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger_append must run inside the attestation's transaction")
+    now = now or timezone.now()
+    # Taken after the attestation rows are locked and held to commit: the next writer reads
+    # the head only once this one's entries are committed, so it chains onto them.
+    _serialise(_LEDGER_LOCK)
+    head = LedgerEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    sequence, prev = head if head else (0, GENESIS)
+    entries = []
+    for obligation in sorted(obligations, key=lambda o: o.pk):
+        sequence += 1
+        digest = entry_hash(sequence=sequence, prev_hash=prev, payload=attestation_payload(obligation))
+        entries.append(
+            LedgerEntry(sequence=sequence, obligation=obligation, prev_hash=prev, hash=digest, recorded_at=now)
+        )
+        prev = digest
+    return LedgerEntry.objects.bulk_create(entries)
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    checked: int
+    head: str
+    sequence: int | None = None
+    problem: str = ""
+    obligation_id: int | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"Ledger intact: {self.checked} entries, head {self.head}."
+        return f"Ledger BROKEN at entry #{self.sequence} (obligation {self.obligation_id}): {self.problem}"
+
+
+def _entries() -> Iterator[tuple]:
+    # The attestation's fields come with the entry in one query, read in chunks.
+    return (
+        LedgerEntry.objects.order_by("sequence")
+        .values_list(
+            "sequence",
+            "prev_hash",
+            "hash",
+            "obligation_id",
+            "obligation__user_id",
+            "obligation__cycle_id",
+            "obligation__status",
+            "obligation__cleared_on",
+            "obligation__attested_at",
+            "obligation__confirmed_cleared",
+            "obligation__confirmed_saved",
+            "obligation__channel",
+        )
+        .iterator(chunk_size=_VERIFY_CHUNK)
+    )
+
+
+def ledger_verify() -> Verdict:
+    """Walk the chain from the first entry and report the first link that does not hold.
+
+    Also checks that every attestation on record is in the chain: one whose entry was
+    deleted along with the rows after it would otherwise go unnoticed.
+    """
+    expected_seq, prev, checked = 1, GENESIS, 0
+    for row in _entries():
+        seq, prev_hash, digest, ob_id, user_id, cycle_id, status, cleared_on, attested_at, cc, cs, channel = row
+        broken = Verdict(ok=False, checked=checked, head=prev, sequence=seq, obligation_id=ob_id)
+        if seq != expected_seq:
+            broken.problem = f"entry #{expected_seq} is missing (the next entry is #{seq}): deleted or renumbered"
+            broken.sequence = expected_seq
+            return broken
+        if prev_hash != prev:
+            broken.problem = "its previous-hash does not match the entry before it: an entry was edited or reordered"
+            return broken
+        payload = {
+            "obligation": ob_id,
+            "user": user_id,
+            "cycle": cycle_id,
+            "status": status,
+            "cleared_on": _iso(cleared_on),
+            "attested_at": _iso(attested_at),
+            "confirmed_cleared": bool(cc),
+            "confirmed_saved": bool(cs),
+            "channel": channel,
+        }
+        if entry_hash(sequence=seq, prev_hash=prev_hash, payload=payload) != digest:
+            broken.problem = "its hash does not match the attestation: the attestation or the entry was edited"
+            return broken
+        prev, expected_seq, checked = digest, expected_seq + 1, checked + 1
+    unchained = (
+        Obligation.objects.filter(status__in=Obligation.DONE, ledger_entry__isnull=True).order_by("pk").first()
+    )
+    if unchained is not None:
+        return Verdict(
+            ok=False,
+            checked=checked,
+            head=prev,
+            sequence=expected_seq,
+            obligation_id=unchained.pk,
+            problem="an attestation on record has no ledger entry: its entry was deleted",
+        )
+    return Verdict(ok=True, checked=checked, head=prev)
+
+
+def ledger_size() -> dict:
+    """How many entries, and the head: the last sequence number and its hash."""
+    head = LedgerEntry.objects.order_by("-sequence").values("sequence", "hash", "recorded_at").first()
+    return {"count": head["sequence"] if head else 0, "head": head}

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views_audit as views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.history, name="history"),
+    path("exports/", views.export_index, name="exports"),
+    path("exports/<slug:kind>.<str:fmt>", views.export, name="export"),
+    path("exports/log/", views.export_log, name="export_log"),
+    path("exports/log/<int:pk>/", views.export_detail, name="export_detail"),
+    path("exports/log/<int:pk>/sha256", views.export_sha256, name="export_sha256"),
+    path("foi/", views.foi_pack, name="foi_pack"),
+    path("ledger/", views.ledger_check, name="ledger"),
+]

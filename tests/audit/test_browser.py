@@ -1,0 +1,66 @@
+"""An auditor in Chromium: filters the history, downloads a CSV, prints the pack, checks the ledger."""
+
+import csv
+import io
+
+import pytest
+
+from tests import factories
+from tests.audit.conftest import make_record
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(login_page, live_server, assert_accessible):
+    dpo = factories.dpo_user(username="dpo", first_name="Dana", last_name="Price")
+    auditor = factories.auditor_user(username="auditor", first_name="Amir", last_name="Khan")
+    admin = factories.UserFactory(username="groupadmin", first_name="Grace", last_name="Adeyemi")
+    member = factories.UserFactory(username="member", first_name="Morgan", last_name="Lee")
+    group = factories.ChatGroupFactory(name="Urgent Ops", admin=admin)
+    factories.MembershipFactory(group=group, user=member)
+    record = make_record(group=group, member=member, admin_user=admin, dpo=dpo)
+
+    page = login_page(auditor)
+    page.get_by_role("link", name="Audit").click()
+    page.wait_for_url("**/audit/")
+    assert_accessible(page, "history")
+    page.get_by_label("Kind of record").select_option("group")
+    page.get_by_label("Changed by").fill("dpo")
+    page.get_by_role("button", name="Show changes").click()
+    assert page.get_by_text("Admin handed over").is_visible()
+    row = page.get_by_role("row", name="Admin Grace Adeyemi Morgan Lee")
+    assert row.is_visible()
+    assert_accessible(page, "history filtered")
+
+    page.get_by_role("link", name="Exports", exact=True).click()
+    page.get_by_label("Group", exact=True).select_option(label="Urgent Ops")
+    page.get_by_role("button", name="Apply to the links below").click()
+    assert_accessible(page, "exports")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV of clear-downs and attestations").click()
+    path = info.value.path()
+    with open(path, encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(io.StringIO(f.read())))
+    by_user = {r["username"]: r for r in rows}
+    assert set(by_user) == {"groupadmin", "member"}
+    assert by_user["member"]["status"] in ("attested", "late") and by_user["member"]["ledger_sequence"] == "1"
+    assert by_user["groupadmin"]["status"] == "held"
+
+    page.get_by_role("link", name="Export log", exact=True).click()
+    assert page.get_by_role("cell", name="obligations (CSV)").first.is_visible()
+    assert_accessible(page, "export log")
+
+    page.get_by_role("link", name="FOI evidence pack", exact=True).click()
+    page.get_by_label("Group", exact=True).select_option(label="Urgent Ops")
+    page.get_by_role("button", name="Make the pack").click()
+    assert page.get_by_role("heading", name="Why we do not hold the messages of “Urgent Ops”").is_visible()
+    assert page.get_by_text(record.hold.reference).first.is_visible()
+    assert_accessible(page, "FOI pack")
+
+    page.get_by_role("link", name="Ledger", exact=True).click()
+    page.get_by_role("button", name="Check the whole chain now").click()
+    assert page.get_by_role("heading", name="The ledger is intact").is_visible()
+    assert_accessible(page, "ledger")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_accessible(page, "ledger on a phone")
