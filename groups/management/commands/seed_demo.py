@@ -36,6 +36,9 @@ GROUPS = [
 ]
 
 
+WEEKS_OF_HISTORY = 6
+
+
 class Command(BaseCommand):
     help = "Create demo accounts (one per role) and demo groups. Idempotent."
 
@@ -55,6 +58,7 @@ class Command(BaseCommand):
                 user.groups.add(Role.objects.get(name=role))
             users[username] = user
 
+        created = []
         for name, purpose, admin, members, action in GROUPS:
             if ChatGroup.objects.filter(name__iexact=name).exists():
                 continue
@@ -65,6 +69,9 @@ class Command(BaseCommand):
                 services.chatgroup_transition(
                     group=group, action=action, by=users["dpo"], reason="Meets the WhatsApp policy (demo data)."
                 )
+                created.append(group)
+        if created:
+            self._play_past_weeks(created, users)
 
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all: "
                                              f"{DEMO_PASSWORD}):"))
@@ -72,3 +79,60 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<8} {what}")
         self.stdout.write(f"  ({Membership.objects.active().count()} active memberships, "
                           f"{ChatGroup.objects.count()} groups)")
+
+    def _play_past_weeks(self, groups, users) -> None:
+        """Give the new groups some weeks of clear-downs, so every page has something to show.
+
+        The groups are backdated, then each past week is closed, prompted and attested with
+        the portal's own services at that week's time: most members on time, one late, one
+        not at all; one prompt missed; the last week still open for the demo member; and an
+        FOI hold on one group.
+        """
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from attestations import services as clear_downs
+        from attestations.models import Obligation
+        from attestations.periods import LONDON
+
+        now = timezone.now()
+        start = now - dt.timedelta(weeks=WEEKS_OF_HISTORY, days=1)
+        ids = [group.pk for group in groups]
+        ChatGroup.objects.filter(pk__in=ids).update(approved_at=start)
+        Membership.objects.filter(group_id__in=ids).update(joined_at=start - dt.timedelta(days=7))
+        for weeks_ago in range(WEEKS_OF_HISTORY - 1, -1, -1):
+            moment = now - dt.timedelta(weeks=weeks_ago)
+            for cycle in clear_downs.cycle_close_due(now=moment).cycles:
+                if cycle.group_id not in ids:
+                    continue
+                last_week = weeks_ago == 0 and cycle.period_end > now - dt.timedelta(days=7)
+                group = next(g for g in groups if g.pk == cycle.group_id)
+                if not (weeks_ago == 2 and group.admin.username == "admin"):  # one prompt missed
+                    prompt_at = min(cycle.period_end + dt.timedelta(hours=3), now)
+                    clear_downs.cycle_prompt(cycle=cycle, by=group.admin, now=prompt_at)
+                for n, obligation in enumerate(cycle.obligations.select_related("user").order_by("user__username")):
+                    who = obligation.user.username
+                    if last_week and who in ("member", "sam"):
+                        continue  # still to do: the demo member has something to attest
+                    if weeks_ago == 1 and who == "sam":
+                        continue  # never attested: overdue
+                    late = weeks_ago == 3 and who == "member"
+                    at = obligation.due_at + dt.timedelta(hours=20) if late else cycle.period_end + dt.timedelta(
+                        hours=2 + 5 * n
+                    )
+                    if at >= now:
+                        continue
+                    clear_downs.obligation_attest(
+                        obligations=[obligation], user=obligation.user, now=at,
+                        cleared_on=at.astimezone(LONDON).date(),
+                        confirmed_cleared=True, confirmed_saved=True,
+                        channel=Obligation.Channel.EMAIL if n % 2 else Obligation.Channel.WEB,
+                    )
+        clear_downs.flags_raise(now=now)
+        held = next((g for g in groups if g.admin.username == "priya"), None)
+        if held:
+            clear_downs.hold_place(
+                group=held, by=users["dpo"], reference="FOI-2026-0142", now=now - dt.timedelta(days=2),
+                reason="FOI request received for partnership meeting arrangements (demo data).",
+            )

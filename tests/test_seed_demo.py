@@ -1,0 +1,30 @@
+"""The demo data: one account per role, weeks of clear-downs to look at, safe to run twice."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from attestations.models import Cycle, Hold, Obligation
+from groups.models import ChatGroup
+from groups.permissions import is_auditor, is_dpo
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_builds_demo_data_once_and_leaves_the_demo_member_something_to_attest(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    call_command("seed_demo", stdout=io.StringIO())
+    counts = (ChatGroup.objects.count(), Cycle.objects.count(), Obligation.objects.count())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (ChatGroup.objects.count(), Cycle.objects.count(), Obligation.objects.count()) == counts
+
+    from django.contrib.auth import get_user_model
+
+    users = {u.username: u for u in get_user_model().objects.all()}
+    assert is_dpo(users["dpo"]) and is_auditor(users["auditor"])
+    assert ChatGroup.objects.filter(status="proposed").count() == 1
+    assert Obligation.objects.filter(user__username="member", status="pending").count() == 2
+    statuses = set(Obligation.objects.values_list("status", flat=True))
+    assert {"attested", "late", "pending", "held"} <= statuses
+    assert Hold.objects.filter(lifted_at__isnull=True).count() == 1
