@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from groups.models import ChatGroup
 
@@ -88,6 +88,7 @@ def my_clear_downs(request):
 
 
 @login_required
+@require_safe
 def howto(request):
     return render(request, "attestations/howto.html")
 

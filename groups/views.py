@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from attestations import views as attestation_views
 
@@ -37,6 +37,7 @@ def _name(user) -> str:
 
 
 @login_required
+@require_safe
 def register(request):
     # NUL characters cannot be stored or searched for in PostgreSQL; nobody types them.
     search = request.GET.get("q", "")[:100].replace("\x00", "")
@@ -80,6 +81,7 @@ def propose(request):
 
 
 @login_required
+@require_safe
 def detail(request, pk: int):
     group = permissions.get_group_for_user(request.user, pk)
     members = list(selectors.group_members(group=group))
@@ -233,6 +235,7 @@ def roles(request, pk: int):
 
 
 @login_required
+@require_safe
 def history(request, pk: int):
     group = permissions.get_group_for_history(request.user, pk)
     page = Paginator(selectors.group_history(group=group), 50).get_page(request.GET.get("page"))

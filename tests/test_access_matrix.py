@@ -1,0 +1,159 @@
+"""Every URL of the portal against every role, for GET and for POST.
+
+The rows are checked against the URLconf: a new URL without a row here fails the test,
+so nobody can add a page without deciding who may use it. Django's admin (guarded by its
+own staff check) and the media files of development are left out.
+
+Codes: 200 shown, 302 redirected (to the login page for anonymous visitors, elsewhere
+after a successful action or to the next step), 403 refused, 404 hidden, 405 wrong
+method, 409 not ready. POSTs carry no form data: a permitted POST then answers 200 with
+the form's errors (or 302 where the action needs no data), so nothing changes.
+"""
+
+import datetime as dt
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from attestations import services as clear_downs
+from attestations.links import obligation_link_token
+from attestations.models import ExportLog, Obligation
+from groups.models import Membership
+from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "member", "other_admin", "admin", "dpo", "auditor")
+ANON, LOGIN = "anonymous", "login"  # "login": 302 to the login page
+
+# name: (GET codes, POST codes), each in the order of ROLES.
+MATRIX = {
+    # Accounts: everyone may sign in and out and manage their own password, auditors too.
+    "login":                   ((200, 302, 302, 302, 302, 302), (200, 302, 302, 302, 302, 302)),
+    "logout":                  ((405, 405, 405, 405, 405, 405), (LOGIN, 302, 302, 302, 302, 302)),
+    "password_change":         ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 200)),
+    "password_change_done":    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "password_reset":          ((200,) * 6, (200,) * 6),
+    "password_reset_done":     ((200,) * 6, (405,) * 6),
+    "password_reset_confirm":  ((200,) * 6, (200,) * 6),
+    "password_reset_complete": ((200,) * 6, (405,) * 6),
+    "healthz":                 ((200,) * 6, (405,) * 6),
+    # A member's own clear-downs; auditors change nothing.
+    "home":                    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 403)),
+    "attestations:howto":      ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # The link in the member's email: only its owner may use it; others get a clear page.
+    "attestations:link":       ((LOGIN, 200, 403, 403, 403, 403), (LOGIN, 200, 403, 403, 403, 403)),
+    # The admin's weekly work: prompt and excuse. The DPO may too.
+    "attestations:prompt":     ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 302, 302, 403)),
+    "attestations:excuse":     ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 200, 200, 403)),
+    # Holds are the DPO's alone.
+    "attestations:hold_place": ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "attestations:hold_lift":  ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    # The register: everyone reads approved groups; admins manage theirs; the DPO decides.
+    "groups:register":         ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "groups:propose":          ((LOGIN, 200, 200, 200, 200, 403), (LOGIN, 200, 200, 200, 200, 403)),
+    "groups:detail":           ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "groups:edit":             ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 200, 200, 403)),
+    "groups:transition":       ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "groups:member_add":       ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 200, 200, 403)),
+    # (The admin removes the member first; the DPO's POST then finds them gone and says so.)
+    "groups:member_remove":    ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 302, 200, 403)),
+    # (An empty POST clears the deputy, a valid change.)
+    "groups:roles":            ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 302, 302, 403)),
+    "groups:history":          ((LOGIN, 403, 403, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # Dashboards: the DPO and auditors see everything; an admin only their own groups.
+    "dashboard:index":         ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:trend_svg":     ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:groups_csv":    ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:group":         ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:people":        ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:person":        ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:obligations":   ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:flags":         ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # Audit: the DPO and auditors read; nobody writes.
+    "audit:history":           ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:exports":           ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:export":            ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:export_log":        ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:export_detail":     ((LOGIN, 403, 403, 403, 200, 404), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:export_sha256":     ((LOGIN, 403, 403, 403, 200, 404), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:foi_pack":          ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:ledger":            ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+}  # fmt: skip
+
+EXCLUDED_NAMESPACES = {"admin"}
+
+
+def url_names(resolver=None, namespace=""):
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in EXCLUDED_NAMESPACES:
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from url_names(pattern, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield namespace + pattern.name
+
+
+def test_every_url_has_a_row_and_every_row_a_url():
+    names = set(url_names())
+    assert names - set(MATRIX) == set(), "URLs without a row in the access matrix"
+    assert set(MATRIX) - names == set(), "rows for URLs that no longer exist"
+
+
+@pytest.fixture
+def world(admin_user, member, dpo, auditor, group):
+    """One approved group with a closed cycle, another group with its own admin, a hold, an export."""
+    other_admin = UserFactory(username="otheradmin")
+    other = ChatGroupFactory(name="Other Group", admin=other_admin)
+    held = ChatGroupFactory(name="Held Group", admin=UserFactory(username="heldadmin"))
+    MembershipFactory(group=held, user=member)
+    clear_downs.cycle_close_due(now=timezone.now())
+    hold = clear_downs.hold_place(group=held, by=dpo, reference="FOI-1", reason="Request received")
+    obligation = Obligation.objects.get(cycle__group=group, user=member)
+    export = ExportLog.objects.create(user=dpo, kind="register", format="csv", started_at=timezone.now(),
+                                      finished_at=timezone.now(), rows=1, size=10, sha256="0" * 64)
+    kwargs = {
+        "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
+        "attestations:link": {"token": obligation_link_token(obligation)},
+        "attestations:prompt": {"pk": obligation.cycle_id},
+        "attestations:excuse": {"pk": obligation.pk},
+        "attestations:hold_place": {"pk": group.pk},
+        "attestations:hold_lift": {"pk": hold.pk},
+        "groups:detail": {"pk": group.pk},
+        "groups:edit": {"pk": group.pk},
+        "groups:transition": {"pk": group.pk, "action": "suspend"},
+        "groups:member_add": {"pk": group.pk},
+        "groups:member_remove": {"pk": group.pk, "membership_pk": Membership.objects.get(group=group, user=member).pk},
+        "groups:roles": {"pk": group.pk},
+        "groups:history": {"pk": group.pk},
+        "dashboard:group": {"pk": group.pk},
+        "dashboard:person": {"pk": member.pk},
+        "audit:export": {"kind": "register", "fmt": "csv"},
+        "audit:export_detail": {"pk": export.pk},
+        "audit:export_sha256": {"pk": export.pk},
+    }
+    people = {"member": member, "other_admin": other_admin, "admin": admin_user, "dpo": dpo, "auditor": auditor}
+    assert other.admin == other_admin
+    return kwargs, people
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_role_gets_what_the_matrix_says(client, world, name, method, time_machine):
+    time_machine.move_to(timezone.now() + dt.timedelta(minutes=1), tick=True)
+    kwargs, people = world
+    url = reverse(name, kwargs=kwargs.get(name, {}))
+    expected_row = MATRIX[name][0 if method == "GET" else 1]
+    got = []
+    for role in ROLES:
+        client.logout()
+        if role != ANON:
+            client.force_login(people[role])
+        response = client.get(url) if method == "GET" else client.post(url)
+        code = response.status_code
+        if code == 302 and response["Location"].startswith(reverse("login")) and role == ANON:
+            code = LOGIN
+        got.append(code)
+    assert tuple(got) == expected_row, f"{method} {url}: got {got}, expected {list(expected_row)}"
