@@ -111,7 +111,10 @@ class ChatGroup(models.Model):
 
     @property
     def logo_url(self) -> str:
-        return self.logo.url if self.logo else static(DEFAULT_LOGO)
+        if not self.logo:
+            return static(DEFAULT_LOGO)
+        # The stored name changes with every upload, so browsers may cache each version.
+        return f"{reverse('groups:logo', args=[self.pk])}?v={self.logo.name.rsplit('/', 1)[-1][:12]}"
 
     @property
     def is_active(self) -> bool:

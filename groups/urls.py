@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/members/<int:membership_pk>/remove/", views.member_remove, name="member_remove"),
     path("<int:pk>/roles/", views.roles, name="roles"),
     path("<int:pk>/history/", views.history, name="history"),
+    path("<int:pk>/logo.png", views.logo, name="logo"),
 ]

@@ -8,15 +8,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 
 from attestations import views as attestation_views
 
 from . import permissions, selectors, services
 from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
-from .models import ChatGroup, Membership
+from .models import DEFAULT_LOGO, ChatGroup, Membership
 
 
 def _call(form, service, **kwargs):
@@ -232,6 +233,24 @@ def roles(request, pk: int):
                     return redirect(changed)
     return render(request, "groups/roles.html",
                   {"group": group, "admin_form": admin_form, "deputy_form": deputy_form})
+
+
+@login_required
+@require_safe
+def logo(request, pk: int):
+    """A group's uploaded logo, to signed-in staff who may see the group.
+
+    Uploads are never served straight from the media folder: this view always answers
+    image/png (every upload was re-encoded to PNG) and never lets the browser guess.
+    """
+    group = permissions.get_group_for_user(request.user, pk)
+    if not group.logo:
+        return redirect(static(DEFAULT_LOGO))
+    response = FileResponse(group.logo.open("rb"), content_type="image/png", filename="logo.png")
+    response["Content-Disposition"] = 'inline; filename="logo.png"'
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

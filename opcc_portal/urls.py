@@ -22,8 +22,3 @@ urlpatterns = [
     path("audit/", include("attestations.urls_audit")),
     path("admin/", admin.site.urls),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

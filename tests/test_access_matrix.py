@@ -62,6 +62,8 @@ MATRIX = {
     # (An empty POST clears the deputy, a valid change.)
     "groups:roles":            ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 302, 302, 403)),
     "groups:history":          ((LOGIN, 403, 403, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # (No logo uploaded: the office logo, by redirect.)
+    "groups:logo":             ((LOGIN, 302, 302, 302, 302, 302), (LOGIN, 405, 405, 405, 405, 405)),
     # Dashboards: the DPO and auditors see everything; an admin only their own groups.
     "dashboard:index":         ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:trend_svg":     ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
@@ -128,6 +130,7 @@ def world(admin_user, member, dpo, auditor, group):
         "groups:member_remove": {"pk": group.pk, "membership_pk": Membership.objects.get(group=group, user=member).pk},
         "groups:roles": {"pk": group.pk},
         "groups:history": {"pk": group.pk},
+        "groups:logo": {"pk": group.pk},
         "dashboard:group": {"pk": group.pk},
         "dashboard:person": {"pk": member.pk},
         "audit:export": {"kind": "register", "fmt": "csv"},

@@ -400,3 +400,21 @@ def test_the_register_search_survives_a_nul_character(client, member, group):
     client.force_login(member)
     response = client.get(reverse("groups:register"), {"q": "Urgent\x00"})
     assert response.status_code == 200 and "Urgent Ops" in response.content.decode()
+
+
+def test_an_uploaded_logo_is_served_as_png_only_to_those_who_may_see_the_group(client, member, outsider, settings,
+                                                                               tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(member)
+    client.post(reverse("groups:propose"), {"name": "Ops", "purpose": "x", "cycle_weekday": 4,
+                                            "cycle_time": "17:00", "logo": logo()})
+    group = ChatGroup.objects.get(name="Ops")
+    assert group.logo_url.startswith(reverse("groups:logo", args=[group.pk]) + "?v=")
+    response = client.get(group.logo_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png" and response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+    client.force_login(outsider)  # a proposal is not visible to outsiders, nor its logo
+    assert client.get(group.logo_url).status_code == 404
+    client.logout()
+    assert client.get(group.logo_url).status_code == 302
