@@ -110,7 +110,12 @@ def _wait_until_up(url: str, timeout: float = 30) -> None:
 
 def _read_stats(path: Path) -> dict:
     with path.open() as handle:
-        total = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
+        rows = list(csv.DictReader(handle))
+    total = next(row for row in rows if row["Name"] == "Aggregated")
+    for row in rows:
+        if row["Name"] != "Aggregated":
+            print(f"  {row['Type']:<5} {row['Name']:<16} {int(row['Request Count']):>6} requests, "
+                  f"p50 {row['50%']:>6} ms, p95 {row['95%']:>6} ms, {row['Failure Count']} errors")
     return {
         "requests": int(total["Request Count"]),
         "failures": int(total["Failure Count"]),
