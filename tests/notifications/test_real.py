@@ -1,0 +1,102 @@
+"""The schedule on the real parts: a Celery worker on the configured broker, a real SMTP server,
+and PostgreSQL for the races."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+
+from attestations import notifications, tasks
+from attestations.models import Flag, Obligation, SentEmail
+from opcc_portal.celery import app as celery_app
+from tests.conftest import service_missing, wait_for
+from tests.factories import MembershipFactory, UserFactory
+from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def real_celery(eager_celery):
+    """Tasks go through the broker to the worker thread, not run in the test's process."""
+    celery_app.conf.task_always_eager = False
+    yield
+
+
+def test_it_runs_a_full_week_on_the_real_worker_and_smtp_server(
+    real_celery, celery_worker, smtp_server, group, admin_user, member, at, settings
+):
+    settings.EMAIL_RETRY_SECONDS = 1  # a transient SMTP hiccup under load is retried within the wait
+    # The worker runs in this process, so it shares the frozen clock: move it, run the sweep
+    # on the worker, wait for the emails.
+    at(PERIOD_END + MINUTES_15)
+    tasks.sweep.delay()
+    wait_for(lambda: Obligation.objects.count() == 2)
+    at(PROMPT_DUE + MINUTES_15)  # prompt missed; reminders (24 h before the deadline)
+    tasks.sweep.delay()
+    wait_for(lambda: SentEmail.objects.filter(status="sent").count() == 3, timeout=40)  # two reminders, a digest
+    at(DUE + MINUTES_15)  # the deadline passed: both are overdue
+    tasks.sweep.delay()
+    wait_for(lambda: SentEmail.objects.filter(kind="admin_digest", status="sent").count() == 2, timeout=40)
+    digests = [m for m in smtp_server.messages if "overdue" in m["Subject"]]
+    assert [m["To"] for m in digests] == [admin_user.email]
+    [digest] = digests
+    assert "Morgan Lee" in digest.get_body(("plain",)).get_content()
+    assert f"/groups/{group.pk}/" in digest.get_body(("html",)).get_content()
+    assert Flag.objects.filter(resolved_at__isnull=True).count() == 3
+
+    # A late attestation through the web resolves the member's flag.
+    from django.test import Client
+
+    client = Client()
+    client.force_login(member)
+    obligation = Obligation.objects.get(user=member)
+    at(DUE + dt.timedelta(hours=2))
+    response = client.post("/", {"obligations": [obligation.pk], "cleared_on": "2026-11-15", "confirmed_saved": "on"})
+    assert response.status_code == 302
+    assert Flag.objects.get(user=member, kind="member_overdue").resolved_at == DUE + dt.timedelta(hours=2)
+    tasks.sweep.delay()
+    at(DUE + dt.timedelta(hours=3))
+    assert len([m for m in smtp_server.messages if "overdue" in m["Subject"]]) == 1  # nothing new
+
+
+def _at_once(*calls):
+    barrier = threading.Barrier(len(calls))
+    errors = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group, member, at):
+    if connection.vendor != "postgresql":
+        service_missing("needs PostgreSQL for concurrent transactions (set DATABASE_URL)")
+    for _ in range(10):
+        MembershipFactory(group=group, user=UserFactory())
+    notifications.sweep(now=at(PERIOD_END + MINUTES_15), queue=False)
+    now = at(DUE + MINUTES_15)
+
+    def sweep_and_send():
+        for pk in notifications.sweep(now=now, queue=False).emails:
+            notifications.sentemail_send(sent_email_id=pk, now=now)
+
+    assert _at_once(sweep_and_send, sweep_and_send) == []
+    assert Flag.objects.filter(kind="member_overdue").count() == 12
+    assert Flag.objects.filter(kind="prompt_missed").count() == 1
+    assert SentEmail.objects.filter(kind="admin_digest").count() == 1
+    assert [m.to for m in mail.outbox] == [[group.admin.email]]
