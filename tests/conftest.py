@@ -136,10 +136,29 @@ def login_page(live_server, page):
 
 
 @pytest.fixture(scope="session")
-def celery_queue():
-    """A queue of this test process's own, so parallel test workers never take each other's tasks."""
+def celery_queue(tmp_path_factory):
+    """A queue of this test process's own, so parallel test workers never take each other's tasks.
+
+    The folder broker keeps its exchange bindings in one shared file, which parallel
+    processes would overwrite; so each test process gets folders of its own as well.
+    """
     from opcc_portal.celery import app
 
+    if app.conf.broker_url.startswith("filesystem://"):
+        base = tmp_path_factory.mktemp("celery-broker")
+        folders = {key: base / key for key in ("queue", "processed", "control")}
+        for folder in folders.values():
+            folder.mkdir()
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folders["queue"]),
+            "data_folder_out": str(folders["queue"]),
+            "processed_folder": str(folders["processed"]),
+            "control_folder": str(folders["control"]),
+            "store_processed": False,
+        }
+        # Connections made before this point used the shared folders: start new pools.
+        app._pool = None
+        app.amqp._producer_pool = None
     name = f"tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
     app.conf.task_default_queue = name
     app.amqp.queues.select_add(name)
