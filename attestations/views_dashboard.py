@@ -25,7 +25,7 @@ from groups import permissions as group_permissions
 from groups.models import ChatGroup
 from opcc_portal.context_processors import NAV_DASHBOARD_SESSION_KEY
 
-from . import periods, stats
+from . import periods, selectors, stats
 
 PAGE_SIZE = 50
 
@@ -226,6 +226,7 @@ def group(request, pk: int):
         **_common(request, scope, dates, form),
         "group": chat_group,
         "drill": stats.group_drilldown(group=chat_group, dates=dates, now=now),
+        "emails": list(selectors.group_sent_emails(group=chat_group, since=dates.start)),
         "now": now,
     }
     return render(request, "dashboard/group.html", context)

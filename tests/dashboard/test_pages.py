@@ -106,6 +106,20 @@ def test_it_exports_the_group_table_as_csv_safe_for_spreadsheets(dpo_client, off
 def test_the_drill_down_answers_who_and_since_when(dpo_client, office):
     page = text(dpo_client.get(reverse("dashboard:group", args=[office.a.pk])))
     assert "Pat Overdue" in page and "Clear-down overdue" in page and "Overdue</span>" in page
-    assert 'id="emails-heading"' in page and "does not keep a log of the emails" in page
+    assert 'id="emails-heading"' in page and "No emails about this group in these dates" in page
     person = text(dpo_client.get(reverse("dashboard:person", args=[office.pat.pk])))
     assert "Urgent Ops" in person and "Overdue" in person
+
+
+def test_the_drill_down_lists_the_emails_sent_about_the_group(dpo_client, office):
+    from django.utils import timezone
+
+    from attestations.models import SentEmail
+
+    SentEmail.objects.create(key="test-digest", kind=SentEmail.Kind.choices[0][0], user=office.pat,
+                             to_address="pat@example.org", subject="Overdue clear-downs in Urgent Ops",
+                             group=office.a, created_at=timezone.now(), status="failed", attempts=3,
+                             error="SMTP connection refused")
+    page = text(dpo_client.get(reverse("dashboard:group", args=[office.a.pk])))
+    assert "Overdue clear-downs in Urgent Ops" in page and "Pat Overdue" in page
+    assert "3 attempts" in page and "SMTP connection refused" in page
