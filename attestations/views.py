@@ -10,23 +10,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from groups.models import ChatGroup
+from opcc_portal.forms import call_service
 
 from . import links, permissions, selectors, services
 from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
 from .models import Obligation
-
-
-def _call(form, service, **kwargs):
-    """Run a service; put its rule violations on the form. Returns the result or None."""
-    try:
-        return service(**kwargs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for name, errors in exc.error_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
-        return None
 
 
 def _names(obligations) -> str:
@@ -55,7 +43,7 @@ def my_clear_downs(request):
     # already done reaches the service, which says so instead of a vague "invalid choice".
     form = AttestForm(request.POST or None, obligations=Obligation.objects.filter(user=request.user))
     if request.method == "POST" and form.is_valid():
-        result = _call(
+        result = call_service(
             form,
             services.obligation_attest,
             obligations=form.cleaned_data["obligations"],
@@ -120,7 +108,7 @@ def link(request, token: str):
         permissions.check_can_write(request.user)
     form = LinkAttestForm(request.POST or None, obligation=obligation)
     if request.method == "POST" and form.is_valid():
-        result = _call(
+        result = call_service(
             form,
             services.obligation_attest,
             obligations=[obligation],
@@ -175,7 +163,7 @@ def excuse(request, pk: int):
     group = obligation.cycle.group
     form = ExcuseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        excused = _call(
+        excused = call_service(
             form, services.obligation_excuse, obligation=obligation, by=request.user, reason=form.cleaned_data["reason"]
         )
         if excused:
@@ -199,7 +187,7 @@ def hold_place(request, pk: int):
     hold = selectors.group_active_hold(group=group)
     form = HoldForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        placed = _call(
+        placed = call_service(
             form,
             services.hold_place,
             group=group,
@@ -224,7 +212,7 @@ def hold_lift(request, pk: int):
     hold = permissions.get_hold_for_lift(request.user, pk)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        lifted = _call(form, services.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"])
+        lifted = call_service(form, services.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"])
         if lifted:
             messages.success(request, f"The hold {lifted.reference} on {hold.group.name} is lifted.")
             return redirect(hold.group)

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,23 +14,11 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 
 from attestations import views as attestation_views
+from opcc_portal.forms import call_service
 
 from . import permissions, selectors, services
 from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
 from .models import DEFAULT_LOGO, ChatGroup, Membership
-
-
-def _call(form, service, **kwargs):
-    """Run a service; put its rule violations on the form. Returns the result or None."""
-    try:
-        return service(**kwargs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
-        return None
 
 
 def _name(user) -> str:
@@ -65,7 +53,7 @@ def propose(request):
         raise PermissionDenied
     form = ChatGroupForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        group = _call(
+        group = call_service(
             form,
             services.chatgroup_propose,
             by=request.user,
@@ -113,7 +101,7 @@ def edit(request, pk: int):
     }
     form = ChatGroupEditForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        updated = _call(
+        updated = call_service(
             form,
             services.chatgroup_update,
             group=group,
@@ -149,7 +137,7 @@ def transition(request, pk: int, action: str):
     group = permissions.get_group_for_user(request.user, pk)
     form = TransitionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        changed = _call(
+        changed = call_service(
             form, services.chatgroup_transition, group=group, action=action, by=request.user,
             reason=form.cleaned_data["reason"],
         )
@@ -176,7 +164,7 @@ def member_add(request, pk: int):
         results = list(selectors.staff_search(group=group, search=search_form.cleaned_data["q"]))
     form = UserChoiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        membership = _call(form, services.membership_add, group=group, user=form.cleaned_data["user"],
+        membership = call_service(form, services.membership_add, group=group, user=form.cleaned_data["user"],
                            by=request.user)
         if membership:
             messages.success(request, f"{_name(membership.user)} has been added to {group.name}.")
@@ -196,7 +184,7 @@ def member_remove(request, pk: int, membership_pk: int):
     form = forms.Form({})  # carries the service's refusal to the page
     form.is_valid()
     if request.method == "POST":
-        removed = _call(form, services.membership_remove, membership=membership, by=request.user)
+        removed = call_service(form, services.membership_remove, membership=membership, by=request.user)
         if removed:
             messages.success(request, f"{_name(removed.user)} has been removed from {group.name}.")
             return redirect(group)
@@ -217,7 +205,7 @@ def roles(request, pk: int):
         if "admin-user" in request.POST:
             admin_form = UserChoiceForm(request.POST, prefix="admin", queryset=admin_form.fields["user"].queryset)
             if admin_form.is_valid():
-                changed = _call(admin_form, services.chatgroup_set_admin, group=group,
+                changed = call_service(admin_form, services.chatgroup_set_admin, group=group,
                                 user=admin_form.cleaned_data["user"], by=request.user)
                 if changed:
                     messages.success(request, f"{_name(changed.admin)} is now the admin of {group.name}.")
@@ -225,7 +213,7 @@ def roles(request, pk: int):
         else:
             deputy_form = DeputyForm(request.POST, prefix="deputy", queryset=deputy_form.fields["user"].queryset)
             if deputy_form.is_valid():
-                changed = _call(deputy_form, services.chatgroup_set_deputy, group=group,
+                changed = call_service(deputy_form, services.chatgroup_set_deputy, group=group,
                                 user=deputy_form.cleaned_data["user"], by=request.user)
                 if changed:
                     who = _name(changed.deputy) if changed.deputy else "Nobody"
