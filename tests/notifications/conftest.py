@@ -12,46 +12,16 @@ import datetime as dt
 import pytest
 
 from attestations import notifications
-from opcc_portal.celery import app as celery_app
 
+# The same week, frozen clock and eager Celery as the clear-down tests.
+from tests.attestations.conftest import BASE, DUE, PERIOD_END, at, clock, eager_celery, utc  # noqa: F401 - fixtures
 
-def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
-
-
-BASE = utc(2026, 11, 10, 9)
-PERIOD_END = utc(2026, 11, 13, 17)
 PROMPT_DUE = utc(2026, 11, 14, 17)
-DUE = utc(2026, 11, 15, 17)
 MINUTES_15 = dt.timedelta(minutes=15)
 
 
-@pytest.fixture(autouse=True)
-def clock(time_machine):
-    time_machine.move_to(BASE, tick=False)
-    return time_machine
-
-
 @pytest.fixture
-def at(clock):
-    def move(when: dt.datetime) -> dt.datetime:
-        clock.move_to(when, tick=False)
-        return when
-
-    return move
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = saved
-
-
-@pytest.fixture
-def sweep_at(at, django_capture_on_commit_callbacks):
+def sweep_at(at, django_capture_on_commit_callbacks):  # noqa: F811 - `at` is the imported fixture
     """Run the 15-minute sweep at a moment, with the emails it queues sent there and then."""
 
     def run(when: dt.datetime):
