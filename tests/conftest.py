@@ -261,3 +261,34 @@ def assert_accessible(axe):
         assert width <= viewport, f"{label or page.url}: {width}px wide in a {viewport}px viewport"
 
     return check
+
+
+def run_at_once(*calls, timeout: float = 60) -> list:
+    """Start every call in its own thread at the same instant; return "ok" or the exception of each.
+
+    Each thread has its own database connection (closed at the end), so on PostgreSQL the
+    calls really are concurrent transactions.
+    """
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(len(calls))
+    outcomes = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+            outcomes.append("ok")
+        except Exception as exc:  # noqa: BLE001 - the caller decides which failures are expected
+            outcomes.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return outcomes

@@ -1,14 +1,12 @@
 """Races on the register, run on the real PostgreSQL (CI): the cap and duplicate adds hold."""
 
-import threading
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection
 
 from groups import services
 from groups.models import ChatGroup, Membership
-from tests.conftest import service_missing
+from tests.conftest import run_at_once, service_missing
 from tests.factories import ChatGroupFactory, UserFactory, dpo_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,27 +17,6 @@ def _postgresql_only():
     if connection.vendor != "postgresql":
         service_missing("needs PostgreSQL for concurrent transactions (set DATABASE_URL)")
 
-
-def run_at_once(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = []
-
-    def worker(call):
-        try:
-            barrier.wait()
-            call()
-            outcomes.append("ok")
-        except ValidationError as exc:
-            outcomes.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
 
 
 def test_it_never_approves_past_the_cap_under_concurrent_approvals(settings):

@@ -2,16 +2,15 @@
 and PostgreSQL for the races."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 
 from attestations import notifications, tasks
 from attestations.models import Flag, Obligation, SentEmail
 from opcc_portal.celery import app as celery_app
-from tests.conftest import service_missing, wait_for
+from tests.conftest import run_at_once, service_missing, wait_for
 from tests.factories import MembershipFactory, UserFactory
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
 
@@ -62,26 +61,6 @@ def test_it_runs_a_full_week_on_the_real_worker_and_smtp_server(
     assert len([m for m in smtp_server.messages if "overdue" in m["Subject"]]) == 1  # nothing new
 
 
-def _at_once(*calls):
-    barrier = threading.Barrier(len(calls))
-    errors = []
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
-
 
 def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group, member, at):
     if connection.vendor != "postgresql":
@@ -95,7 +74,7 @@ def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group
         for pk in notifications.sweep(now=now, queue=False).emails:
             notifications.sentemail_send(sent_email_id=pk, now=now)
 
-    assert _at_once(sweep_and_send, sweep_and_send) == []
+    assert run_at_once(sweep_and_send, sweep_and_send) == ["ok", "ok"]
     assert Flag.objects.filter(kind="member_overdue").count() == 12
     assert Flag.objects.filter(kind="prompt_missed").count() == 1
     assert SentEmail.objects.filter(kind="admin_digest").count() == 1
