@@ -20,6 +20,7 @@ env = environ.Env()
 
 # Local state of the embedded defaults (SQLite file, broker folders, mail, uploads).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # local state (SQLite, broker folders, mail) lives here
 
 DEBUG = env.bool("DEBUG", default=False)
 

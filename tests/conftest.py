@@ -250,10 +250,15 @@ def axe():
 
 @pytest.fixture
 def assert_accessible(axe):
-    """Run axe-core on the page: no violation of WCAG 2.0, 2.1 or 2.2 at levels A and AA."""
+    """Run axe-core on the page: no violation of WCAG 2.0, 2.1 or 2.2 at levels A and AA.
+
+    Wait for what the page should show after a click before calling it: a scan that starts
+    while the next page is still loading has no document to read.
+    """
 
     def check(page, label: str = ""):
         options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+        page.wait_for_load_state("load")
         results = axe.run(page, options=options)
         assert results.violations_count == 0, f"{label or page.url}\n{results.generate_report()}"
         width = page.evaluate("document.documentElement.scrollWidth")

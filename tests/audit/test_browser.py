@@ -2,8 +2,10 @@
 
 import csv
 import io
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.audit.conftest import make_record
@@ -27,14 +29,15 @@ def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(logi
     page.get_by_label("Kind of record").select_option("group")
     page.get_by_label("Changed by").fill("dpo")
     page.get_by_role("button", name="Show changes").click()
-    assert page.get_by_text("Admin handed over").is_visible()
-    row = page.get_by_role("row", name="Admin Grace Adeyemi Morgan Lee")
-    assert row.is_visible()
+    expect(page.get_by_text("Admin handed over")).to_be_visible()
+    expect(page.get_by_role("row", name="Admin Grace Adeyemi Morgan Lee")).to_be_visible()
     assert_accessible(page, "history filtered")
 
     page.get_by_role("link", name="Exports", exact=True).click()
     page.get_by_label("Group", exact=True).select_option(label="Urgent Ops")
-    page.get_by_role("button", name="Apply to the links below").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply to the links below").click()
+    expect(page).to_have_url(re.compile(r"group="))
     assert_accessible(page, "exports")
     with page.expect_download() as info:
         page.get_by_role("link", name="CSV of clear-downs and attestations").click()
@@ -47,19 +50,19 @@ def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(logi
     assert by_user["groupadmin"]["status"] == "held"
 
     page.get_by_role("link", name="Export log", exact=True).click()
-    assert page.get_by_role("cell", name="obligations (CSV)").first.is_visible()
+    expect(page.get_by_role("cell", name="obligations (CSV)").first).to_be_visible()
     assert_accessible(page, "export log")
 
     page.get_by_role("link", name="FOI evidence pack", exact=True).click()
     page.get_by_label("Group", exact=True).select_option(label="Urgent Ops")
     page.get_by_role("button", name="Make the pack").click()
-    assert page.get_by_role("heading", name="Why we do not hold the messages of “Urgent Ops”").is_visible()
-    assert page.get_by_text(record.hold.reference).first.is_visible()
+    expect(page.get_by_role("heading", name="Why we do not hold the messages of “Urgent Ops”")).to_be_visible()
+    expect(page.get_by_text(record.hold.reference).first).to_be_visible()
     assert_accessible(page, "FOI pack")
 
     page.get_by_role("link", name="Ledger", exact=True).click()
     page.get_by_role("button", name="Check the whole chain now").click()
-    assert page.get_by_role("heading", name="The ledger is intact").is_visible()
+    expect(page.get_by_role("heading", name="The ledger is intact")).to_be_visible()
     assert_accessible(page, "ledger")
 
     page.set_viewport_size({"width": 390, "height": 844})

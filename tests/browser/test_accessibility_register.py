@@ -1,6 +1,7 @@
 """Register pages scanned with axe-core at desktop and phone sizes (WCAG 2.2 AA)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from groups.models import Membership
 from tests.conftest import VIEWPORTS
@@ -15,6 +16,7 @@ def test_the_register_pages_have_no_accessibility_violations(live_server, page, 
     page.goto(f"{live_server.url}/accounts/login/")
     assert_accessible(page, "login")
     page.get_by_role("button", name="Sign in").click()  # empty form: the error summary
+    expect(page.locator("#error-summary")).to_be_visible()
     assert_accessible(page, "login errors")
     login_page(dpo)
     membership = Membership.objects.get(group=group, user=member)
@@ -34,4 +36,5 @@ def test_the_register_pages_have_no_accessibility_violations(live_server, page, 
         assert_accessible(page, path)
     page.goto(f"{live_server.url}/groups/propose/")
     page.get_by_role("button", name="Propose group").click()
+    expect(page.locator("#error-summary")).to_be_visible()
     assert_accessible(page, "propose errors")
