@@ -12,7 +12,7 @@ import smtplib
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -50,7 +50,7 @@ def _render(name: str, context: dict) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def prompt_email(*, obligation: Obligation) -> EmailMultiAlternatives:
+def prompt_email(*, obligation: Obligation, to: str) -> EmailMultiAlternatives:
     """The admin's weekly prompt to one member, with a signed link to confirm (R5)."""
     cycle = obligation.cycle
     context = {
@@ -62,47 +62,7 @@ def prompt_email(*, obligation: Obligation) -> EmailMultiAlternatives:
         "howto_url": f"{settings.SITE_URL}{reverse('attestations:howto')}",
         "link_days": settings.ATTEST_LINK_MAX_AGE_DAYS,
     }
-    subject, text, html = _render("prompt", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[obligation.user.email])
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-def send_prompt_emails(
-    obligations: Sequence[Obligation], *, attempt: int = 1
-) -> tuple[list[Obligation], Exception | None]:
-    """Send each member their prompt over one connection, recording each in `SentEmail`.
-
-    Returns those not sent and the error that stopped the sending. One message at a time,
-    so that a failure half way tells exactly who is still owed an email.
-    """
-    for obligation in obligations:
-        if not obligation.user.email:
-            logger.warning("User %s has no email address: no prompt email sent.", obligation.user_id)
-    from .notifications import PromptRecord, sentemails_record_prompts
-
-    unsent = [o for o in obligations if o.user.email]
-    connection = get_connection()
-    records: list[PromptRecord] = []
-    message = None
-    try:
-        connection.open()
-        while unsent:
-            message = prompt_email(obligation=unsent[0])
-            connection.send_messages([message])
-            records.append(PromptRecord(obligation=unsent.pop(0), message=message))
-            message = None
-    except TRANSIENT_MAIL_ERRORS as exc:
-        logger.warning("Prompt emails stopped with %d unsent: %s", len(unsent), exc)
-        if unsent:
-            message = message or prompt_email(obligation=unsent[0])
-            records.append(PromptRecord(obligation=unsent[0], message=message, error=exc))
-        return unsent, exc
-    finally:
-        connection.close()
-        # One insert for the lot, whatever happened: the DPO sees what was sent and what failed.
-        sentemails_record_prompts(records=records, attempt=attempt)
-    return [], None
+    return _message("prompt", context, to)
 
 
 def _message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
@@ -202,6 +162,11 @@ def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives
     ):
         return None, "the group is on hold"
     kind = email.kind
+    if kind == SentEmail.Kind.PROMPT:
+        obligation = Obligation.objects.select_related("user", "cycle__group").get(pk=email.obligation_id)
+        if obligation.status != Obligation.Status.PENDING:
+            return None, "already settled"
+        return prompt_email(obligation=obligation, to=to), ""
     if kind == SentEmail.Kind.REMINDER:
         obligation = Obligation.objects.select_related("user", "cycle__group").get(pk=email.obligation_id)
         if obligation.status != Obligation.Status.PENDING:

@@ -136,7 +136,7 @@ class Obligation(models.Model):
     )
     excused_at = models.DateTimeField(null=True, blank=True)
     excuse_reason = models.TextField(max_length=1000, blank=True)
-    # Claimed by the prompt email task with a conditional UPDATE, so nobody is emailed twice.
+    # Set when the admin's prompt records this member's prompt email (a `SentEmail`), once.
     prompt_emailed_at = models.DateTimeField(null=True, blank=True)
     # Claimed the same way by the reminder sweep: one reminder per obligation.
     reminder_sent_at = models.DateTimeField(null=True, blank=True)

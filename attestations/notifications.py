@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
@@ -151,6 +150,48 @@ def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
     return resolved
 
 
+# --- The admin's prompt ---------------------------------------------------------------
+
+
+def prompt_emails_queue(*, cycle, now: dt.datetime, queue: bool = True) -> list[int]:
+    """The prompt email to each member who still owes a clear-down for the cycle (R5).
+
+    Called inside the prompt's own transaction (the cycle row locked), so the prompt and
+    its emails are recorded together or not at all. Claimed by `prompt_emailed_at IS NULL`;
+    sent like every other email, so a lost task or a dead worker is caught by the sweep.
+    """
+    pending = cycle.obligations.filter(status=Status.PENDING, prompt_emailed_at__isnull=True)
+    rows = list(pending.values_list("pk", "user_id", "user__email", "cycle_id", "cycle__group_id"))
+    return _emails_to_members(Kind.PROMPT, "prompt_emailed_at", rows, now=now, queue=queue)
+
+
+def _emails_to_members(kind: str, claim: str, rows: list[tuple], *, now: dt.datetime, queue: bool) -> list[int]:
+    """Claim each obligation (`<claim> IS NULL`) and make one email of `kind` to its member.
+
+    `rows` are (obligation, user, address, cycle, group) ids; the key is one per obligation.
+    """
+    if not rows:
+        return []
+    Obligation.objects.filter(pk__in=[r[0] for r in rows], **{f"{claim}__isnull": True}).update(**{claim: now})
+    ids = _create_emails(
+        [
+            SentEmail(
+                key=f"{kind}:o{pk}",
+                kind=kind,
+                user_id=user_id,
+                to_address=address,
+                obligation_id=pk,
+                cycle_id=cycle_id,
+                group_id=group_id,
+                created_at=now,
+            )
+            for pk, user_id, address, cycle_id, group_id in rows
+        ]
+    )
+    _queue_on_commit(ids, queue)
+    return ids
+
+
 # --- Member reminders -----------------------------------------------------------------
 
 
@@ -170,26 +211,7 @@ def reminders_queue(*, now: dt.datetime | None = None, queue: bool = True) -> li
         .filter(~_group_held())
         .values_list("pk", "user_id", "user__email", "cycle_id", "cycle__group_id")
     )
-    if not rows:
-        return []
-    Obligation.objects.filter(pk__in=[r[0] for r in rows], reminder_sent_at__isnull=True).update(reminder_sent_at=now)
-    ids = _create_emails(
-        [
-            SentEmail(
-                key=f"reminder:o{pk}",
-                kind=Kind.REMINDER,
-                user_id=user_id,
-                to_address=address,
-                obligation_id=pk,
-                cycle_id=cycle_id,
-                group_id=group_id,
-                created_at=now,
-            )
-            for pk, user_id, address, cycle_id, group_id in rows
-        ]
-    )
-    _queue_on_commit(ids, queue)
-    return ids
+    return _emails_to_members(Kind.REMINDER, "reminder_sent_at", rows, now=now, queue=queue)
 
 
 # --- Admin digests ----------------------------------------------------------------------
@@ -495,42 +517,3 @@ def _release_claims(email: SentEmail) -> None:
         flags.update(notified_at=None)
     else:
         flags.update(escalated_at=None)
-
-
-@dataclass
-class PromptRecord:
-    obligation: Obligation
-    message: EmailMessage
-    error: Exception | None = None
-
-
-def sentemails_record_prompts(
-    *, records: Sequence[PromptRecord], attempt: int = 1, now: dt.datetime | None = None
-) -> None:
-    """Record the admin's prompt emails, sent by their own task (claimed per obligation), in
-    one insert: each sent, or failed with its error. A failed one frees its key for the retry."""
-    now = now or timezone.now()
-    rows = []
-    for record in records:
-        obligation, message, error = record.obligation, record.message, record.error
-        rows.append(
-            SentEmail(
-                key=f"prompt:o{obligation.pk}",
-                kind=Kind.PROMPT,
-                user_id=obligation.user_id,
-                to_address=message.to[0] if message.to else "",
-                subject=message.subject[:255],
-                cycle_id=obligation.cycle_id,
-                group_id=obligation.cycle.group_id,
-                obligation=obligation,
-                created_at=now,
-                attempted_at=now,
-                attempts=attempt,
-                status=SentEmail.Status.FAILED if error else SentEmail.Status.SENT,
-                sent_at=None if error else now,
-                error=f"{type(error).__name__}: {error}"[:2000] if error else "",
-            )
-        )
-    if rows:
-        created = SentEmail.objects.bulk_create(rows)
-        services._history(SentEmail, created, by=None, reason="Prompt email", update=False)

@@ -280,8 +280,9 @@ def cycle_prompt(*, cycle: Cycle, by: AbstractBaseUser, now: dt.datetime | None 
     """Record the admin's prompt for a cycle and email each member who still owes a link.
 
     The first prompt is the one recorded; issuing it again changes nothing (the message
-    to paste is still shown). Emails go out from a task queued after the commit; if the
-    broker is down the prompt still stands and the failure is logged.
+    to paste is still shown). Each email is a `SentEmail` row written in the same
+    transaction and sent by a task queued after the commit, like every other email: if the
+    broker is down or a worker dies, the row stays pending and a later sweep sends it.
     """
     now = now or timezone.now()
     cycle = Cycle.objects.select_for_update(of=("self",)).select_related("group").get(pk=cycle.pk)
@@ -302,45 +303,10 @@ def cycle_prompt(*, cycle: Cycle, by: AbstractBaseUser, now: dt.datetime | None 
         Flag.objects.filter(kind=Flag.Kind.PROMPT_MISSED, cycle=cycle), by=by, now=now, reason="Prompt issued late"
     )
     if outstanding:
-        cycle_id = cycle.pk
-        transaction.on_commit(lambda: _queue_prompt_emails(cycle_id))
+        from .notifications import prompt_emails_queue  # notifications builds on this module
+
+        prompt_emails_queue(cycle=cycle, now=now)
     return PromptResult(cycle=cycle, first=True, outstanding=outstanding)
-
-
-def _queue_prompt_emails(cycle_id: int) -> None:
-    from .tasks import send_prompt_emails
-
-    try:
-        send_prompt_emails.delay(cycle_id)
-    except Exception:
-        # The prompt is recorded and the admin has the message to paste; the emails are a
-        # courtesy. A broker outage must not turn the admin's click into an error page.
-        logger.exception("Could not queue the prompt emails of cycle %s; the prompt is recorded.", cycle_id)
-
-
-def obligations_claim_for_prompt_email(*, cycle_id: int, now: dt.datetime | None = None) -> list[Obligation]:
-    """Claim the obligations of a cycle whose member has not yet been emailed.
-
-    A conditional UPDATE (`prompt_emailed_at IS NULL`) on rows locked with SKIP LOCKED:
-    two workers running the same task at once split the rows, and a retried task finds
-    nothing left to claim, so nobody gets the email twice.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        ids = list(
-            Obligation.objects.select_for_update(skip_locked=True)
-            .filter(cycle_id=cycle_id, status=Status.PENDING, prompt_emailed_at__isnull=True)
-            .values_list("pk", flat=True)
-        )
-        if not ids:
-            return []
-        Obligation.objects.filter(pk__in=ids, prompt_emailed_at__isnull=True).update(prompt_emailed_at=now)
-    return list(Obligation.objects.filter(pk__in=ids).select_related("user", "cycle__group"))
-
-
-def obligations_release_prompt_email(*, obligations: Sequence[Obligation]) -> None:
-    """Give back claims whose email could not be sent, so a retry sends them."""
-    Obligation.objects.filter(pk__in=[o.pk for o in obligations]).update(prompt_emailed_at=None)
 
 
 # --- Excusing (R7) ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import emails, notifications, services
+from . import notifications, services
 
 
 @shared_task
@@ -52,20 +52,3 @@ def send_email(self, sent_email_id: int) -> str | None:
     if outcome.retry:
         raise self.retry(exc=outcome.error, countdown=_backoff(self.request.retries))
     return outcome.status
-
-
-@shared_task(bind=True, max_retries=3)
-def send_prompt_emails(self, cycle_id: int) -> int:
-    """Email each member who still owes a clear-down for a cycle their signed link.
-
-    Each obligation is claimed before its email is sent, so two runs of this task never
-    email anyone twice; claims whose email failed are given back before a retry.
-    """
-    claimed = services.obligations_claim_for_prompt_email(cycle_id=cycle_id)
-    if not claimed:
-        return 0
-    unsent, error = emails.send_prompt_emails(claimed, attempt=self.request.retries + 1)
-    if error is not None:
-        services.obligations_release_prompt_email(obligations=unsent)
-        raise self.retry(exc=error, countdown=_backoff(self.request.retries))
-    return len(claimed)

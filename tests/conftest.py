@@ -118,6 +118,12 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # UK users: dates, date inputs and screenshots in British format and UK time.
+    return {**browser_context_args, "locale": "en-GB", "timezone_id": "Europe/London"}
+
+
 @pytest.fixture
 def login_page(live_server, page):
     """Sign a user in through the real login form and return the page."""
@@ -189,8 +195,10 @@ def celery_worker(transactional_db, celery_queue, settings):
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on loopback (aiosmtpd). Email settings point at it; messages land in `.messages`."""
+    import asyncio
     import email
     import socket
+    import threading
     from email import policy
 
     from aiosmtpd.controller import Controller
@@ -199,8 +207,18 @@ def smtp_server(settings):
         def __init__(self):
             self.messages = []
             self.envelopes = []
+            self.stalled = self.released = None
+
+        def stall_next(self):
+            """Hold the next message at DATA, unanswered, until `released` is set; it is not
+            delivered. `stalled` is set once a client is waiting there."""
+            self.stalled, self.released = threading.Event(), threading.Event()
 
         async def handle_DATA(self, server, session, envelope):
+            if self.stalled is not None and not self.stalled.is_set():
+                self.stalled.set()
+                await asyncio.to_thread(self.released.wait, 60)
+                return "451 Not delivered: the server held this message"
             self.envelopes.append(envelope)
             self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
             return "250 Message accepted for delivery"
@@ -219,6 +237,8 @@ def smtp_server(settings):
     try:
         yield inbox
     finally:
+        if inbox.released is not None:
+            inbox.released.set()
         controller.stop()
 
 
@@ -250,7 +270,8 @@ def axe():
 
 @pytest.fixture
 def assert_accessible(axe):
-    """Run axe-core on the page: no violation of WCAG 2.0, 2.1 or 2.2 at levels A and AA.
+    """Run axe-core on the page: no violation of WCAG 2.0, 2.1 or 2.2 at levels A and AA,
+    no sideways scrolling and exactly one h1.
 
     Wait for what the page should show after a click before calling it: a scan that starts
     while the next page is still loading has no document to read.
@@ -261,11 +282,100 @@ def assert_accessible(axe):
         page.wait_for_load_state("load")
         results = axe.run(page, options=options)
         assert results.violations_count == 0, f"{label or page.url}\n{results.generate_report()}"
+        headings = page.locator("h1").all_inner_texts()
+        assert len(headings) == 1, f"{label or page.url}: one h1 expected, found {headings}"
         width = page.evaluate("document.documentElement.scrollWidth")
         viewport = page.viewport_size["width"]
         assert width <= viewport, f"{label or page.url}: {width}px wide in a {viewport}px viewport"
 
     return check
+
+
+def visit_and_scan(page, assert_accessible, base_url: str, paths, heading: str = "h1") -> None:
+    """Open each path in turn and scan it once its main heading is there."""
+    from playwright.sync_api import expect
+
+    for path in paths:
+        page.goto(f"{base_url}{path}")
+        expect(page.locator(heading).first).to_be_visible()
+        assert_accessible(page, path)
+
+
+def small_png(colour: str = "navy", size: int = 64) -> bytes:
+    """A real PNG, as a logo upload."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- Keyboard only ------------------------------------------------------------------
+
+# A focus ring is an outline or a box shadow on the focused element (WCAG 2.4.7).
+_FOCUS_STATE = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+  return {ring: outline || style.boxShadow !== "none", html: el.outerHTML.slice(0, 200)};
+}"""
+
+
+def assert_focus_visible(page) -> None:
+    state = page.evaluate(_FOCUS_STATE)
+    assert state["ring"], f"no visible focus ring on {state['html']}"
+
+
+def tab_to(page, target, *, max_presses: int = 80, key: str = "Tab") -> None:
+    """Press Tab until `target` (a locator) has the focus; every stop on the way must show its focus."""
+    element = target.element_handle()
+    for _ in range(max_presses):
+        page.keyboard.press(key)
+        assert_focus_visible(page)
+        if element.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"{target} not reached in {max_presses} presses of {key}")
+
+
+def assert_skip_link_first(page) -> None:
+    """On a freshly loaded page the first Tab stop is the skip link, shown, and Enter moves focus to <main>."""
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    assert page.locator("h1").count() == 1
+
+
+def keyboard_activate(page, target, key: str = "Enter") -> None:
+    tab_to(page, target)
+    page.keyboard.press(key)
+
+
+@pytest.fixture
+def keyboard_login(live_server, page):
+    """Sign in with the keyboard alone, after checking the login page's skip link."""
+    from playwright.sync_api import expect
+
+    def sign_in(user, password: str = factories.PASSWORD, path: str = "/accounts/login/"):
+        if path:
+            page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        assert_skip_link_first(page)
+        tab_to(page, page.get_by_label("Username"))
+        page.keyboard.type(user.username)
+        tab_to(page, page.get_by_label("Password"))
+        page.keyboard.type(password)
+        page.keyboard.press("Enter")
+        return page
+
+    return sign_in
 
 
 def run_at_once(*calls, timeout: float = 60) -> list:

@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from attestations import selectors, services, tasks
+from attestations import notifications, selectors, services, tasks
 from attestations.links import obligation_link_read
-from attestations.models import Flag, Obligation
+from attestations.models import Flag, Obligation, SentEmail
 from groups.models import ChatGroup
 from tests.attestations.conftest import PERIOD_END, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory, UserFactory
@@ -72,45 +72,78 @@ def test_a_second_prompt_changes_nothing_and_emails_nobody(
     assert mail.outbox == []
 
 
-def test_the_email_task_never_emails_anyone_twice(cycle, admin_user, django_capture_on_commit_callbacks):
+def test_each_prompt_email_is_recorded_and_a_repeated_task_sends_it_once(
+    cycle, admin_user, member, django_capture_on_commit_callbacks
+):
     prompt(cycle, admin_user, django_capture_on_commit_callbacks)
-    assert len(mail.outbox) == 2
-    assert tasks.send_prompt_emails.delay(cycle.pk).get() == 0  # a retried or duplicated task
+    emails = SentEmail.objects.filter(kind=SentEmail.Kind.PROMPT).select_related("obligation")
+    assert sorted(emails.values_list("to_address", "status")) == sorted(
+        [(admin_user.email, "sent"), (member.email, "sent")]
+    )
+    assert {e.obligation.user_id for e in emails} == {admin_user.pk, member.pk}
+    for email in emails:  # a retried or duplicated task for each email
+        assert tasks.send_email.delay(email.pk).get() is None
     assert len(mail.outbox) == 2
     assert not cycle.obligations.filter(prompt_emailed_at__isnull=True).exists()
 
 
-def test_the_email_task_gives_back_unsent_claims_when_the_mail_server_fails(cycle, admin_user, monkeypatch):
-    cycle.prompted_at, cycle.prompted_by = NOW, admin_user
-    cycle.save()
+def requeue(capture, minutes: int) -> list[int]:
+    with capture(execute=True):
+        return notifications.emails_requeue(now=NOW + dt.timedelta(minutes=minutes))
+
+
+def test_a_prompt_email_the_mail_server_refused_is_sent_once_later(
+    cycle, admin_user, member, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the task is lost: sent by hand below
+        services.cycle_prompt(cycle=cycle, by=admin_user, now=NOW)
 
     def refuse(self, messages):
         raise smtplib.SMTPServerDisconnected("gone")
 
     monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
-    from celery.exceptions import Retry
-
-    with pytest.raises((Retry, smtplib.SMTPServerDisconnected)):
-        tasks.send_prompt_emails.apply(args=[cycle.pk], throw=True)
-    assert cycle.obligations.filter(prompt_emailed_at__isnull=True).count() == 2
+    email = SentEmail.objects.get(kind="prompt", user=member)
+    outcome = notifications.sentemail_send(sent_email_id=email.pk, now=NOW)
+    assert outcome.retry
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.error) == ("pending", 1, "SMTPServerDisconnected: gone")
     monkeypatch.undo()
-    assert tasks.send_prompt_emails.delay(cycle.pk).get() == 2
-    assert len(mail.outbox) == 2
+    assert requeue(django_capture_on_commit_callbacks, 5) == []  # too soon: its retry may be on its way
+    assert len(requeue(django_capture_on_commit_callbacks, 30)) == 2
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([admin_user.email, member.email])
+    assert SentEmail.objects.filter(kind="prompt", status="sent").count() == 2
+    assert requeue(django_capture_on_commit_callbacks, 60) == []
 
 
-def test_the_prompt_stands_when_the_broker_is_down(
+def test_the_prompt_and_its_emails_stand_when_the_broker_is_down(
     cycle, admin_user, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.send_prompt_emails, "delay", broker_down)
-    with caplog.at_level(logging.ERROR, logger="attestations.services"):
+    monkeypatch.setattr(tasks.send_email, "delay", broker_down)
+    with caplog.at_level(logging.ERROR, logger="attestations.notifications"):
         result = prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     cycle.refresh_from_db()
     assert result.first and cycle.prompted_at == NOW
-    assert "Could not queue the prompt emails" in caplog.text
+    assert "the next sweep will queue it again" in caplog.text
     assert mail.outbox == []
+    assert SentEmail.objects.filter(kind="prompt", status="pending").count() == 2
+    monkeypatch.undo()
+    assert len(requeue(django_capture_on_commit_callbacks, 30)) == 2
+    assert len(mail.outbox) == 2
+
+
+def test_a_member_settled_before_the_email_goes_out_is_not_emailed(
+    cycle, admin_user, member, dpo, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        services.cycle_prompt(cycle=cycle, by=admin_user, now=NOW)
+    services.obligation_excuse(obligation=cycle.obligations.get(user=member), by=dpo, reason="Leave")
+    requeue(django_capture_on_commit_callbacks, 30)
+    assert [m.to for m in mail.outbox] == [[admin_user.email]]
+    email = SentEmail.objects.get(kind="prompt", user=member)
+    assert (email.status, email.error) == ("cancelled", "already settled")
 
 
 def test_it_queues_the_emails_only_after_the_commit(cycle, admin_user, django_capture_on_commit_callbacks):
@@ -162,16 +195,20 @@ def test_the_message_to_paste_names_the_group_dates_deadline_and_portal(cycle):
 
 
 @pytest.mark.parametrize("n", [3, 30])
-def test_prompting_and_emailing_take_a_constant_number_of_queries(
+def test_prompting_and_sending_each_email_take_a_constant_number_of_queries(
     django_assert_num_queries, admin_user, at, n, django_capture_on_commit_callbacks
 ):
     group = ChatGroupFactory(admin=admin_user)
     for _ in range(n):
         MembershipFactory(group=group, joined_at=utc(2026, 10, 1))
     [cycle] = services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(minutes=1))).cycles
-    # 15, plus one insert of the SentEmail records and one of their history, however many.
-    with django_assert_num_queries(17), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=False):
         services.cycle_prompt(cycle=cycle, by=admin_user, now=NOW)
+    ids = list(SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True))
+    assert len(ids) == n + 1
+    for pk in ids:  # the worker sends each in its own task
+        with django_assert_num_queries(8):
+            notifications.sentemail_send(sent_email_id=pk, now=NOW)
     assert len(mail.outbox) == n + 1
 
 
