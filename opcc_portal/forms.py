@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 
@@ -19,3 +20,16 @@ def call_service(form, service, **kwargs):
         else:
             form.add_error(None, exc)
         return None
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form without its autofocus.
+
+    Autofocus puts keyboard and screen-reader users in the middle of the page: the skip
+    link would no longer be the first Tab stop, and the heading and the explanation above
+    the form would be skipped (WCAG 2.4.3 focus order).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.pop("autofocus", None)

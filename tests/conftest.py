@@ -187,8 +187,7 @@ def celery_worker(transactional_db, celery_queue, settings):
             conn.ensure_connection(max_retries=1, timeout=3)
     except Exception as exc:  # noqa: BLE001 - any failure means the broker is unusable
         service_missing(f"Celery broker {settings.CELERY_BROKER_URL!r} is unreachable: {exc}")
-    with start_worker(app, pool="solo", queues=[celery_queue], perform_ping_check=False,
-                      shutdown_timeout=20) as worker:
+    with start_worker(app, pool="solo", queues=[celery_queue], perform_ping_check=False, shutdown_timeout=20) as worker:
         yield worker
 
 
@@ -317,6 +316,7 @@ def small_png(colour: str = "navy", size: int = 64) -> bytes:
 # A focus ring is an outline or a box shadow on the focused element (WCAG 2.4.7).
 _FOCUS_STATE = """() => {
   const el = document.activeElement;
+  if (el === document.body) { return {ring: true}; }  // past the last stop, on the way round
   const style = getComputedStyle(el);
   const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
   return {ring: outline || style.boxShadow !== "none", html: el.outerHTML.slice(0, 200)};
@@ -339,10 +339,16 @@ def tab_to(page, target, *, max_presses: int = 80, key: str = "Tab") -> None:
     raise AssertionError(f"{target} not reached in {max_presses} presses of {key}")
 
 
-def assert_skip_link_first(page) -> None:
-    """On a freshly loaded page the first Tab stop is the skip link, shown, and Enter moves focus to <main>."""
+def assert_skip_link_first(page, url: str | None = None) -> None:
+    """On a freshly loaded page the first Tab stop is the skip link, shown, and Enter moves focus to <main>.
+
+    With `url`, load it first: a page reached by a redirect after the skip link was used
+    keeps the `#main` fragment, so its focus already starts in the main content.
+    """
     from playwright.sync_api import expect
 
+    if url:
+        page.goto(url)
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to main content")
     expect(skip).to_be_focused()
@@ -363,12 +369,11 @@ def keyboard_login(live_server, page):
     """Sign in with the keyboard alone, after checking the login page's skip link."""
     from playwright.sync_api import expect
 
-    def sign_in(user, password: str = factories.PASSWORD, path: str = "/accounts/login/"):
-        if path:
-            page.goto(f"{live_server.url}{path}")
+    def sign_in(user, password: str = factories.PASSWORD):
+        page.goto(f"{live_server.url}/accounts/login/")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         assert_skip_link_first(page)
-        tab_to(page, page.get_by_label("Username"))
+        tab_to(page, page.get_by_label("Username"))  # the first stop in the main content
         page.keyboard.type(user.username)
         tab_to(page, page.get_by_label("Password"))
         page.keyboard.type(password)

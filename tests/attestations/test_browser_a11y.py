@@ -1,0 +1,65 @@
+"""Every clear-down page scanned by axe-core (WCAG 2.2 AA) at desktop and phone sizes.
+
+The member's home, the how-to, an emailed link's confirm page and its problem page, the
+group page with the admin's prompt, the excuse page, the hold pages, and the 403 and 404 pages.
+"""
+
+import pytest
+from playwright.sync_api import expect
+
+from attestations import links, services
+from attestations.models import Hold
+from tests.attestations.browser import CONFIRMATION, clock, close_the_week  # noqa: F401
+from tests.conftest import VIEWPORTS, visit_and_scan
+from tests.factories import dpo_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_clear_down_pages_have_no_accessibility_violations(
+    live_server, page, login_page, assert_accessible, settings, size, group, member, admin_user
+):
+    dpo = dpo_user(username="dpo", first_name="Dana", last_name="Price")
+    [cycle] = close_the_week()
+    obligation = cycle.obligations.get(user=member)
+    settings.SITE_URL = live_server.url
+    services.cycle_prompt(cycle=cycle, by=admin_user)
+    page.set_viewport_size(VIEWPORTS[size])
+    base = live_server.url
+
+    def as_user(user, paths):
+        page.context.clear_cookies()
+        login_page(user)
+        expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+        visit_and_scan(page, assert_accessible, base, paths)
+
+    link = links.obligation_link_url(obligation).removeprefix(base)
+    as_user(
+        member,
+        [
+            "/",
+            "/clear-downs/how-to/",
+            link,
+            "/clear-downs/link/not-a-real-link/",
+            group.get_absolute_url(),
+            f"/clear-downs/groups/{group.pk}/hold/",
+            "/no-such-page/",
+        ],
+    )  # the last two: 403 and 404
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="Confirm my clear-downs").click()  # nothing ticked: the errors
+    expect(page.locator("#error-summary")).to_be_visible()
+    assert_accessible(page, "home with errors")
+
+    as_user(admin_user, [group.get_absolute_url(), f"/clear-downs/obligations/{obligation.pk}/excuse/"])
+    as_user(dpo, [f"/clear-downs/groups/{group.pk}/hold/"])
+    page.get_by_label("Reference").fill("FOI-2026-0001")
+    page.get_by_label("Reason").fill("FOI request")
+    page.get_by_role("button", name="Place the hold").click()
+    expect(page.get_by_role("alert")).to_contain_text("Do NOT clear this chat")
+    assert_accessible(page, "group on hold")
+    hold = Hold.objects.get()
+    visit_and_scan(page, assert_accessible, base, [f"/clear-downs/holds/{hold.pk}/lift/"])
+    as_user(member, ["/"])  # the member's home with the hold banner
+    expect(page.get_by_role("alert")).to_contain_text("FOI-2026-0001")

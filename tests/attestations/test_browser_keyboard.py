@@ -1,0 +1,72 @@
+"""Each clear-down journey done with the keyboard alone: Tab, Space and Enter, no mouse.
+
+Every Tab stop on the way must show a focus ring, and each page's skip link is its first stop.
+"""
+
+import pytest
+from playwright.sync_api import expect
+
+from attestations.models import Hold, Obligation
+from tests.attestations.browser import CONFIRMATION, SAVED, clock, close_the_week  # noqa: F401
+from tests.conftest import assert_skip_link_first, keyboard_activate, tab_to
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_member_attests_with_the_keyboard_only(live_server, page, keyboard_login, group, member):
+    close_the_week()
+    keyboard_login(member)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    assert_skip_link_first(page, f"{live_server.url}/")
+    tab_to(page, page.get_by_label(CONFIRMATION))
+    page.keyboard.press("Space")
+    expect(page.get_by_label(CONFIRMATION)).to_be_checked()
+    tab_to(page, page.get_by_label("Date you cleared the chat"))
+    tab_to(page, page.get_by_label(SAVED))
+    page.keyboard.press("Space")
+    keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-downs"))
+    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops is recorded")
+    expect(page.get_by_text("Nothing to do")).to_be_visible()
+    assert Obligation.objects.get(user=member).status == "attested"
+
+
+def test_the_admin_prompts_and_excuses_with_the_keyboard_only(live_server, page, keyboard_login, group, admin_user):
+    close_the_week()
+    keyboard_login(admin_user)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    keyboard_activate(page, page.get_by_role("link", name="Register of groups"))
+    expect(page.get_by_role("heading", name="Register of work groups")).to_be_visible()
+    keyboard_activate(page, page.get_by_role("link", name="Urgent Ops"))
+    expect(page.get_by_role("heading", name="Urgent Ops", level=1)).to_be_visible()
+    assert_skip_link_first(page, page.url)
+    keyboard_activate(page, page.get_by_role("button", name="Issue prompt"))
+    expect(page.get_by_role("status").first).to_contain_text("Prompt recorded")
+    expect(page.get_by_label("Message to paste into the WhatsApp group")).to_contain_text("Urgent Ops")
+    keyboard_activate(page, page.get_by_role("link", name="Excuse Morgan Lee"))
+    expect(page.get_by_role("heading", name="Excuse Morgan Lee")).to_be_visible()
+    tab_to(page, page.get_by_label("Reason"))
+    page.keyboard.type("Sick leave")
+    keyboard_activate(page, page.get_by_role("button", name="Excuse"))
+    expect(page.get_by_role("status").first).to_contain_text("Morgan Lee is excused")
+    assert Obligation.objects.get(user__username="member").status == "excused"
+
+
+def test_the_dpo_places_and_lifts_a_hold_with_the_keyboard_only(live_server, page, keyboard_login, group, dpo):
+    close_the_week()
+    keyboard_login(dpo)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    assert_skip_link_first(page, f"{live_server.url}{group.get_absolute_url()}")
+    keyboard_activate(page, page.get_by_role("link", name="Place a hold (FOI or legal)"))
+    expect(page.get_by_role("heading", name="Place a hold on “Urgent Ops”")).to_be_visible()
+    tab_to(page, page.get_by_label("Reference"))
+    page.keyboard.type("LEGAL-7")
+    tab_to(page, page.get_by_label("Reason"))
+    page.keyboard.type("Employment tribunal")
+    keyboard_activate(page, page.get_by_role("button", name="Place the hold"))
+    expect(page.get_by_role("status")).to_contain_text("is on hold (LEGAL-7)")
+    keyboard_activate(page, page.get_by_role("link", name="Lift the hold"))
+    tab_to(page, page.get_by_label("Reason"))
+    page.keyboard.type("Tribunal closed")
+    keyboard_activate(page, page.get_by_role("button", name="Lift the hold"))
+    expect(page.get_by_role("status")).to_contain_text("The hold LEGAL-7 on Urgent Ops is lifted")
+    assert Hold.objects.get().lifted_at is not None
