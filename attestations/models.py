@@ -214,6 +214,48 @@ class Obligation(models.Model):
         return self.status == self.Status.PENDING
 
 
+class CycleCount(models.Model):
+    """How many of a cycle's obligations are in each status: the dashboard's counts.
+
+    Derived, never written by the portal: database triggers (migration 0006) keep it in
+    step with every insert, update and delete of a cycle or an obligation, in the same
+    transaction, whatever wrote them (services, bulk loads, the admin, a data fix).
+    `counts.cycle_counts_rebuild()` recomputes it from scratch and `cycle_counts_check()`
+    lists the cycles whose counts disagree with their obligations.
+
+    Overdue and outstanding are both `n_pending`, told apart by `due_at` at reading time:
+    every obligation of a cycle has the cycle's deadline.
+    """
+
+    cycle = models.OneToOneField(Cycle, on_delete=models.DO_NOTHING, primary_key=True, related_name="counts")
+    # Copies of the cycle's, so the dashboard reads one narrow table.
+    group = models.ForeignKey(ChatGroup, on_delete=models.DO_NOTHING, related_name="+")
+    period_end = models.DateTimeField()
+    due_at = models.DateTimeField()
+    n_pending = models.IntegerField(default=0)
+    n_attested = models.IntegerField(default=0)
+    n_late = models.IntegerField(default=0)
+    n_excused = models.IntegerField(default=0)
+    n_held = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(n_pending__gte=0, n_attested__gte=0, n_late__gte=0, n_excused__gte=0, n_held__gte=0),
+                name="cyclecount_not_negative",
+            ),
+        ]
+        indexes = [
+            # `stats.trend`: the cycles of a range of deadlines.
+            models.Index(fields=["due_at"], name="cyclecount_due_idx"),
+            # `stats.group_strips` and drill-downs: a group's recent cycles.
+            models.Index(fields=["group", "period_end"], name="cyclecount_group_end_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"counts of cycle {self.cycle_id}"
+
+
 class Flag(models.Model):
     """An overdue obligation or a missed prompt: the queue of alerts and their history (R8)."""
 

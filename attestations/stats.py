@@ -38,6 +38,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
 )
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
@@ -45,7 +46,7 @@ from django.utils import timezone
 from groups.models import ChatGroup, Membership
 
 from . import periods
-from .models import Cycle, Flag, Hold, Obligation
+from .models import Cycle, CycleCount, Flag, Hold, Obligation
 
 Status = Obligation.Status
 WEEK = dt.timedelta(days=7)
@@ -77,9 +78,7 @@ def bucket_q(bucket: str, *, now: dt.datetime, prefix: str = "") -> Q:
     return Q(**{p + key: value for key, value in conditions.items()})
 
 
-def _bucket_counts(*, now: dt.datetime, prefix: str = "") -> dict[str, Count]:
-    target = prefix or "pk"
-    return {f"n_{b}": Count(target, filter=bucket_q(b, now=now, prefix=prefix)) for b in BUCKETS}
+COUNTS = ("n_pending", "n_attested", "n_late", "n_excused", "n_held")  # of `CycleCount`
 
 
 # --- Value objects -----------------------------------------------------------------------
@@ -101,8 +100,24 @@ class Tally:
     held: int = 0
 
     @classmethod
-    def from_row(cls, row: dict) -> Tally:
-        return cls(**{b: row.get(f"n_{b}") or 0 for b in BUCKETS})
+    def of_counts(cls, row: dict, *, now: dt.datetime, prefix: str = "") -> Tally:
+        """A cycle's tally from its `CycleCount` values (`n_*`, and `due_at` to tell overdue
+        from outstanding), read with an optional prefix (`counts__`)."""
+        pending = row[f"{prefix}n_pending"] or 0
+        overdue = row["due_at"] < now
+        return cls(
+            on_time=row[f"{prefix}n_attested"] or 0,
+            late=row[f"{prefix}n_late"] or 0,
+            outstanding=0 if overdue else pending,
+            overdue=pending if overdue else 0,
+            excused=row[f"{prefix}n_excused"] or 0,
+            held=row[f"{prefix}n_held"] or 0,
+        )
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for bucket in BUCKETS:
+            self.add(bucket, getattr(other, bucket))
+        return self
 
     def add(self, bucket: str, n: int) -> None:
         setattr(self, bucket, getattr(self, bucket) + n)
@@ -349,9 +364,10 @@ def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> 
     """Weekly completion by the week (Mon–Sun, UK time) a deadline falls in, for every week
     the range touches.
 
-    One query, grouped by deadline and status: groups share a few schedules, so that is a
-    few rows a week, which Python sorts into weeks. Counting by the obligation's own
-    deadline needs no join to cycles; `obligation_due_status_idx` serves it.
+    One query over the cycles' counts (`CycleCount`, kept by triggers), grouped by deadline:
+    groups share a few schedules, so that is a few rows a week, which Python sorts into
+    weeks. Every obligation has its cycle's deadline, so this is the week of each
+    obligation's deadline too (`cyclecount_due_idx`).
     """
     now = now or timezone.now()
     weeks = [Week(monday=monday) for monday in dates.week_starts()]
@@ -363,14 +379,13 @@ def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> 
     last = periods.local_to_utc(weeks[-1].monday + WEEK, dt.time(0))
     boundaries = [periods.local_to_utc(w.monday, dt.time(0)) for w in weeks[1:]]
     rows = (
-        Obligation.objects.filter(scope.q("cycle__group"), due_at__gte=first, due_at__lt=last)
-        .values_list("due_at", "status")
-        .annotate(n=Count("pk"))
+        CycleCount.objects.filter(scope.q("group"), due_at__gte=first, due_at__lt=last)
+        .values("due_at")
+        .annotate(**{n: Sum(n) for n in COUNTS})
         .order_by()
     )
-    for due_at, status, n in rows:
-        week = weeks[bisect.bisect_right(boundaries, due_at)]
-        week.tally.add(_bucket_of(status, due_at, now), n)
+    for row in rows:
+        weeks[bisect.bisect_right(boundaries, row["due_at"])].tally += Tally.of_counts(row, now=now)
     return weeks
 
 
@@ -459,6 +474,7 @@ class GroupRow:
     open_prompt_flags: int = 0
     prompts_missed: int = 0
     strip: list = field(default_factory=list)
+    url: str = ""  # of its drill-down, set by the view for the rows it shows
 
     @property
     def status_label(self) -> str:
@@ -500,7 +516,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
 
     1. the groups, with members, last prompt, hold and the id of this cycle (one index
        probe each per group: `membership_group_left_idx`, `cycle_group_end_idx`);
-    2. this cycle's obligations counted per cycle (`obligation_cycle_status_idx`, index-only);
+    2. this cycle's counts (`CycleCount`, by primary key);
     3. flags per group: open ones, and prompts missed in the range.
 
     Filtering and sorting happen in Python: the register is capped (R3), so there are
@@ -553,15 +569,8 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
         )
     by_cycle = {row.latest_id: row for row in rows.values() if row.latest_id is not None}
     if by_cycle:
-        tallies = (
-            Obligation.objects.filter(cycle_id__in=latest_cycle_ids(scope=scope, end=dates.end))
-            .values("cycle_id")
-            .annotate(**_bucket_counts(now=now))
-            .order_by()
-        )
-        for tally in tallies:
-            if tally["cycle_id"] in by_cycle:
-                by_cycle[tally["cycle_id"]].latest = Tally.from_row(tally)
+        for counts in CycleCount.objects.filter(cycle_id__in=list(by_cycle)).values("cycle_id", "due_at", *COUNTS):
+            by_cycle[counts["cycle_id"]].latest = Tally.of_counts(counts, now=now)
     missed = Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
     flags = (
         Flag.objects.filter(scope.q("cycle__group"))
@@ -649,10 +658,8 @@ class StripCell:
 
 
 def _cycles_with_tallies(cycles: QuerySet[Cycle], *, now: dt.datetime) -> list[tuple[int, StripCell]]:
-    rows = (
-        cycles.order_by()
-        .annotate(**_bucket_counts(now=now, prefix="obligations"))
-        .values("pk", "group_id", "period_start", "period_end", "hold_id", *(f"n_{b}" for b in BUCKETS))
+    rows = cycles.order_by().values(
+        "pk", "group_id", "period_start", "period_end", "due_at", "hold_id", *(f"counts__{n}" for n in COUNTS)
     )
     return [
         (
@@ -662,7 +669,7 @@ def _cycles_with_tallies(cycles: QuerySet[Cycle], *, now: dt.datetime) -> list[t
                 period_start=row["period_start"],
                 period_end=row["period_end"],
                 held=row["hold_id"] is not None,
-                tally=Tally.from_row(row),
+                tally=Tally.of_counts(row, now=now, prefix="counts__"),
             ),
         )
         for row in rows

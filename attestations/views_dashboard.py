@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -146,6 +147,7 @@ def index(request):
     strips = stats.group_strips(group_ids=[row.pk for row in page], dates=dates, now=now)
     for row in page:
         row.strip = strips.get(row.pk, [])
+        row.url = reverse("dashboard:group", args=[row.pk])
     weeks = stats.trend(scope=scope, dates=dates, now=now)
     columns = []
     for key, (label, _) in stats.SORTS.items():
