@@ -364,6 +364,16 @@ def keyboard_activate(page, target, key: str = "Enter") -> None:
     page.keyboard.press(key)
 
 
+def keyboard_select(page, select, label: str, max_presses: int = 20) -> None:
+    """Tab to a <select> and move through its options with the arrow keys until `label` is chosen."""
+    tab_to(page, select)
+    for _ in range(max_presses):
+        if select.evaluate("s => s.options[s.selectedIndex].text.trim()") == label:
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"option {label!r} not reached with the arrow keys")
+
+
 @pytest.fixture
 def keyboard_login(live_server, page):
     """Sign in with the keyboard alone, after checking the login page's skip link."""

@@ -1,4 +1,5 @@
-"""An auditor in Chromium: filters the history, downloads a CSV, prints the pack, checks the ledger."""
+"""An auditor in Chromium: filters the history (also by keyboard alone), downloads a CSV, prints the pack,
+checks the ledger; every audit page scanned at both sizes."""
 
 import csv
 import io
@@ -9,18 +10,24 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.audit.conftest import make_record
+from tests.conftest import VIEWPORTS, assert_skip_link_first, keyboard_activate, keyboard_select, tab_to, visit_and_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(login_page, live_server, assert_accessible):
+def the_record():
+    """The auditor, and a group's record made at the real time (the browser needs a running clock)."""
     dpo = factories.dpo_user(username="dpo", first_name="Dana", last_name="Price")
     auditor = factories.auditor_user(username="auditor", first_name="Amir", last_name="Khan")
     admin = factories.UserFactory(username="groupadmin", first_name="Grace", last_name="Adeyemi")
     member = factories.UserFactory(username="member", first_name="Morgan", last_name="Lee")
     group = factories.ChatGroupFactory(name="Urgent Ops", admin=admin)
     factories.MembershipFactory(group=group, user=member)
-    record = make_record(group=group, member=member, admin_user=admin, dpo=dpo)
+    return auditor, make_record(group=group, member=member, admin_user=admin, dpo=dpo)
+
+
+def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(login_page, live_server, assert_accessible):
+    auditor, record = the_record()
 
     page = login_page(auditor)
     page.get_by_role("link", name="Audit").click()
@@ -65,5 +72,34 @@ def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(logi
     expect(page.get_by_role("heading", name="The ledger is intact")).to_be_visible()
     assert_accessible(page, "ledger")
 
-    page.set_viewport_size({"width": 390, "height": 844})
-    assert_accessible(page, "ledger on a phone")
+
+def test_an_auditor_filters_the_history_with_the_keyboard_only(live_server, page, keyboard_login):
+    auditor, record = the_record()
+    keyboard_login(auditor)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    keyboard_activate(page, page.get_by_role("link", name="Audit"))
+    page.wait_for_url("**/audit/")
+    assert_skip_link_first(page)
+    keyboard_select(page, page.get_by_label("Kind of record"), "Group")
+    tab_to(page, page.get_by_label("Changed by"))
+    page.keyboard.type("dpo")
+    keyboard_activate(page, page.get_by_role("button", name="Show changes"))
+    expect(page).to_have_url(re.compile(r"kind=group"))
+    expect(page.get_by_text("Admin handed over")).to_be_visible()
+    expect(page.get_by_role("row", name="Admin Grace Adeyemi Morgan Lee")).to_be_visible()
+
+
+def test_the_audit_pages_have_no_accessibility_violations_on_a_phone(live_server, page, login_page, assert_accessible):
+    # The journey above scans them at the desktop size.
+    auditor, record = the_record()
+    page.set_viewport_size(VIEWPORTS["phone"])
+    login_page(auditor)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    visit_and_scan(page, assert_accessible, live_server.url, [
+        "/audit/",
+        "/audit/?kind=group&by=dpo",
+        "/audit/exports/",
+        "/audit/exports/log/",
+        f"/audit/foi/?group={record.group.pk}",
+        "/audit/ledger/",
+    ])  # fmt: skip
