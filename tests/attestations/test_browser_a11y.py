@@ -43,10 +43,12 @@ def test_the_clear_down_pages_have_no_accessibility_violations(
             link,
             "/clear-downs/link/not-a-real-link/",
             group.get_absolute_url(),
-            f"/clear-downs/groups/{group.pk}/hold/",
-            "/no-such-page/",
         ],
-    )  # the last two: 403 and 404
+    )
+    errors = [(f"/clear-downs/groups/{group.pk}/hold/", "You cannot do that"), ("/nowhere/", "Page not found")]
+    for path, heading in errors:  # 403 and 404
+        visit_and_scan(page, assert_accessible, base, [path])
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
     page.goto(f"{base}/")
     page.get_by_role("button", name="Confirm my clear-downs").click()  # nothing ticked: the errors
     expect(page.locator("#error-summary")).to_be_visible()
