@@ -154,9 +154,7 @@ def _people_matching(text: str) -> QuerySet:
     User = get_user_model()
     people = User.objects.all()
     for word in text.split():
-        people = people.filter(
-            Q(username__iexact=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
-        )
+        people = people.filter(Q(username__iexact=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word))
     return people.values("pk")
 
 
@@ -355,8 +353,7 @@ class ExportSpec:
         if self.batches is not None:
             yield from self.batches(filters, chunk_size)
             return
-        lookups = [lookup for _, lookup in self.columns]
-        iterator = self.queryset(filters).values_list(*lookups).iterator(chunk_size=chunk_size)
+        iterator = self.values(filters).iterator(chunk_size=chunk_size)
         batch: list[tuple] = []
         for row in iterator:
             batch.append(row)
@@ -366,10 +363,13 @@ class ExportSpec:
         if batch:
             yield batch
 
+    def values(self, filters: Filters) -> QuerySet:
+        """The export's rows as tuples of the columns' values, in file order."""
+        return self.queryset(filters).values_list(*(lookup for _, lookup in self.columns))
+
     def sql(self, filters: Filters) -> tuple[str, tuple]:
         """The SQL of the export's query, for the benchmark's COPY of the same rows."""
-        lookups = [lookup for _, lookup in self.columns]
-        return self.queryset(filters).values_list(*lookups).query.sql_with_params()
+        return self.values(filters).query.sql_with_params()
 
 
 def _register(f: Filters) -> QuerySet:
@@ -446,11 +446,20 @@ _EXPORTS = [
         "Register of groups",
         "Every group with its purpose, status, admin and deputy (filtered by the day it was proposed).",
         (
-            ("group_id", "pk"), ("name", "name"), ("purpose", "purpose"), ("status", "status"),
-            ("status_reason", "status_reason"), ("admin", "admin__username"), ("deputy", "deputy__username"),
-            ("cycle_weekday", "cycle_weekday"), ("cycle_time", "cycle_time"),
-            ("proposed_by", "proposed_by__username"), ("approved_by", "approved_by__username"),
-            ("approved_at", "approved_at"), ("created_at", "created_at"), ("updated_at", "updated_at"),
+            ("group_id", "pk"),
+            ("name", "name"),
+            ("purpose", "purpose"),
+            ("status", "status"),
+            ("status_reason", "status_reason"),
+            ("admin", "admin__username"),
+            ("deputy", "deputy__username"),
+            ("cycle_weekday", "cycle_weekday"),
+            ("cycle_time", "cycle_time"),
+            ("proposed_by", "proposed_by__username"),
+            ("approved_by", "approved_by__username"),
+            ("approved_at", "approved_at"),
+            ("created_at", "created_at"),
+            ("updated_at", "updated_at"),
         ),
         _register,
     ),
@@ -459,10 +468,16 @@ _EXPORTS = [
         "Memberships",
         "Who was in which group, with the times they joined and left (memberships that overlap the dates).",
         (
-            ("membership_id", "pk"), ("group_id", "group_id"), ("group", "group__name"),
-            ("username", "user__username"), ("first_name", "user__first_name"), ("last_name", "user__last_name"),
-            ("joined_at", "joined_at"), ("left_at", "left_at"),
-            ("added_by", "added_by__username"), ("removed_by", "removed_by__username"),
+            ("membership_id", "pk"),
+            ("group_id", "group_id"),
+            ("group", "group__name"),
+            ("username", "user__username"),
+            ("first_name", "user__first_name"),
+            ("last_name", "user__last_name"),
+            ("joined_at", "joined_at"),
+            ("left_at", "left_at"),
+            ("added_by", "added_by__username"),
+            ("removed_by", "removed_by__username"),
         ),
         _memberships,
     ),
@@ -471,13 +486,25 @@ _EXPORTS = [
         "Clear-downs and attestations",
         "Every clear-down owed, with its attestation, excuse or hold and its ledger hash (cycles ending in the dates).",
         (
-            ("obligation_id", "pk"), ("group_id", "cycle__group_id"), ("group", "cycle__group__name"),
-            ("cycle_id", "cycle_id"), ("period_start", "cycle__period_start"), ("period_end", "cycle__period_end"),
-            ("due_at", "due_at"), ("username", "user__username"), ("status", "status"),
-            ("attested_at", "attested_at"), ("cleared_on", "cleared_on"), ("confirmed_cleared", "confirmed_cleared"),
-            ("confirmed_saved", "confirmed_saved"), ("channel", "channel"), ("excused_by", "excused_by__username"),
-            ("excused_at", "excused_at"), ("excuse_reason", "excuse_reason"),
-            ("ledger_sequence", "ledger_entry__sequence"), ("ledger_hash", "ledger_entry__hash"),
+            ("obligation_id", "pk"),
+            ("group_id", "cycle__group_id"),
+            ("group", "cycle__group__name"),
+            ("cycle_id", "cycle_id"),
+            ("period_start", "cycle__period_start"),
+            ("period_end", "cycle__period_end"),
+            ("due_at", "due_at"),
+            ("username", "user__username"),
+            ("status", "status"),
+            ("attested_at", "attested_at"),
+            ("cleared_on", "cleared_on"),
+            ("confirmed_cleared", "confirmed_cleared"),
+            ("confirmed_saved", "confirmed_saved"),
+            ("channel", "channel"),
+            ("excused_by", "excused_by__username"),
+            ("excused_at", "excused_at"),
+            ("excuse_reason", "excuse_reason"),
+            ("ledger_sequence", "ledger_entry__sequence"),
+            ("ledger_hash", "ledger_entry__hash"),
         ),
         _obligations,
     ),
@@ -486,9 +513,16 @@ _EXPORTS = [
         "Flags",
         "Overdue clear-downs and missed prompts, with when they were notified, escalated and resolved.",
         (
-            ("flag_id", "pk"), ("kind", "kind"), ("group_id", "cycle__group_id"), ("group", "cycle__group__name"),
-            ("cycle_id", "cycle_id"), ("period_end", "cycle__period_end"), ("username", "user__username"),
-            ("raised_at", "raised_at"), ("notified_at", "notified_at"), ("escalated_at", "escalated_at"),
+            ("flag_id", "pk"),
+            ("kind", "kind"),
+            ("group_id", "cycle__group_id"),
+            ("group", "cycle__group__name"),
+            ("cycle_id", "cycle_id"),
+            ("period_end", "cycle__period_end"),
+            ("username", "user__username"),
+            ("raised_at", "raised_at"),
+            ("notified_at", "notified_at"),
+            ("escalated_at", "escalated_at"),
             ("resolved_at", "resolved_at"),
         ),
         _flags,
@@ -498,9 +532,16 @@ _EXPORTS = [
         "Holds",
         "FOI and legal holds with their references (holds in force at any time in the dates).",
         (
-            ("hold_id", "pk"), ("group_id", "group_id"), ("group", "group__name"), ("reference", "reference"),
-            ("reason", "reason"), ("placed_by", "placed_by__username"), ("placed_at", "placed_at"),
-            ("lifted_by", "lifted_by__username"), ("lifted_at", "lifted_at"), ("lift_reason", "lift_reason"),
+            ("hold_id", "pk"),
+            ("group_id", "group_id"),
+            ("group", "group__name"),
+            ("reference", "reference"),
+            ("reason", "reason"),
+            ("placed_by", "placed_by__username"),
+            ("placed_at", "placed_at"),
+            ("lifted_by", "lifted_by__username"),
+            ("lifted_at", "lifted_at"),
+            ("lift_reason", "lift_reason"),
         ),
         _holds,
     ),
@@ -512,10 +553,20 @@ if hasattr(attestation_models, "SentEmail"):
             "Emails sent",
             "Every email the portal sent or tried to send: to whom, about what, and the result.",
             (
-                ("email_id", "pk"), ("kind", "kind"), ("status", "status"), ("to_address", "to_address"),
-                ("username", "user__username"), ("subject", "subject"), ("group_id", "group_id"),
-                ("group", "group__name"), ("cycle_id", "cycle_id"), ("obligation_id", "obligation_id"),
-                ("created_at", "created_at"), ("sent_at", "sent_at"), ("attempts", "attempts"), ("error", "error"),
+                ("email_id", "pk"),
+                ("kind", "kind"),
+                ("status", "status"),
+                ("to_address", "to_address"),
+                ("username", "user__username"),
+                ("subject", "subject"),
+                ("group_id", "group_id"),
+                ("group", "group__name"),
+                ("cycle_id", "cycle_id"),
+                ("obligation_id", "obligation_id"),
+                ("created_at", "created_at"),
+                ("sent_at", "sent_at"),
+                ("attempts", "attempts"),
+                ("error", "error"),
             ),
             _emails,
         )
@@ -605,9 +656,7 @@ def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
         .annotate(n_owed=Count("obligations"), **counts)
         .order_by("period_end")
     )
-    pack.cycles = [
-        CycleLine(c, c.n_owed, c.n_done, c.n_late, c.n_pending, c.n_excused, c.n_held) for c in cycles
-    ]
+    pack.cycles = [CycleLine(c, c.n_owed, c.n_done, c.n_late, c.n_pending, c.n_excused, c.n_held) for c in cycles]
     pack.holds = list(
         _overlapping(Hold.objects.filter(group=group), "placed_at", "lifted_at", filters)
         .select_related("placed_by", "lifted_by")

@@ -166,7 +166,7 @@ def export(request, kind: str, fmt: str):
     log_url = reverse("audit:export_detail", args=[log.pk])
     if fmt == "csv":
         response = StreamingHttpResponse(
-            exports.csv_stream(headers=spec.headers, batches=spec.rows(filters), log=log),
+            exports.csv_export(spec=spec, filters=filters, log=log),
             content_type="text/csv; charset=utf-8",
         )
         # The hash of a streamed body is known only after its last byte: it goes to the
@@ -175,9 +175,7 @@ def export(request, kind: str, fmt: str):
         response["Link"] = f'<{log_url}>; rel="describedby"'
     else:
         out, sha, size = exports.xlsx_build(title=spec.title, headers=spec.headers, batches=spec.rows(filters), log=log)
-        response = FileResponse(
-            out, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
+        response = FileResponse(out, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Length"] = str(size)
         response["Digest"] = exports.digest_header(sha)
         response["X-Content-SHA256"] = sha
