@@ -172,7 +172,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 CELERY_BROKER_DIR = VAR_DIR / "celery"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker: messages are files in one folder that web, worker and beat share.
+    # The embedded broker: messages are files in one folder that web, worker and beat share,
+    # each written whole before a worker can see it (opcc_portal/broker.py).
+    CELERY_BROKER_TRANSPORT = "opcc_portal.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),

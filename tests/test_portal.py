@@ -48,8 +48,11 @@ def test_healthz_reports_database_and_broker(client):
 
 
 @pytest.mark.django_db
-def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings):
+def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings, monkeypatch):
+    from opcc_portal.celery import app
+
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    monkeypatch.setitem(app.conf, "broker_transport", None)  # as configured for a Redis broker
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert response.json()["broker"] == "down" and response.json()["database"] == "ok"
