@@ -166,12 +166,14 @@ def _copy_chunks(values: QuerySet, kinds: list[str], chunk_size: int) -> Iterato
     statement = copy_statement(values, kinds)
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
         rows: list = []
-        for row in copy:
-            rows.append(row[:-1])
+        read, append = copy.read, rows.append  # a million rows: every lookup per row counts
+        while row := read():
+            append(row[:-1])
             if len(rows) == chunk_size:
                 rows.append(b"")
                 yield b"\r\n".join(rows), chunk_size
                 rows = []
+                append = rows.append
         if rows:
             n = len(rows)
             rows.append(b"")
