@@ -229,3 +229,13 @@ def cycle_counts_check(connection=default_connection) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return [row[0] for row in cursor.fetchall()]
+
+
+def flag_groups_check(connection=default_connection) -> list[int]:
+    """The ids of flags whose copied group is not their cycle's (empty: all agree)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT f.id FROM attestations_flag AS f JOIN attestations_cycle AS c ON c.id = f.cycle_id"
+            " WHERE f.group_id <> c.group_id ORDER BY f.id"
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -265,6 +265,9 @@ class Flag(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags")
+    # A copy of the cycle's group (which never changes), so the dashboard counts a group's
+    # flags from this table alone; `counts.flag_groups_check` finds any that disagree.
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="+")
     # The member who is overdue, or the admin who did not prompt.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags")
     raised_at = models.DateTimeField()
@@ -286,6 +289,8 @@ class Flag(models.Model):
         ]
         indexes = [
             models.Index(fields=["raised_at"], name="flag_open_idx", condition=Q(resolved_at__isnull=True)),
+            # `stats.group_table`: a group's open flags by kind, from the index alone.
+            models.Index(fields=["group", "kind"], name="flag_group_open_idx", condition=Q(resolved_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

@@ -462,21 +462,21 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     overdue = (
         Obligation.objects.filter(status=Status.PENDING, due_at__lt=now, cycle__hold__isnull=True)
         .filter(~group_held, ~Exists(existing))
-        .values_list("cycle_id", "user_id")
+        .values_list("cycle_id", "cycle__group_id", "user_id")
     )
     new_flags = [
-        Flag(kind=Flag.Kind.MEMBER_OVERDUE, cycle_id=cycle_id, user_id=user_id, raised_at=now)
-        for cycle_id, user_id in overdue
+        Flag(kind=Flag.Kind.MEMBER_OVERDUE, cycle_id=cycle_id, group_id=group_id, user_id=user_id, raised_at=now)
+        for cycle_id, group_id, user_id in overdue
     ]
     cycle_held = Exists(Hold.objects.filter(group=OuterRef("group"), lifted_at__isnull=True))
     missed = (
         Cycle.objects.filter(prompted_at__isnull=True, prompt_due_at__lt=now, hold__isnull=True)
         .filter(~cycle_held, ~Exists(Flag.objects.filter(cycle=OuterRef("pk"), kind=Flag.Kind.PROMPT_MISSED)))
-        .values_list("pk", "group__admin_id")
+        .values_list("pk", "group_id", "group__admin_id")
     )
     new_flags += [
-        Flag(kind=Flag.Kind.PROMPT_MISSED, cycle_id=cycle_id, user_id=admin_id, raised_at=now)
-        for cycle_id, admin_id in missed
+        Flag(kind=Flag.Kind.PROMPT_MISSED, cycle_id=cycle_id, group_id=group_id, user_id=admin_id, raised_at=now)
+        for cycle_id, group_id, admin_id in missed
     ]
     result = FlagsResult()
     if new_flags:

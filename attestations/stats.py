@@ -517,7 +517,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
     1. the groups, with members, last prompt, hold and the id of this cycle (one index
        probe each per group: `membership_group_left_idx`, `cycle_group_end_idx`);
     2. this cycle's counts (`CycleCount`, by primary key);
-    3. flags per group: open ones, and prompts missed in the range.
+    3. flags per group: open ones, and prompts missed in the range (`Flag.group`, no join).
 
     Filtering and sorting happen in Python: the register is capped (R3), so there are
     at most a few thousand rows, and every figure is then available to sort on.
@@ -573,9 +573,9 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             by_cycle[counts["cycle_id"]].latest = Tally.of_counts(counts, now=now)
     missed = Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
     flags = (
-        Flag.objects.filter(scope.q("cycle__group"))
+        Flag.objects.filter(scope.q("group"))
         .filter(Q(resolved_at__isnull=True) | missed)
-        .values("cycle__group_id")
+        .values("group_id")
         .annotate(
             open_overdue=Count("pk", filter=Q(resolved_at__isnull=True, kind=Flag.Kind.MEMBER_OVERDUE)),
             open_prompt=Count("pk", filter=Q(resolved_at__isnull=True, kind=Flag.Kind.PROMPT_MISSED)),
@@ -584,7 +584,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
         .order_by()
     )
     for counts in flags:
-        row = rows.get(counts["cycle__group_id"])
+        row = rows.get(counts["group_id"])
         if row is not None:
             row.open_overdue_flags, row.open_prompt_flags = counts["open_overdue"], counts["open_prompt"]
             row.prompts_missed = counts["missed"]

@@ -140,6 +140,7 @@ class FlagFactory(factory.django.DjangoModelFactory):
 
     kind = Flag.Kind.MEMBER_OVERDUE
     cycle = factory.SubFactory(CycleFactory)
+    group = factory.SelfAttribute("cycle.group")
     user = factory.SubFactory(UserFactory)
     raised_at = factory.LazyFunction(timezone.now)
 

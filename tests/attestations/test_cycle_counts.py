@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
 from attestations import counts, services
-from attestations.models import Cycle, CycleCount, Obligation
+from attestations.models import Cycle, CycleCount, Flag, Obligation
 from tests.attestations.conftest import DUE, PERIOD_END
 from tests.conftest import run_at_once, service_missing
 from tests.factories import ChatGroupFactory, CycleFactory, MembershipFactory, UserFactory, obligation_in_state
@@ -130,3 +130,15 @@ def test_the_command_reports_wrong_counts_and_rebuilds_them(cycle, capsys):
     assert exit_.value.code == 1 and f"1 cycles' counts disagree: {cycle.pk}" in capsys.readouterr().err
     call_command("cycle_counts", "--rebuild")
     assert counted(cycle, n_pending=2)
+
+
+def test_flags_carry_their_cycles_group_and_a_wrong_copy_is_found(cycle, member, capsys):
+    services.flags_raise(now=DUE + dt.timedelta(minutes=15))
+    assert {f.group_id for f in Flag.objects.all()} == {cycle.group_id}
+    assert counts.flag_groups_check() == []
+    flag = Flag.objects.first()
+    Flag.objects.filter(pk=flag.pk).update(group=ChatGroupFactory())
+    assert counts.flag_groups_check() == [flag.pk]
+    with pytest.raises(SystemExit):
+        call_command("cycle_counts")
+    assert "1 flags name a group other than their cycle's" in capsys.readouterr().err

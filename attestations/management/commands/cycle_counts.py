@@ -29,6 +29,10 @@ class Command(BaseCommand):
             n = counts.cycle_counts_rebuild()
             self.stdout.write(self.style.SUCCESS(f"Rebuilt the counts of {n:,} cycles."))
             return
+        misfiled = counts.flag_groups_check()
+        if misfiled:
+            self.stderr.write(self.style.ERROR(f"{len(misfiled):,} flags name a group other than their cycle's."))
+            raise SystemExit(1)
         wrong = counts.cycle_counts_check()
         if not wrong:
             self.stdout.write(self.style.SUCCESS("Every cycle's counts agree with its obligations."))

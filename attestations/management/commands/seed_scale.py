@@ -376,7 +376,7 @@ class Builder:
                             prompted_at = None
                         raised = prompt_due + dt.timedelta(minutes=15)
                         if (prompted_at is None or prompted_at > raised) and raised <= now:
-                            flags.append((flag_id, "prompt_missed", this_cycle, group["admin"], raised,
+                            flags.append((flag_id, "prompt_missed", this_cycle, group["pk"], group["admin"], raised,
                                           raised + dt.timedelta(minutes=5), None, prompted_at))  # fmt: skip
                             flag_id += 1
                     cycles.append(
@@ -431,7 +431,7 @@ class Builder:
                             escalated = raised + dt.timedelta(hours=72) if attested_at is None else None
                             if escalated is not None and escalated > now:
                                 escalated = None
-                            flags.append((flag_id, "member_overdue", this_cycle, user, raised,
+                            flags.append((flag_id, "member_overdue", this_cycle, group["pk"], user, raised,
                                           raised + dt.timedelta(minutes=5), escalated, attested_at))  # fmt: skip
                             flag_id += 1
 
@@ -453,7 +453,8 @@ class Builder:
         self.log(f"{len(cycles):,} cycles, {len(holds):,} holds")
         n = Inserter(Obligation, obligation_fields).write(generated)
         self.log(f"{n:,} obligations")
-        flag_fields = ["id", "kind", "cycle", "user", "raised_at", "notified_at", "escalated_at", "resolved_at"]
+        flag_fields = ["id", "kind", "cycle", "group", "user", "raised_at", "notified_at", "escalated_at",
+                       "resolved_at"]  # fmt: skip
         Inserter(Flag, flag_fields).write(flags)
         self.log(f"{len(flags):,} flags")
         return len(cycles), n, len(flags)
