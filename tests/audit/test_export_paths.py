@@ -186,6 +186,20 @@ def test_the_view_exports_by_copy_on_postgresql_and_by_python_elsewhere(client, 
     assert len(copies) == (1 if connection.vendor == "postgresql" else 0)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_copy_leaves_the_connection_with_its_usual_settings(auditor):
+    _needs_postgresql()
+
+    def parallel_workers() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            return cursor.fetchone()[0]
+
+    usual = parallel_workers()
+    _body(audit.EXPORTS["register"], user=auditor, method="copy")
+    assert parallel_workers() == usual != "0"
+
+
 # --- What the default way writes ---------------------------------------------------------------
 
 
