@@ -45,19 +45,38 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
     return value.isoformat()
 
 
+# An attestation's fields that the chain vouches for, as values_list() names them.
+PAYLOAD_FIELDS = (
+    "pk",
+    "user_id",
+    "cycle_id",
+    "status",
+    "cleared_on",
+    "attested_at",
+    "confirmed_cleared",
+    "confirmed_saved",
+    "channel",
+)
+
+
+def payload_of(obligation_id, user_id, cycle_id, status, cleared_on, attested_at, cc, cs, channel) -> dict:
+    """The payload of an attestation from its PAYLOAD_FIELDS' values, in that order."""
+    return {
+        "obligation": obligation_id,
+        "user": user_id,
+        "cycle": cycle_id,
+        "status": status,
+        "cleared_on": _iso(cleared_on),
+        "attested_at": _iso(attested_at),
+        "confirmed_cleared": bool(cc),
+        "confirmed_saved": bool(cs),
+        "channel": channel,
+    }
+
+
 def attestation_payload(obligation: Obligation) -> dict:
     """The fields of an attestation the chain vouches for."""
-    return {
-        "obligation": obligation.pk,
-        "user": obligation.user_id,
-        "cycle": obligation.cycle_id,
-        "status": obligation.status,
-        "cleared_on": _iso(obligation.cleared_on),
-        "attested_at": _iso(obligation.attested_at),
-        "confirmed_cleared": bool(obligation.confirmed_cleared),
-        "confirmed_saved": bool(obligation.confirmed_saved),
-        "channel": obligation.channel,
-    }
+    return payload_of(*(getattr(obligation, name) for name in PAYLOAD_FIELDS))
 
 
 def entry_hash(*, sequence: int, prev_hash: str, payload: dict) -> str:
@@ -143,24 +162,12 @@ def ledger_verify() -> Verdict:
         if prev_hash != prev:
             broken.problem = "its previous-hash does not match the entry before it: an entry was edited or reordered"
             return broken
-        payload = {
-            "obligation": ob_id,
-            "user": user_id,
-            "cycle": cycle_id,
-            "status": status,
-            "cleared_on": _iso(cleared_on),
-            "attested_at": _iso(attested_at),
-            "confirmed_cleared": bool(cc),
-            "confirmed_saved": bool(cs),
-            "channel": channel,
-        }
+        payload = payload_of(ob_id, user_id, cycle_id, status, cleared_on, attested_at, cc, cs, channel)
         if entry_hash(sequence=seq, prev_hash=prev_hash, payload=payload) != digest:
             broken.problem = "its hash does not match the attestation: the attestation or the entry was edited"
             return broken
         prev, expected_seq, checked = digest, expected_seq + 1, checked + 1
-    unchained = (
-        Obligation.objects.filter(status__in=Obligation.DONE, ledger_entry__isnull=True).order_by("pk").first()
-    )
+    unchained = Obligation.objects.filter(status__in=Obligation.DONE, ledger_entry__isnull=True).order_by("pk").first()
     if unchained is not None:
         return Verdict(
             ok=False,

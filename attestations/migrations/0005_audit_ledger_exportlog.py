@@ -6,27 +6,50 @@ from django.db import migrations, models
 
 
 def chain_existing_attestations(apps, schema_editor):
-    """Attestations made before the ledger existed are chained now, in the order they were made."""
+    """Attestations made before the ledger existed are chained now, in the order they were made.
+
+    Their fields are read as tuples (no model instances), in chunks; each chunk of entries
+    goes in with one COPY on PostgreSQL (one bulk INSERT elsewhere) before the next is read.
+    """
     from django.utils import timezone
 
-    from attestations.ledger import GENESIS, attestation_payload, entry_hash
+    from attestations.ledger import GENESIS, PAYLOAD_FIELDS, entry_hash, payload_of
 
     Obligation = apps.get_model("attestations", "Obligation")
     LedgerEntry = apps.get_model("attestations", "LedgerEntry")
+    connection = schema_editor.connection
     now = timezone.now()
-    sequence, prev, batch = 0, GENESIS, []
-    done = Obligation.objects.filter(status__in=["attested", "late"]).order_by("attested_at", "pk")
-    for obligation in done.iterator(chunk_size=5000):
-        sequence += 1
-        digest = entry_hash(sequence=sequence, prev_hash=prev, payload=attestation_payload(obligation))
-        batch.append(
-            LedgerEntry(sequence=sequence, obligation_id=obligation.pk, prev_hash=prev, hash=digest, recorded_at=now)
-        )
+    done = (
+        Obligation.objects.filter(status__in=["attested", "late"])
+        .order_by("attested_at", "pk")
+        .values_list(*PAYLOAD_FIELDS)
+    )
+    prev, batch = GENESIS, []
+    for sequence, row in enumerate(done.iterator(chunk_size=CHAIN_CHUNK), start=1):
+        digest = entry_hash(sequence=sequence, prev_hash=prev, payload=payload_of(*row))
+        batch.append((sequence, row[0], prev, digest, now))
         prev = digest
-        if len(batch) >= 5000:
-            LedgerEntry.objects.bulk_create(batch)
+        if len(batch) >= CHAIN_CHUNK:
+            _write_entries(connection, LedgerEntry, batch)
             batch = []
-    LedgerEntry.objects.bulk_create(batch)
+    _write_entries(connection, LedgerEntry, batch)
+
+
+CHAIN_CHUNK = 5000
+_ENTRY_COLUMNS = ("sequence", "obligation_id", "prev_hash", "hash", "recorded_at")
+
+
+def _write_entries(connection, LedgerEntry, batch):
+    if not batch:
+        return
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(LedgerEntry._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(c) for c in _ENTRY_COLUMNS)
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for entry in batch:
+                copy.write_row(entry)
+    else:
+        LedgerEntry.objects.bulk_create(LedgerEntry(**dict(zip(_ENTRY_COLUMNS, e, strict=True))) for e in batch)
 
 
 class Migration(migrations.Migration):

@@ -21,12 +21,22 @@ def chain(record, member):
     extra = []
     for n in range(3):
         group = factories.ChatGroupFactory(name=f"Team {n}")
-        other = factories.CycleFactory(group=group, period_end=cycle.period_end, period_start=cycle.period_start,
-                                       prompt_due_at=cycle.prompt_due_at, due_at=cycle.due_at)
+        other = factories.CycleFactory(
+            group=group,
+            period_end=cycle.period_end,
+            period_start=cycle.period_start,
+            prompt_due_at=cycle.prompt_due_at,
+            due_at=cycle.due_at,
+        )
         extra.append(factories.ObligationFactory(cycle=other, user=member))
     for obligation in extra:
-        services.obligation_attest(obligations=[obligation], user=member, cleared_on=dt.date(2026, 11, 10),
-                                   confirmed_cleared=True, confirmed_saved=True)
+        services.obligation_attest(
+            obligations=[obligation],
+            user=member,
+            cleared_on=dt.date(2026, 11, 10),
+            confirmed_cleared=True,
+            confirmed_saved=True,
+        )
     return list(LedgerEntry.objects.order_by("sequence"))
 
 
@@ -46,15 +56,22 @@ def test_it_chains_each_attestation_when_it_is_made(chain, record):
 
 @pytest.mark.django_db
 def test_a_second_submit_adds_no_entry(chain, record, member):
-    services.obligation_attest(obligations=[record.attested], user=member, cleared_on=dt.date(2026, 11, 10),
-                               confirmed_cleared=True, confirmed_saved=True)
+    services.obligation_attest(
+        obligations=[record.attested],
+        user=member,
+        cleared_on=dt.date(2026, 11, 10),
+        confirmed_cleared=True,
+        confirmed_saved=True,
+    )
     assert LedgerEntry.objects.count() == 4
 
 
 @pytest.mark.django_db
 def test_it_catches_an_attestation_edited_behind_the_portals_back(chain):
-    _sql(f"UPDATE {Obligation._meta.db_table} SET cleared_on = %s WHERE id = %s",
-         [dt.date(2026, 11, 9), chain[2].obligation_id])
+    _sql(
+        f"UPDATE {Obligation._meta.db_table} SET cleared_on = %s WHERE id = %s",
+        [dt.date(2026, 11, 9), chain[2].obligation_id],
+    )
     verdict = ledger.ledger_verify()
     assert not verdict.ok and verdict.sequence == 3 and verdict.checked == 2
     assert "hash does not match" in verdict.problem
@@ -124,8 +141,13 @@ def test_concurrent_attestations_never_fork_the_chain():
     def attest(obligation, person):
         try:
             barrier.wait(timeout=10)
-            services.obligation_attest(obligations=[obligation.pk], user=person, cleared_on=dt.date.today(),
-                                       confirmed_cleared=True, confirmed_saved=True)
+            services.obligation_attest(
+                obligations=[obligation.pk],
+                user=person,
+                cleared_on=dt.date.today(),
+                confirmed_cleared=True,
+                confirmed_saved=True,
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -142,3 +164,42 @@ def test_concurrent_attestations_never_fork_the_chain():
     assert len({e.prev_hash for e in entries}) == threads_n
     verdict = ledger.ledger_verify()
     assert verdict.ok and verdict.checked == threads_n
+
+
+@pytest.mark.django_db
+def test_the_migration_chains_earlier_attestations_in_the_order_they_were_made(record, monkeypatch):
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = importlib.import_module("attestations.migrations.0005_audit_ledger_exportlog")
+    monkeypatch.setattr(migration, "CHAIN_CHUNK", 3)  # several chunks of entries
+    cycle = record.cycle
+    made = [
+        factories.obligation_in_state(
+            cycle=cycle,
+            user=factories.UserFactory(),
+            state="on_time" if n % 2 else "late",
+            # Out of pk order, and with and without fractions of a second.
+            attested_at=cycle.due_at + dt.timedelta(minutes=(-1 if n % 2 else 1) * (10 - n), microseconds=n * 7),
+        )
+        for n in range(8)
+    ]
+    LedgerEntry.objects.all().delete()  # as before the ledger existed
+    # The function uses only the schema editor's connection (SQLite's editor cannot open
+    # inside the test's transaction).
+    migration.chain_existing_attestations(apps, SimpleNamespace(connection=connection))
+
+    attested = sorted([record.attested, *made], key=lambda o: (o.attested_at, o.pk))
+    entries = list(LedgerEntry.objects.order_by("sequence"))
+    assert [e.obligation_id for e in entries] == [o.pk for o in attested]
+    prev = ledger.GENESIS
+    for sequence, (entry, obligation) in enumerate(zip(entries, attested, strict=True), start=1):
+        # The hash of each entry is the one the portal computes from the model instance.
+        obligation.refresh_from_db()
+        digest = ledger.entry_hash(sequence=sequence, prev_hash=prev, payload=ledger.attestation_payload(obligation))
+        assert (entry.sequence, entry.prev_hash, entry.hash) == (sequence, prev, digest)
+        prev = digest
+    verdict = ledger.ledger_verify()
+    assert verdict.ok and verdict.checked == 9 and verdict.head == prev
