@@ -228,6 +228,18 @@ def latest_cycle_ids(*, scope: Scope, end: dt.datetime) -> QuerySet:
     return scope.groups().annotate(latest_id=_latest_cycle(end)).filter(latest_id__isnull=False).values("latest_id")
 
 
+def latest_counts(*, scope: Scope, end: dt.datetime) -> QuerySet[CycleCount]:
+    """The counts of each group's "this cycle" (as `_latest_cycle`): its cycle that ended in
+    the seven days up to `end`, the later if there are two. Read from `CycleCount` alone,
+    by `cyclecount_group_end_idx`."""
+    later = CycleCount.objects.filter(
+        group_id=OuterRef("group_id"), period_end__gt=OuterRef("period_end"), period_end__lte=end
+    )
+    return CycleCount.objects.filter(scope.q("group"), period_end__gt=end - WEEK, period_end__lte=end).filter(
+        ~Exists(later)
+    )
+
+
 @dataclass
 class Headline:
     approved: int
@@ -264,12 +276,14 @@ class Headline:
 def headline(
     *, scope: Scope, dates: DateRange, now: dt.datetime | None = None, table: list[GroupRow] | None = None
 ) -> Headline:
-    """The figures at the top of the dashboard: sums over the group table, and one query for
-    the people (someone in two groups counts once). Pass the `table` already fetched for
-    the page to reuse it; otherwise it is fetched (three queries)."""
+    """The figures at the top of the dashboard.
+
+    With the `table` the dashboard has already fetched, they are its sums plus one query for
+    the people (someone in two groups counts once). Without it, four aggregate queries give
+    the same figures directly, without building the table (the weekly summary, the
+    benchmark). Tests hold the two ways to the same answers.
+    """
     now = now or timezone.now()
-    if table is None:
-        table = group_table(scope=scope, dates=dates, now=now)
     members = (
         Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
         .filter(scope.q("group"))
@@ -277,12 +291,13 @@ def headline(
         .distinct()
         .count()
     )
+    if table is None:
+        return _headline_direct(scope=scope, dates=dates, now=now, members=members)
     by_status = {value: 0 for value in ChatGroup.Status.values}
     latest = Tally()
     for row in table:
         by_status[row.status] += 1
-        for bucket in BUCKETS:
-            latest.add(bucket, getattr(row.latest, bucket))
+        latest += row.latest
     return Headline(
         approved=by_status[ChatGroup.Status.APPROVED],
         proposed=by_status[ChatGroup.Status.PROPOSED],
@@ -296,6 +311,45 @@ def headline(
         open_overdue_flags=sum(row.open_overdue_flags for row in table),
         open_prompt_flags=sum(row.open_prompt_flags for row in table),
         prompts_missed=sum(row.prompts_missed for row in table),
+    )
+
+
+def _headline_direct(*, scope: Scope, dates: DateRange, now: dt.datetime, members: int) -> Headline:
+    """The headline in three more aggregate queries: groups, this cycle's counts, flags."""
+    held = Exists(Hold.objects.filter(group_id=OuterRef("pk"), lifted_at__isnull=True))
+    groups = scope.groups().aggregate(
+        **{status: Count("pk", filter=Q(status=status)) for status in ChatGroup.Status.values},
+        active_holds=Count("pk", filter=Q(held)),
+    )
+    pending = {"overdue": Q(due_at__lt=now), "outstanding": Q(due_at__gte=now)}
+    sums = latest_counts(scope=scope, end=dates.end).aggregate(
+        on_time=Sum("n_attested"),
+        late=Sum("n_late"),
+        excused=Sum("n_excused"),
+        held=Sum("n_held"),
+        **{bucket: Sum("n_pending", filter=condition) for bucket, condition in pending.items()},
+    )
+    open_ = Q(resolved_at__isnull=True)
+    flags = Flag.objects.filter(scope.q("group")).aggregate(
+        overdue=Count("pk", filter=open_ & Q(kind=Flag.Kind.MEMBER_OVERDUE)),
+        prompt=Count("pk", filter=open_ & Q(kind=Flag.Kind.PROMPT_MISSED)),
+        missed=Count(
+            "pk", filter=Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
+        ),
+    )
+    return Headline(
+        approved=groups[ChatGroup.Status.APPROVED],
+        proposed=groups[ChatGroup.Status.PROPOSED],
+        suspended=groups[ChatGroup.Status.SUSPENDED],
+        retired=groups[ChatGroup.Status.RETIRED],
+        cap=settings.MAX_APPROVED_GROUPS,
+        active_holds=groups["active_holds"],
+        members=members,
+        latest=Tally(**{bucket: sums[bucket] or 0 for bucket in BUCKETS}),
+        open_flags=flags["overdue"] + flags["prompt"],
+        open_overdue_flags=flags["overdue"],
+        open_prompt_flags=flags["prompt"],
+        prompts_missed=flags["missed"],
     )
 
 
@@ -468,7 +522,7 @@ class GroupRow:
     members: int
     last_prompt_at: dt.datetime | None
     on_hold: bool
-    latest_id: int | None
+    latest_id: int | None = None
     latest: Tally = field(default_factory=Tally)
     open_overdue_flags: int = 0
     open_prompt_flags: int = 0
@@ -514,9 +568,9 @@ def _count_of(queryset: QuerySet, key: str) -> Coalesce:
 def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> list[GroupRow]:
     """Every group in scope with its figures. Three queries, whatever the number of groups.
 
-    1. the groups, with members, last prompt, hold and the id of this cycle (one index
-       probe each per group: `membership_group_left_idx`, `cycle_group_end_idx`);
-    2. this cycle's counts (`CycleCount`, by primary key);
+    1. the groups, with members, last prompt and hold (one index probe each per group:
+       `membership_group_left_idx`, `cycle_group_end_idx`);
+    2. this cycle's counts of each group (`latest_counts`, from `CycleCount` alone);
     3. flags per group: open ones, and prompts missed in the range (`Flag.group`, no join).
 
     Filtering and sorting happen in Python: the register is capped (R3), so there are
@@ -526,7 +580,6 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
     groups = (
         scope.groups()
         .annotate(
-            latest_id=_latest_cycle(dates.end),
             n_members=_count_of(Membership.objects.filter(group_id=OuterRef("pk"), left_at__isnull=True), "group_id"),
             last_prompt_at=Subquery(
                 Cycle.objects.filter(group_id=OuterRef("pk"), prompted_at__isnull=False)
@@ -540,7 +593,6 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             "pk",
             "name",
             "status",
-            "latest_id",
             "n_members",
             "last_prompt_at",
             "on_hold",
@@ -553,7 +605,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
         )  # fmt: skip
     )
     rows = {}
-    for pk, name, status, latest_id, members, last_prompt_at, on_hold, *people in groups:
+    for pk, name, status, members, last_prompt_at, on_hold, *people in groups:
         admin_username, admin_first, admin_last, deputy_username, deputy_first, deputy_last = people
         rows[pk] = GroupRow(
             pk=pk,
@@ -565,12 +617,11 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             members=members,
             last_prompt_at=last_prompt_at,
             on_hold=on_hold,
-            latest_id=latest_id,
         )
-    by_cycle = {row.latest_id: row for row in rows.values() if row.latest_id is not None}
-    if by_cycle:
-        for counts in CycleCount.objects.filter(cycle_id__in=list(by_cycle)).values("cycle_id", "due_at", *COUNTS):
-            by_cycle[counts["cycle_id"]].latest = Tally.of_counts(counts, now=now)
+    for counts in latest_counts(scope=scope, end=dates.end).values("group_id", "cycle_id", "due_at", *COUNTS):
+        row = rows.get(counts["group_id"])
+        if row is not None:  # None: a group made between the two queries
+            row.latest_id, row.latest = counts["cycle_id"], Tally.of_counts(counts, now=now)
     missed = Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
     flags = (
         Flag.objects.filter(scope.q("group"))
@@ -624,6 +675,7 @@ class StripCell:
     period_end: dt.datetime
     held: bool
     tally: Tally
+    due_at: dt.datetime | None = None
 
     @property
     def level(self) -> str:
@@ -670,6 +722,7 @@ def _cycles_with_tallies(cycles: QuerySet[Cycle], *, now: dt.datetime) -> list[t
                 period_end=row["period_end"],
                 held=row["hold_id"] is not None,
                 tally=Tally.of_counts(row, now=now, prefix="counts__"),
+                due_at=row["due_at"],
             ),
         )
         for row in rows
@@ -780,11 +833,12 @@ def group_drilldown(*, group: ChatGroup, dates: DateRange, now: dt.datetime | No
 
     obligations = Obligation.objects.filter(
         cycle__group=group, cycle__period_end__gte=dates.start, cycle__period_end__lt=dates.end
-    ).values_list("user_id", "cycle_id", "status", "due_at")
+    ).values_list("user_id", "cycle_id", "status")
+    due_at = {c.cycle_id: c.due_at for c in cycles}  # every obligation has its cycle's deadline
     by_user: dict[int, dict] = {}
-    for user_id, cycle_id, status, due_at in obligations:
+    for user_id, cycle_id, status in obligations:
         person = by_user.setdefault(user_id, {"tally": Tally(), "cells": [None] * len(matrix_cycles)})
-        bucket = _bucket_of(status, due_at, now)
+        bucket = _bucket_of(status, due_at[cycle_id], now)
         person["tally"].add(bucket, 1)
         if cycle_id in matrix_ids:
             person["cells"][matrix_ids[cycle_id]] = bucket

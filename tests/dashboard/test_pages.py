@@ -111,6 +111,15 @@ def test_the_drill_down_answers_who_and_since_when(dpo_client, office):
     assert "Urgent Ops" in person and "Overdue" in person
 
 
+def test_every_person_link_of_the_drill_down_opens_that_persons_record(dpo_client, office):
+    page = text(dpo_client.get(reverse("dashboard:group", args=[office.a.pk])))
+    people = reverse("dashboard:people")
+    links = set(re.findall(rf'href="({re.escape(people)}[^"?]+)\?', page))
+    assert reverse("dashboard:person", args=[office.pat.pk]) in links and len(links) >= 4
+    for link in links:
+        assert dpo_client.get(link).status_code == 200
+
+
 def test_the_drill_down_lists_the_emails_sent_about_the_group(dpo_client, office):
     from django.utils import timezone
 
