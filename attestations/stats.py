@@ -293,24 +293,35 @@ def headline(
     )
     if table is None:
         return _headline_direct(scope=scope, dates=dates, now=now, members=members)
-    by_status = {value: 0 for value in ChatGroup.Status.values}
+    counts = {value: 0 for value in ChatGroup.Status.values}
     latest = Tally()
     for row in table:
-        by_status[row.status] += 1
+        counts[row.status] += 1
         latest += row.latest
+    counts["active_holds"] = sum(1 for row in table if row.on_hold)
+    flags = {
+        "overdue": sum(row.open_overdue_flags for row in table),
+        "prompt": sum(row.open_prompt_flags for row in table),
+        "missed": sum(row.prompts_missed for row in table),
+    }
+    return _headline(groups=counts, members=members, latest=latest, flags=flags)
+
+
+def _headline(*, groups: dict, members: int, latest: Tally, flags: dict) -> Headline:
+    """Groups by status and `active_holds`; flags `overdue`, `prompt` (open) and `missed`."""
     return Headline(
-        approved=by_status[ChatGroup.Status.APPROVED],
-        proposed=by_status[ChatGroup.Status.PROPOSED],
-        suspended=by_status[ChatGroup.Status.SUSPENDED],
-        retired=by_status[ChatGroup.Status.RETIRED],
+        approved=groups[ChatGroup.Status.APPROVED],
+        proposed=groups[ChatGroup.Status.PROPOSED],
+        suspended=groups[ChatGroup.Status.SUSPENDED],
+        retired=groups[ChatGroup.Status.RETIRED],
         cap=settings.MAX_APPROVED_GROUPS,
-        active_holds=sum(1 for row in table if row.on_hold),
+        active_holds=groups["active_holds"],
         members=members,
         latest=latest,
-        open_flags=sum(row.open_overdue_flags + row.open_prompt_flags for row in table),
-        open_overdue_flags=sum(row.open_overdue_flags for row in table),
-        open_prompt_flags=sum(row.open_prompt_flags for row in table),
-        prompts_missed=sum(row.prompts_missed for row in table),
+        open_flags=flags["overdue"] + flags["prompt"],
+        open_overdue_flags=flags["overdue"],
+        open_prompt_flags=flags["prompt"],
+        prompts_missed=flags["missed"],
     )
 
 
@@ -337,20 +348,8 @@ def _headline_direct(*, scope: Scope, dates: DateRange, now: dt.datetime, member
             "pk", filter=Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
         ),
     )
-    return Headline(
-        approved=groups[ChatGroup.Status.APPROVED],
-        proposed=groups[ChatGroup.Status.PROPOSED],
-        suspended=groups[ChatGroup.Status.SUSPENDED],
-        retired=groups[ChatGroup.Status.RETIRED],
-        cap=settings.MAX_APPROVED_GROUPS,
-        active_holds=groups["active_holds"],
-        members=members,
-        latest=Tally(**{bucket: sums[bucket] or 0 for bucket in BUCKETS}),
-        open_flags=flags["overdue"] + flags["prompt"],
-        open_overdue_flags=flags["overdue"],
-        open_prompt_flags=flags["prompt"],
-        prompts_missed=flags["missed"],
-    )
+    latest = Tally(**{bucket: sums[bucket] or 0 for bucket in BUCKETS})
+    return _headline(groups=groups, members=members, latest=latest, flags=flags)
 
 
 # The same figures as `headline` for every group, in one statement written by hand: the
