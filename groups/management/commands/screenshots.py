@@ -55,7 +55,9 @@ class Command(BaseCommand):
                 contexts = {}
                 for name, who, path in PAGES:
                     if who not in contexts:
-                        contexts[who] = browser.new_context(viewport={"width": width, "height": height})
+                        contexts[who] = browser.new_context(
+                            viewport={"width": width, "height": height}, locale="en-GB", timezone_id="Europe/London"
+                        )
                         if who:
                             self._sign_in(contexts[who].new_page(), base_url, who)
                     page = contexts[who].new_page()
