@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from attestations.models import Hold, Obligation
 from tests.attestations.browser import CONFIRMATION, SAVED, clock, close_the_week  # noqa: F401
-from tests.conftest import assert_skip_link_first, keyboard_activate, tab_to
+from tests.conftest import VIEWPORTS, assert_skip_link_first, keyboard_activate, tab_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,3 +70,29 @@ def test_the_dpo_places_and_lifts_a_hold_with_the_keyboard_only(live_server, pag
     keyboard_activate(page, page.get_by_role("button", name="Lift the hold"))
     expect(page.get_by_role("status")).to_contain_text("The hold LEGAL-7 on Urgent Ops is lifted")
     assert Hold.objects.get().lifted_at is not None
+
+
+def test_on_a_phone_a_member_opens_the_menu_and_attests_with_the_keyboard_only(
+    live_server, page, keyboard_login, group, member
+):
+    page.set_viewport_size(VIEWPORTS["phone"])
+    close_the_week()
+    keyboard_login(member)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    menu = page.get_by_role("button", name="Menu")
+    register = page.get_by_role("link", name="Register of groups")
+    expect(register).to_be_hidden()  # folded away behind the menu button on a phone
+    keyboard_activate(page, menu)
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    keyboard_activate(page, register)
+    expect(page.get_by_role("heading", name="Register of work groups")).to_be_visible()
+    keyboard_activate(page, page.get_by_role("button", name="Menu"))
+    keyboard_activate(page, page.get_by_role("link", name="My clear-downs"))
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    tab_to(page, page.get_by_label(CONFIRMATION))
+    page.keyboard.press("Space")
+    tab_to(page, page.get_by_label(SAVED))
+    page.keyboard.press("Space")
+    keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-downs"))
+    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops is recorded")
+    assert Obligation.objects.get(user=member).status == "attested"

@@ -103,3 +103,12 @@ def test_the_audit_pages_have_no_accessibility_violations_on_a_phone(live_server
         f"/audit/foi/?group={record.group.pk}",
         "/audit/ledger/",
     ])  # fmt: skip
+    # An export, then its entry in the log.
+    page.goto(f"{live_server.url}/audit/exports/")
+    with page.expect_download():
+        page.get_by_role("link", name="CSV of register of groups").click()
+    page.goto(f"{live_server.url}/audit/exports/log/")
+    expect(page.get_by_role("cell", name="register (CSV)").first).to_be_visible()
+    page.get_by_role("row").filter(has_text="register (CSV)").first.get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"/audit/exports/log/\d+/$"))
+    assert_accessible(page, "export log entry on a phone")
