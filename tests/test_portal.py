@@ -36,6 +36,23 @@ def test_it_fails_loudly_on_a_malformed_setting():
     assert "invalid literal for int" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("email_url", "expected"),
+    [(None, str(ROOT / "var" / "mail")), ("filemail:////srv/portal/mail", "/srv/portal/mail")],
+)
+def test_emails_written_as_files_go_to_an_absolute_folder(email_url, expected, tmp_path):
+    env = {"DEBUG": "true", "VAR_DIR": str(ROOT / "var")}
+    if email_url:
+        env["EMAIL_URL"] = email_url
+    clean = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", SETUP + "; from django.conf import settings; print(settings.EMAIL_FILE_PATH)"],
+        cwd=tmp_path, env={**clean, **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+    )  # from another folder: a relative path would land there
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
 def test_it_has_a_migration_for_every_model_change(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
 
