@@ -344,9 +344,7 @@ def _headline_direct(*, scope: Scope, dates: DateRange, now: dt.datetime, member
     flags = Flag.objects.filter(scope.q("group")).aggregate(
         overdue=Count("pk", filter=open_ & Q(kind=Flag.Kind.MEMBER_OVERDUE)),
         prompt=Count("pk", filter=open_ & Q(kind=Flag.Kind.PROMPT_MISSED)),
-        missed=Count(
-            "pk", filter=Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
-        ),
+        missed=Count("pk", filter=Q(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)),
     )
     latest = Tally(**{bucket: sums[bucket] or 0 for bucket in BUCKETS})
     return _headline(groups=groups, members=members, latest=latest, flags=flags)

@@ -68,16 +68,48 @@ def main() -> int:
         run(PYTHON, "manage.py", "migrate", "-v0", env=env)
         run(PYTHON, "manage.py", "seed_load", "--members", str(args.users), env=env)
         server = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "opcc_portal.wsgi", "--bind", f"127.0.0.1:{args.port}",
-             "--workers", str(args.workers), "--log-level", "warning"],
-            cwd=ROOT, env=env, start_new_session=True,
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "opcc_portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
         )
         _wait_until_up(f"http://127.0.0.1:{args.port}/healthz")
         prefix = scratch / "locust"
-        run(PYTHON, "-m", "locust", "-f", "bench/locustfile.py", "--headless", "-u", str(args.users),
-            "-r", str(max(1, args.users // 5)), "-t", f"{args.seconds}s", "--host",
-            f"http://127.0.0.1:{args.port}", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
-            env=env, stdout=subprocess.DEVNULL, check=False)
+        run(
+            PYTHON,
+            "-m",
+            "locust",
+            "-f",
+            "bench/locustfile.py",
+            "--headless",
+            "-u",
+            str(args.users),
+            "-r",
+            str(max(1, args.users // 5)),
+            "-t",
+            f"{args.seconds}s",
+            "--host",
+            f"http://127.0.0.1:{args.port}",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            env=env,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
         stats = _read_stats(prefix.with_name("locust_stats.csv"))
         checks = _check_database(f"{args.pg}/{database}")
     finally:
@@ -87,11 +119,15 @@ def main() -> int:
         psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", f"{args.pg}/postgres")
 
     report = {**stats, **checks, "users": args.users, "seconds": args.seconds, "workers": args.workers}
-    print(f"{report['requests']} requests in {args.seconds} s from {args.users} members: "
-          f"{report['rps']:.1f} req/s, p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, "
-          f"p99 {report['p99_ms']} ms, {report['failures']} errors")
-    print(f"attested {report['attested']} of {report['obligations']} obligations; "
-          f"{report['duplicates']} duplicate attestations")
+    print(
+        f"{report['requests']} requests in {args.seconds} s from {args.users} members: "
+        f"{report['rps']:.1f} req/s, p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, "
+        f"p99 {report['p99_ms']} ms, {report['failures']} errors"
+    )
+    print(
+        f"attested {report['attested']} of {report['obligations']} obligations; "
+        f"{report['duplicates']} duplicate attestations"
+    )
     print("JSON " + json.dumps(report))
     return 1 if report["failures"] or report["duplicates"] or not report["attested"] else 0
 
@@ -114,8 +150,10 @@ def _read_stats(path: Path) -> dict:
     total = next(row for row in rows if row["Name"] == "Aggregated")
     for row in rows:
         if row["Name"] != "Aggregated":
-            print(f"  {row['Type']:<5} {row['Name']:<16} {int(row['Request Count']):>6} requests, "
-                  f"p50 {row['50%']:>6} ms, p95 {row['95%']:>6} ms, {row['Failure Count']} errors")
+            print(
+                f"  {row['Type']:<5} {row['Name']:<16} {int(row['Request Count']):>6} requests, "
+                f"p50 {row['50%']:>6} ms, p95 {row['95%']:>6} ms, {row['Failure Count']} errors"
+            )
     return {
         "requests": int(total["Request Count"]),
         "failures": int(total["Failure Count"]),
@@ -130,9 +168,13 @@ def _check_database(url: str) -> dict:
     obligations = int(psql("SELECT count(*) FROM attestations_obligation", url))
     attested = int(psql("SELECT count(*) FROM attestations_obligation WHERE status IN ('attested','late')", url))
     # Every attestation writes one history row saying so; a duplicate would write two.
-    duplicates = int(psql(
-        "SELECT count(*) FROM (SELECT id FROM attestations_historicalobligation "
-        "WHERE status IN ('attested','late') AND history_type = '~' GROUP BY id HAVING count(*) > 1) AS d", url))
+    duplicates = int(
+        psql(
+            "SELECT count(*) FROM (SELECT id FROM attestations_historicalobligation "
+            "WHERE status IN ('attested','late') AND history_type = '~' GROUP BY id HAVING count(*) > 1) AS d",
+            url,
+        )
+    )
     return {"obligations": obligations, "attested": attested, "duplicates": duplicates}
 
 

@@ -18,8 +18,11 @@ class Member(HttpUser):
         self.username = f"load-member-{next(_numbers)}"
         page = self.client.get("/accounts/login/", name="login page")
         token = CSRF.search(page.text).group(1)
-        self.client.post("/accounts/login/", {"username": self.username, "password": PASSWORD,
-                                              "csrfmiddlewaretoken": token}, name="sign in")
+        self.client.post(
+            "/accounts/login/",
+            {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+            name="sign in",
+        )
         # Most members come from the emailed prompt to attest straight away.
         self.attest()
 
@@ -41,8 +44,12 @@ class Member(HttpUser):
         ids = OBLIGATION.findall(page.text)
         if not ids:
             return
-        data = {"obligations": ids, "cleared_on": _today(), "confirmed_saved": "on",
-                "csrfmiddlewaretoken": CSRF.search(page.text).group(1)}
+        data = {
+            "obligations": ids,
+            "cleared_on": _today(),
+            "confirmed_saved": "on",
+            "csrfmiddlewaretoken": CSRF.search(page.text).group(1),
+        }
         self.client.post("/", data, name="attest")
         # The same POST again (double click, replay): must record nothing new.
         self.client.post("/", data, name="attest replay")

@@ -14,8 +14,10 @@ class LogoField(forms.FileField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        kwargs.setdefault("help_text", "Optional. A PNG or JPEG, at most 1 MB and 2000×2000 pixels. "
-                          "Without one, the office logo is used.")
+        kwargs.setdefault(
+            "help_text",
+            "Optional. A PNG or JPEG, at most 1 MB and 2000×2000 pixels. Without one, the office logo is used.",
+        )
         super().__init__(**kwargs)
         self.widget.attrs.setdefault("accept", "image/png,image/jpeg")
 
@@ -87,15 +89,18 @@ class TransitionForm(forms.Form):
 
 
 class StaffSearchForm(forms.Form):
-    q = forms.CharField(label="Find a colleague", max_length=100, required=False,
-                        help_text="Search by name, username or email.")
+    q = forms.CharField(
+        label="Find a colleague", max_length=100, required=False, help_text="Search by name, username or email."
+    )
 
 
 class UserChoiceForm(forms.Form):
     """Picks one active staff account by id (from the search results or a member list)."""
 
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True),
-                                  error_messages={"invalid_choice": "Choose a colleague from the list."})
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        error_messages={"invalid_choice": "Choose a colleague from the list."},
+    )
 
     def __init__(self, *args, queryset=None, **kwargs):
         super().__init__(*args, **kwargs)

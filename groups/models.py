@@ -26,9 +26,7 @@ class ChatGroupQuerySet(models.QuerySet):
         return self.filter(status=ChatGroup.Status.APPROVED)
 
     def with_member_count(self):
-        return self.annotate(
-            member_count=models.Count("memberships", filter=Q(memberships__left_at__isnull=True))
-        )
+        return self.annotate(member_count=models.Count("memberships", filter=Q(memberships__left_at__isnull=True)))
 
 
 class ChatGroup(models.Model):
@@ -63,9 +61,7 @@ class ChatGroup(models.Model):
     # Each group closes its seven-day cycle on its own weekday and local time (R4).
     cycle_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.FRIDAY)
     cycle_time = models.TimeField(default=time(17, 0))
-    proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposed_groups"
-    )
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposed_groups")
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

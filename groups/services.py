@@ -159,9 +159,7 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
         _serialise(_CAP_LOCK)
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
     if group.status not in sources:
-        raise ValidationError(
-            f"A {group.get_status_display().lower()} group cannot be {PAST_TENSE[action]}."
-        )
+        raise ValidationError(f"A {group.get_status_display().lower()} group cannot be {PAST_TENSE[action]}.")
     if target == Status.APPROVED:
         approved = ChatGroup.objects.approved().count()
         cap = settings.MAX_APPROVED_GROUPS

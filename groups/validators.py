@@ -49,7 +49,13 @@ def logo_clean(upload) -> ContentFile:
                 image.convert(mode).save(out, format="PNG", optimize=True)
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise not_an_image from exc
     return ContentFile(out.getvalue(), name="logo.png")

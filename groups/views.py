@@ -138,7 +138,11 @@ def transition(request, pk: int, action: str):
     form = TransitionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         changed = call_service(
-            form, services.chatgroup_transition, group=group, action=action, by=request.user,
+            form,
+            services.chatgroup_transition,
+            group=group,
+            action=action,
+            by=request.user,
             reason=form.cleaned_data["reason"],
         )
         if changed:
@@ -149,8 +153,15 @@ def transition(request, pk: int, action: str):
     return render(
         request,
         "groups/transition.html",
-        {"group": group, "form": form, "action": action, "label": label,
-         "explanation": explanation, "allowed": allowed, "past": services.PAST_TENSE[action]},
+        {
+            "group": group,
+            "form": form,
+            "action": action,
+            "label": label,
+            "explanation": explanation,
+            "allowed": allowed,
+            "past": services.PAST_TENSE[action],
+        },
     )
 
 
@@ -164,8 +175,9 @@ def member_add(request, pk: int):
         results = list(selectors.staff_search(group=group, search=search_form.cleaned_data["q"]))
     form = UserChoiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        membership = call_service(form, services.membership_add, group=group, user=form.cleaned_data["user"],
-                           by=request.user)
+        membership = call_service(
+            form, services.membership_add, group=group, user=form.cleaned_data["user"], by=request.user
+        )
         if membership:
             messages.success(request, f"{_name(membership.user)} has been added to {group.name}.")
             return redirect(group)
@@ -199,28 +211,38 @@ def roles(request, pk: int):
     members = selectors.group_members(group=group, include_past=False)
     member_users = get_user_model().objects.filter(pk__in=members.values("user_id"))
     admin_form = UserChoiceForm(prefix="admin", queryset=member_users.exclude(pk=group.admin_id))
-    deputy_form = DeputyForm(prefix="deputy", queryset=member_users.exclude(pk=group.admin_id),
-                             initial={"user": group.deputy_id})
+    deputy_form = DeputyForm(
+        prefix="deputy", queryset=member_users.exclude(pk=group.admin_id), initial={"user": group.deputy_id}
+    )
     if request.method == "POST":
         if "admin-user" in request.POST:
             admin_form = UserChoiceForm(request.POST, prefix="admin", queryset=admin_form.fields["user"].queryset)
             if admin_form.is_valid():
-                changed = call_service(admin_form, services.chatgroup_set_admin, group=group,
-                                user=admin_form.cleaned_data["user"], by=request.user)
+                changed = call_service(
+                    admin_form,
+                    services.chatgroup_set_admin,
+                    group=group,
+                    user=admin_form.cleaned_data["user"],
+                    by=request.user,
+                )
                 if changed:
                     messages.success(request, f"{_name(changed.admin)} is now the admin of {group.name}.")
                     return redirect(changed)
         else:
             deputy_form = DeputyForm(request.POST, prefix="deputy", queryset=deputy_form.fields["user"].queryset)
             if deputy_form.is_valid():
-                changed = call_service(deputy_form, services.chatgroup_set_deputy, group=group,
-                                user=deputy_form.cleaned_data["user"], by=request.user)
+                changed = call_service(
+                    deputy_form,
+                    services.chatgroup_set_deputy,
+                    group=group,
+                    user=deputy_form.cleaned_data["user"],
+                    by=request.user,
+                )
                 if changed:
                     who = _name(changed.deputy) if changed.deputy else "Nobody"
                     messages.success(request, f"{who} is now the deputy of {group.name}.")
                     return redirect(changed)
-    return render(request, "groups/roles.html",
-                  {"group": group, "admin_form": admin_form, "deputy_form": deputy_form})
+    return render(request, "groups/roles.html", {"group": group, "admin_form": admin_form, "deputy_form": deputy_form})
 
 
 @login_required

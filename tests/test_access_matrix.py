@@ -114,8 +114,16 @@ def world(admin_user, member, dpo, auditor, group):
     clear_downs.cycle_close_due(now=timezone.now())
     hold = clear_downs.hold_place(group=held, by=dpo, reference="FOI-1", reason="Request received")
     obligation = Obligation.objects.get(cycle__group=group, user=member)
-    export = ExportLog.objects.create(user=dpo, kind="register", format="csv", started_at=timezone.now(),
-                                      finished_at=timezone.now(), rows=1, size=10, sha256="0" * 64)
+    export = ExportLog.objects.create(
+        user=dpo,
+        kind="register",
+        format="csv",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        rows=1,
+        size=10,
+        sha256="0" * 64,
+    )
     kwargs = {
         "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
         "attestations:link": {"token": obligation_link_token(obligation)},

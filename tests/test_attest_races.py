@@ -27,8 +27,12 @@ def test_twenty_simultaneous_submits_make_exactly_one_attestation(group, member)
         try:
             barrier.wait()
             result = services.obligation_attest(
-                obligations=[obligation.pk], user=member, cleared_on=dt.date(2026, 11, 14),
-                confirmed_cleared=True, confirmed_saved=True, now=PERIOD_END + dt.timedelta(days=1),
+                obligations=[obligation.pk],
+                user=member,
+                cleared_on=dt.date(2026, 11, 14),
+                confirmed_cleared=True,
+                confirmed_saved=True,
+                now=PERIOD_END + dt.timedelta(days=1),
             )
             recorded.extend(result.recorded)
             already.extend(result.already_done)

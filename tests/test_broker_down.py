@@ -18,8 +18,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def broker_down(settings):
     """Point the Celery app at a port where nothing listens (the discard port), then back."""
-    keys = ("broker_url", "broker_write_url", "broker_read_url", "broker_transport", "broker_transport_options",
-            "task_always_eager")
+    keys = (
+        "broker_url",
+        "broker_write_url",
+        "broker_read_url",
+        "broker_transport",
+        "broker_transport_options",
+        "task_always_eager",
+    )
     saved = {key: app.conf[key] for key in keys}
 
     def reset_pools():
@@ -28,9 +34,14 @@ def broker_down(settings):
 
     # The write and read URLs were derived from the broker URL when the app was configured.
     nowhere = "redis://127.0.0.1:9/0"
-    app.conf.update(broker_url=nowhere, broker_write_url=nowhere, broker_read_url=nowhere, task_always_eager=False,
-                    broker_transport=None,
-                    broker_transport_options={"max_retries": 1, "interval_start": 0, "interval_step": 0.1})
+    app.conf.update(
+        broker_url=nowhere,
+        broker_write_url=nowhere,
+        broker_read_url=nowhere,
+        task_always_eager=False,
+        broker_transport=None,
+        broker_transport_options={"max_retries": 1, "interval_start": 0, "interval_step": 0.1},
+    )
     reset_pools()
 
     def restore():
@@ -61,8 +72,9 @@ def test_attesting_and_prompting_work_while_the_broker_is_down_and_the_sweep_cat
     client.force_login(member)
     today = timezone.localdate()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("home"), {"obligations": [obligation.pk], "cleared_on": today.isoformat(),
-                                                 "confirmed_saved": "on"})
+        response = client.post(
+            reverse("home"), {"obligations": [obligation.pk], "cleared_on": today.isoformat(), "confirmed_saved": "on"}
+        )
     assert response.status_code == 302
     obligation.refresh_from_db()
     assert obligation.status in (Obligation.Status.ATTESTED, Obligation.Status.LATE)

@@ -21,9 +21,24 @@ def test_it_serves_members_attesting_at_once_without_errors_or_duplicates():
     settings = connection.settings_dict
     server = f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
     result = subprocess.run(
-        [sys.executable, "bench/load_test.py", "--users", "10", "--seconds", "20", "--workers", "2",
-         "--port", "8799", "--pg", server],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "bench/load_test.py",
+            "--users",
+            "10",
+            "--seconds",
+            "20",
+            "--workers",
+            "2",
+            "--port",
+            "8799",
+            "--pg",
+            server,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("JSON ")), None)
     assert line, result.stdout + result.stderr

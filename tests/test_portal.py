@@ -20,8 +20,9 @@ SETUP = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'opcc_portal.
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
@@ -47,7 +48,11 @@ def test_emails_written_as_files_go_to_an_absolute_folder(email_url, expected, t
     clean = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
     result = subprocess.run(
         [sys.executable, "-c", SETUP + "; from django.conf import settings; print(settings.EMAIL_FILE_PATH)"],
-        cwd=tmp_path, env={**clean, **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env={**clean, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )  # from another folder: a relative path would land there
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected

@@ -56,8 +56,23 @@ def start_worker(celery_queue, smtp_server):
     processes = []
 
     def start() -> subprocess.Popen:
-        command = [sys.executable, "-m", "celery", "-A", "opcc_portal", "worker", "--pool", "solo",
-                   "-Q", celery_queue, "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "opcc_portal",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            celery_queue,
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-l",
+            "warning",
+        ]
         process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
         processes.append(process)
         return process

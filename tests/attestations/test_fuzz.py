@@ -15,8 +15,13 @@ pytestmark = pytest.mark.django_db
 
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 text = st.text(max_size=2000)
-anything = st.one_of(text, st.integers().map(str), st.dates().map(str), st.just(""),
-                     st.sampled_from(["0", "-1", "9" * 30, "on", "2026-02-30", "2026-11-14"]))
+anything = st.one_of(
+    text,
+    st.integers().map(str),
+    st.dates().map(str),
+    st.just(""),
+    st.sampled_from(["0", "-1", "9" * 30, "on", "2026-02-30", "2026-11-14"]),
+)
 ids = st.lists(st.one_of(st.integers(min_value=-5, max_value=10**12).map(str), text), max_size=5)
 
 
@@ -45,8 +50,12 @@ def _after_the_period(at):
 @given(obligations=ids, cleared_on=anything, saved=anything)
 def test_it_survives_any_attestation(client, obligation, member, obligations, cleared_on, saved):
     client.force_login(member)
-    check(client, "POST", reverse("home"), {"obligations": obligations, "cleared_on": cleared_on,
-                                            "confirmed_saved": saved})
+    check(
+        client,
+        "POST",
+        reverse("home"),
+        {"obligations": obligations, "cleared_on": cleared_on, "confirmed_saved": saved},
+    )
 
 
 @FUZZ
@@ -74,8 +83,9 @@ def test_it_survives_any_excuse_or_hold(client, obligation, dpo, reason, referen
         )
     check(client, "POST", reverse("attestations:excuse", args=[pk]), {"reason": reason})
     group = obligation.cycle.group_id
-    response = check(client, "POST", reverse("attestations:hold_place", args=[group]),
-                     {"reference": reference, "reason": reason})
+    response = check(
+        client, "POST", reverse("attestations:hold_place", args=[group]), {"reference": reference, "reason": reason}
+    )
     if response.status_code == 302:
         hold = Hold.objects.get(group_id=group, lifted_at__isnull=True)
         check(client, "POST", reverse("attestations:hold_lift", args=[hold.pk]), {"reason": reason})

@@ -10,8 +10,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
-def test_the_register_pages_have_no_accessibility_violations(live_server, page, login_page, assert_accessible,
-                                                            size, group, dpo, member):
+def test_the_register_pages_have_no_accessibility_violations(
+    live_server, page, login_page, assert_accessible, size, group, dpo, member
+):
     page.set_viewport_size(VIEWPORTS[size])
     page.goto(f"{live_server.url}/accounts/login/")
     assert_accessible(page, "login")

@@ -1,6 +1,5 @@
 """Races on the register, run on the real PostgreSQL (CI): the cap and duplicate adds hold."""
 
-
 import pytest
 from django.db import connection
 
@@ -16,7 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _postgresql_only():
     if connection.vendor != "postgresql":
         service_missing("needs PostgreSQL for concurrent transactions (set DATABASE_URL)")
-
 
 
 def test_it_never_approves_past_the_cap_under_concurrent_approvals(settings):

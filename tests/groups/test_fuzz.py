@@ -16,8 +16,12 @@ anything = st.one_of(text, st.integers().map(str), st.just(""), st.sampled_from(
 
 
 def snapshot():
-    return (ChatGroup.objects.count(), ChatGroup.history.count(), Membership.objects.count(),
-            Membership.history.count())
+    return (
+        ChatGroup.objects.count(),
+        ChatGroup.history.count(),
+        Membership.objects.count(),
+        Membership.history.count(),
+    )
 
 
 def post_and_check(client, url, data):
@@ -33,8 +37,13 @@ def post_and_check(client, url, data):
 @given(name=text, purpose=text, weekday=anything, at=anything, logo=st.binary(max_size=4096))
 def test_it_survives_any_proposal(client, member, name, purpose, weekday, at, logo):
     client.force_login(member)
-    data = {"name": name, "purpose": purpose, "cycle_weekday": weekday, "cycle_time": at,
-            "logo": SimpleUploadedFile("logo.png", logo, content_type="image/png")}
+    data = {
+        "name": name,
+        "purpose": purpose,
+        "cycle_weekday": weekday,
+        "cycle_time": at,
+        "logo": SimpleUploadedFile("logo.png", logo, content_type="image/png"),
+    }
     post_and_check(client, reverse("groups:propose"), data)
 
 

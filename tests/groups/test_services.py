@@ -271,18 +271,21 @@ def test_removing_the_deputy_clears_the_deputy_role(group, admin_user, member):
 def test_it_edits_details_and_keeps_the_name_unique(group, admin_user):
     ChatGroupFactory(name="Taken")
     with pytest.raises(ValidationError, match="already on the register"):
-        services.chatgroup_update(group=group, by=admin_user, name="TAKEN", purpose="p", cycle_weekday=1,
-                                  cycle_time=group.cycle_time)
-    services.chatgroup_update(group=group, by=admin_user, name="Renamed", purpose="New purpose", cycle_weekday=1,
-                              cycle_time=group.cycle_time)
+        services.chatgroup_update(
+            group=group, by=admin_user, name="TAKEN", purpose="p", cycle_weekday=1, cycle_time=group.cycle_time
+        )
+    services.chatgroup_update(
+        group=group, by=admin_user, name="Renamed", purpose="New purpose", cycle_weekday=1, cycle_time=group.cycle_time
+    )
     group.refresh_from_db()
     assert (group.name, group.purpose, group.cycle_weekday) == ("Renamed", "New purpose", 1)
 
 
 def test_members_cannot_edit_details(group, member):
     with pytest.raises(PermissionDenied):
-        services.chatgroup_update(group=group, by=member, name="X", purpose="p", cycle_weekday=1,
-                                  cycle_time=group.cycle_time)
+        services.chatgroup_update(
+            group=group, by=member, name="X", purpose="p", cycle_weekday=1, cycle_time=group.cycle_time
+        )
 
 
 def test_membership_factory_smoke():

@@ -38,15 +38,15 @@ def page_urls(group, membership):
 # Expected GET status per page and role, for an approved group.
 GET_MATRIX = {
     #               anonymous member outsider admin dpo auditor
-    "register":      (302, 200, 200, 200, 200, 200),
-    "propose":       (302, 200, 200, 200, 200, 403),
-    "detail":        (302, 200, 200, 200, 200, 200),
-    "edit":          (302, 403, 403, 200, 200, 403),
-    "approve":       (302, 403, 403, 403, 200, 403),
-    "member_add":    (302, 403, 403, 200, 200, 403),
+    "register": (302, 200, 200, 200, 200, 200),
+    "propose": (302, 200, 200, 200, 200, 403),
+    "detail": (302, 200, 200, 200, 200, 200),
+    "edit": (302, 403, 403, 200, 200, 403),
+    "approve": (302, 403, 403, 403, 200, 403),
+    "member_add": (302, 403, 403, 200, 200, 403),
     "member_remove": (302, 403, 403, 200, 200, 403),
-    "roles":         (302, 403, 403, 200, 200, 403),
-    "history":       (302, 403, 403, 200, 200, 200),
+    "roles": (302, 403, 403, 200, 200, 403),
+    "history": (302, 403, 403, 200, 200, 200),
 }
 
 
@@ -67,14 +67,16 @@ def test_auditors_change_nothing(client, auditor, group, member, page):
     membership = Membership.objects.get(group=group, user=member)
     client.force_login(auditor)
     before = (ChatGroup.history.count(), Membership.history.count())
-    response = client.post(page_urls(group, membership)[page], {"name": "X", "purpose": "Y", "reason": "Z",
-                                                                "user": member.pk})
+    response = client.post(
+        page_urls(group, membership)[page], {"name": "X", "purpose": "Y", "reason": "Z", "user": member.pk}
+    )
     assert response.status_code == 403
     assert (ChatGroup.history.count(), Membership.history.count()) == before
 
 
-@pytest.mark.parametrize("role, expected", [("member", 404), ("outsider", 404), ("admin_user", 200),
-                                            ("dpo", 200), ("auditor", 200)])
+@pytest.mark.parametrize(
+    "role, expected", [("member", 404), ("outsider", 404), ("admin_user", 200), ("dpo", 200), ("auditor", 200)]
+)
 def test_a_proposal_is_visible_only_to_its_admin_the_dpo_and_auditors(client, request, proposal, role, expected):
     response = client_for(client, request, role).get(reverse("groups:detail", args=[proposal.pk]))
     assert response.status_code == expected
@@ -147,10 +149,16 @@ def logo(content=None, name="logo.png"):
 def test_a_member_proposes_a_group_and_becomes_its_admin(client, member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     client.force_login(member)
-    response = client.post(reverse("groups:propose"), {
-        "name": "Urgent Ops", "purpose": "Rota changes", "logo": logo(),
-        "cycle_weekday": 4, "cycle_time": "17:00",
-    })
+    response = client.post(
+        reverse("groups:propose"),
+        {
+            "name": "Urgent Ops",
+            "purpose": "Rota changes",
+            "logo": logo(),
+            "cycle_weekday": 4,
+            "cycle_time": "17:00",
+        },
+    )
     group = ChatGroup.objects.get()
     assert response.status_code == 302 and response["Location"] == group.get_absolute_url()
     assert group.admin == member and group.status == "proposed" and group.logo
@@ -186,8 +194,9 @@ def test_bad_proposals_get_a_message_beside_the_field_and_save_nothing(client, m
 def test_a_duplicate_name_is_refused_beside_the_field(client, member):
     ChatGroupFactory(name="Urgent Ops")
     client.force_login(member)
-    response = client.post(reverse("groups:propose"),
-                           {"name": "URGENT OPS", "purpose": "x", "cycle_weekday": 4, "cycle_time": "17:00"})
+    response = client.post(
+        reverse("groups:propose"), {"name": "URGENT OPS", "purpose": "x", "cycle_weekday": 4, "cycle_time": "17:00"}
+    )
     assert "already on the register" in str(response.context["form"].errors["name"])
     assert ChatGroup.objects.count() == 1
 
@@ -202,9 +211,16 @@ def test_a_duplicate_name_is_refused_beside_the_field(client, member):
 def test_a_bad_logo_is_refused_beside_the_field(client, member, content, message, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     client.force_login(member)
-    response = client.post(reverse("groups:propose"), {
-        "name": "Ops", "purpose": "x", "cycle_weekday": 4, "cycle_time": "17:00", "logo": logo(content),
-    })
+    response = client.post(
+        reverse("groups:propose"),
+        {
+            "name": "Ops",
+            "purpose": "x",
+            "cycle_weekday": 4,
+            "cycle_time": "17:00",
+            "logo": logo(content),
+        },
+    )
     assert message in str(response.context["form"].errors["logo"])
     assert not ChatGroup.objects.exists()
     assert not list(tmp_path.rglob("*"))
@@ -213,9 +229,16 @@ def test_a_bad_logo_is_refused_beside_the_field(client, member, content, message
 def test_an_oversized_logo_is_refused(client, member, settings):
     settings.LOGO_MAX_BYTES = 10
     client.force_login(member)
-    response = client.post(reverse("groups:propose"), {
-        "name": "Ops", "purpose": "x", "cycle_weekday": 4, "cycle_time": "17:00", "logo": logo(),
-    })
+    response = client.post(
+        reverse("groups:propose"),
+        {
+            "name": "Ops",
+            "purpose": "x",
+            "cycle_weekday": 4,
+            "cycle_time": "17:00",
+            "logo": logo(),
+        },
+    )
     assert "the limit is" in str(response.context["form"].errors["logo"])
     assert not ChatGroup.objects.exists()
 
@@ -353,8 +376,9 @@ def test_the_admin_hands_over_and_names_a_deputy(client, admin_user, group, memb
 def test_the_admin_edits_details(client, admin_user, group):
     client.force_login(admin_user)
     url = reverse("groups:edit", args=[group.pk])
-    response = client.post(url, {"name": "Urgent Ops", "purpose": "New purpose", "cycle_weekday": 0,
-                                 "cycle_time": "09:30"})
+    response = client.post(
+        url, {"name": "Urgent Ops", "purpose": "New purpose", "cycle_weekday": 0, "cycle_time": "09:30"}
+    )
     assert response.status_code == 302
     group.refresh_from_db()
     assert group.purpose == "New purpose" and group.cycle_weekday == 0 and group.cycle_time.hour == 9
@@ -402,12 +426,15 @@ def test_the_register_search_survives_a_nul_character(client, member, group):
     assert response.status_code == 200 and "Urgent Ops" in response.content.decode()
 
 
-def test_an_uploaded_logo_is_served_as_png_only_to_those_who_may_see_the_group(client, member, outsider, settings,
-                                                                               tmp_path):
+def test_an_uploaded_logo_is_served_as_png_only_to_those_who_may_see_the_group(
+    client, member, outsider, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     client.force_login(member)
-    client.post(reverse("groups:propose"), {"name": "Ops", "purpose": "x", "cycle_weekday": 4,
-                                            "cycle_time": "17:00", "logo": logo()})
+    client.post(
+        reverse("groups:propose"),
+        {"name": "Ops", "purpose": "x", "cycle_weekday": 4, "cycle_time": "17:00", "logo": logo()},
+    )
     group = ChatGroup.objects.get(name="Ops")
     assert group.logo_url.startswith(reverse("groups:logo", args=[group.pk]) + "?v=")
     response = client.get(group.logo_url)

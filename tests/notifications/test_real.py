@@ -61,7 +61,6 @@ def test_it_runs_a_full_week_on_the_real_worker_and_smtp_server(
     assert len([m for m in smtp_server.messages if "overdue" in m["Subject"]]) == 1  # nothing new
 
 
-
 def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group, member, at):
     if connection.vendor != "postgresql":
         service_missing("needs PostgreSQL for concurrent transactions (set DATABASE_URL)")

@@ -34,8 +34,13 @@ class Command(BaseCommand):
         )
         for name in ("Load group A", "Load group B"):
             group = ChatGroup.objects.create(
-                name=name, purpose="Load test", admin=owner, proposed_by=owner, status=ChatGroup.Status.APPROVED,
-                approved_at=long_ago, cycle_weekday=(now - dt.timedelta(days=1)).weekday(),
+                name=name,
+                purpose="Load test",
+                admin=owner,
+                proposed_by=owner,
+                status=ChatGroup.Status.APPROVED,
+                approved_at=long_ago,
+                cycle_weekday=(now - dt.timedelta(days=1)).weekday(),
             )
             Membership.objects.bulk_create(
                 Membership(group=group, user=user, joined_at=long_ago) for user in [owner, *people]

@@ -25,13 +25,29 @@ PEOPLE = [
 ]
 
 GROUPS = [
-    ("Commissioner's Office Urgent", "Urgent, short-lived messages between the Commissioner's private office "
-     "team about diary changes and attendance. Decisions are recorded in email or the case system.",
-     "admin", ["member", "sam", "priya"], "approve"),
-    ("Communications On-Call", "Coordinating the out-of-hours communications rota and urgent media queries. "
-     "Statements and decisions are filed in the corporate system.", "admin", ["member", "sam"], "approve"),
-    ("Victims Services Liaison", "Short-notice logistics for partnership meetings with commissioned "
-     "victims services.", "priya", ["sam"], "approve"),
+    (
+        "Commissioner's Office Urgent",
+        "Urgent, short-lived messages between the Commissioner's private office "
+        "team about diary changes and attendance. Decisions are recorded in email or the case system.",
+        "admin",
+        ["member", "sam", "priya"],
+        "approve",
+    ),
+    (
+        "Communications On-Call",
+        "Coordinating the out-of-hours communications rota and urgent media queries. "
+        "Statements and decisions are filed in the corporate system.",
+        "admin",
+        ["member", "sam"],
+        "approve",
+    ),
+    (
+        "Victims Services Liaison",
+        "Short-notice logistics for partnership meetings with commissioned victims services.",
+        "priya",
+        ["sam"],
+        "approve",
+    ),
     ("Estates Project Team", "Day-to-day coordination of the office move.", "owen", [], None),
 ]
 
@@ -73,12 +89,14 @@ class Command(BaseCommand):
         if created:
             self._play_past_weeks(created, users)
 
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all: "
-                                             f"{DEMO_PASSWORD}):"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready. Sign in with any of these (password for all: {DEMO_PASSWORD}):")
+        )
         for username, _, _, _, what in PEOPLE[:5]:
             self.stdout.write(f"  {username:<8} {what}")
-        self.stdout.write(f"  ({Membership.objects.active().count()} active memberships, "
-                          f"{ChatGroup.objects.count()} groups)")
+        self.stdout.write(
+            f"  ({Membership.objects.active().count()} active memberships, {ChatGroup.objects.count()} groups)"
+        )
 
     def _play_past_weeks(self, groups, users) -> None:
         """Give the new groups some weeks of clear-downs, so every page has something to show.
@@ -118,21 +136,29 @@ class Command(BaseCommand):
                     if weeks_ago == 1 and who == "sam":
                         continue  # never attested: overdue
                     late = weeks_ago == 3 and who == "member"
-                    at = obligation.due_at + dt.timedelta(hours=20) if late else cycle.period_end + dt.timedelta(
-                        hours=2 + 5 * n
+                    at = (
+                        obligation.due_at + dt.timedelta(hours=20)
+                        if late
+                        else cycle.period_end + dt.timedelta(hours=2 + 5 * n)
                     )
                     if at >= now:
                         continue
                     clear_downs.obligation_attest(
-                        obligations=[obligation], user=obligation.user, now=at,
+                        obligations=[obligation],
+                        user=obligation.user,
+                        now=at,
                         cleared_on=at.astimezone(LONDON).date(),
-                        confirmed_cleared=True, confirmed_saved=True,
+                        confirmed_cleared=True,
+                        confirmed_saved=True,
                         channel=Obligation.Channel.EMAIL if n % 2 else Obligation.Channel.WEB,
                     )
         clear_downs.flags_raise(now=now)
         held = next((g for g in groups if g.admin.username == "priya"), None)
         if held:
             clear_downs.hold_place(
-                group=held, by=users["dpo"], reference="FOI-2026-0142", now=now - dt.timedelta(days=2),
+                group=held,
+                by=users["dpo"],
+                reference="FOI-2026-0142",
+                now=now - dt.timedelta(days=2),
                 reason="FOI request received for partnership meeting arrangements (demo data).",
             )
