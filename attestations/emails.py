@@ -50,21 +50,6 @@ def _render(name: str, context: dict) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def prompt_email(*, obligation: Obligation, to: str) -> EmailMultiAlternatives:
-    """The admin's weekly prompt to one member, with a signed link to confirm (R5)."""
-    cycle = obligation.cycle
-    context = {
-        "user": obligation.user,
-        "group": cycle.group,
-        "cycle": cycle,
-        "link": obligation_link_url(obligation),
-        "home_url": f"{settings.SITE_URL}{reverse('home')}",
-        "howto_url": f"{settings.SITE_URL}{reverse('attestations:howto')}",
-        "link_days": settings.ATTEST_LINK_MAX_AGE_DAYS,
-    }
-    return _message("prompt", context, to)
-
-
 def _message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
     subject, text, html = _render(name, context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
@@ -72,8 +57,10 @@ def _message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
     return message
 
 
-def reminder_email(*, obligation: Obligation, to: str) -> EmailMultiAlternatives:
-    """A member still owing a clear-down, some hours before the deadline, with their signed link."""
+def member_email(*, kind: str, obligation: Obligation, to: str) -> EmailMultiAlternatives:
+    """An email to a member who owes a clear-down, with their signed link to confirm: the
+    admin's weekly prompt (`prompt`, R5) or the reminder before the deadline (`reminder`).
+    The kind names the templates."""
     cycle = obligation.cycle
     context = {
         "user": obligation.user,
@@ -84,7 +71,7 @@ def reminder_email(*, obligation: Obligation, to: str) -> EmailMultiAlternatives
         "howto_url": _url("attestations:howto"),
         "link_days": settings.ATTEST_LINK_MAX_AGE_DAYS,
     }
-    return _message("reminder", context, to)
+    return _message(kind, context, to)
 
 
 def admin_digest_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
@@ -162,16 +149,11 @@ def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives
     ):
         return None, "the group is on hold"
     kind = email.kind
-    if kind == SentEmail.Kind.PROMPT:
+    if kind in (SentEmail.Kind.PROMPT, SentEmail.Kind.REMINDER):
         obligation = Obligation.objects.select_related("user", "cycle__group").get(pk=email.obligation_id)
         if obligation.status != Obligation.Status.PENDING:
             return None, "already settled"
-        return prompt_email(obligation=obligation, to=to), ""
-    if kind == SentEmail.Kind.REMINDER:
-        obligation = Obligation.objects.select_related("user", "cycle__group").get(pk=email.obligation_id)
-        if obligation.status != Obligation.Status.PENDING:
-            return None, "already settled"
-        return reminder_email(obligation=obligation, to=to), ""
+        return member_email(kind=kind, obligation=obligation, to=to), ""
     if kind in (SentEmail.Kind.ADMIN_DIGEST, SentEmail.Kind.DPO_ESCALATION):
         flags = _open_flags(email)
         if kind == SentEmail.Kind.DPO_ESCALATION:
