@@ -211,27 +211,11 @@ class DateRange:
 # --- Headline figures ---------------------------------------------------------------------
 
 
-def _latest_cycle(end: dt.datetime, group_ref: str = "pk") -> Subquery:
-    """The id of a group's cycle that ended in the seven days up to `end`: its "this cycle".
-
-    Every approved group closes one period a week, so each has at most one (after a change
-    of schedule, the later). Served by `cycle_group_end_idx` (group, -period_end).
-    """
-    return Subquery(
-        Cycle.objects.filter(group_id=OuterRef(group_ref), period_end__lte=end, period_end__gt=end - WEEK)
-        .order_by("-period_end")
-        .values("pk")[:1]
-    )
-
-
-def latest_cycle_ids(*, scope: Scope, end: dt.datetime) -> QuerySet:
-    return scope.groups().annotate(latest_id=_latest_cycle(end)).filter(latest_id__isnull=False).values("latest_id")
-
-
 def latest_counts(*, scope: Scope, end: dt.datetime) -> QuerySet[CycleCount]:
-    """The counts of each group's "this cycle" (as `_latest_cycle`): its cycle that ended in
-    the seven days up to `end`, the later if there are two. Read from `CycleCount` alone,
-    by `cyclecount_group_end_idx`."""
+    """The counts of each group's "this cycle": its cycle that ended in the seven days up to
+    `end`. Every approved group closes one period a week, so each has at most one (after a
+    change of schedule, the later counts). Read from `CycleCount` alone, by
+    `cyclecount_group_end_idx`."""
     later = CycleCount.objects.filter(
         group_id=OuterRef("group_id"), period_end__gt=OuterRef("period_end"), period_end__lte=end
     )
@@ -923,7 +907,7 @@ def obligation_rows(
     now = now or timezone.now()
     rows = Obligation.objects.filter(scope.q("cycle__group")).select_related("user", "cycle__group")
     if latest:
-        rows = rows.filter(cycle_id__in=latest_cycle_ids(scope=scope, end=dates.end))
+        rows = rows.filter(cycle_id__in=latest_counts(scope=scope, end=dates.end).values("cycle_id"))
     elif week is not None:
         # The trend counts by the week of the deadline; so does this list.
         rows = rows.filter(
