@@ -26,6 +26,7 @@ all migrations, so a migration that loses them fails the suite: re-create them i
 from __future__ import annotations
 
 from django.db import connection as default_connection
+from django.db import transaction
 
 STATUSES = ("pending", "attested", "late", "excused", "held")
 COUNT_COLUMNS = ", ".join(f"n_{s}" for s in STATUSES)
@@ -204,8 +205,6 @@ def cycle_counts_rebuild(connection=default_connection) -> int:
     """Recompute every cycle's counts from its obligations, in one transaction. Returns the
     number of cycles. Writers of obligations wait meanwhile (the tables are locked on
     PostgreSQL), so nothing changes half way."""
-    from django.db import transaction
-
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(

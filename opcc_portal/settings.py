@@ -163,11 +163,13 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Email ----------------------------------------------------------------------------
 MAIL_DIR = VAR_DIR / "mail"
-vars().update(env.email_url("EMAIL_URL", default="filemail://"))
-if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":  # noqa: F821 - set just above
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     # django-environ reads the path after "filemail://" without its leading slash (an
     # absolute path needs four); without one at all, emails go to var/mail/.
-    EMAIL_FILE_PATH = str(BASE_DIR / EMAIL_FILE_PATH) if EMAIL_FILE_PATH else str(MAIL_DIR)  # noqa: F821
+    path = EMAIL_CONFIG.get("EMAIL_FILE_PATH")
+    EMAIL_CONFIG["EMAIL_FILE_PATH"] = str(BASE_DIR / path) if path else str(MAIL_DIR)
+vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Clear-down portal <clear-down@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
