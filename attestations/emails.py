@@ -22,8 +22,21 @@ from .models import Flag, Hold, Obligation, SentEmail
 
 logger = logging.getLogger(__name__)
 
-# Errors worth another try: the mail server or the network, not a bug in our code.
-TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError)
+
+def mail_error_is_transient(exc: BaseException) -> bool:
+    """Whether a failed send is worth another try.
+
+    The network (refused, unreachable, a name that does not resolve, TLS, a timeout) and a
+    mail server saying "try later" (a 4xx reply) may be gone in a minute. A 5xx reply (an
+    address that does not exist, a failed login, a message refused) will not change by
+    trying again, nor will an error of the portal's own.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(not 500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return not 500 <= exc.smtp_code < 600
+    return isinstance(exc, smtplib.SMTPException | OSError)
 
 
 # The legal reason, in one sentence, at the foot of every email about clear-downs.
@@ -57,12 +70,13 @@ def _message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
     return message
 
 
-def member_email(*, kind: str, obligation: Obligation, to: str) -> EmailMultiAlternatives:
+def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime) -> EmailMultiAlternatives:
     """An email to a member who owes a clear-down, with their signed link to confirm: the
     admin's weekly prompt (`prompt`, R5) or the reminder before the deadline (`reminder`).
-    The kind names the templates."""
+    The kind names the templates. A prompt sent after the deadline says it is late."""
     cycle = obligation.cycle
     context = {
+        "late": now >= obligation.due_at,
         "user": obligation.user,
         "group": cycle.group,
         "cycle": cycle,
@@ -84,25 +98,33 @@ def admin_digest_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> E
         "overdue": [f for f in flags if f.kind == Flag.Kind.MEMBER_OVERDUE],
         "prompt_missed": [f for f in flags if f.kind == Flag.Kind.PROMPT_MISSED],
         "group_url": _url("groups:detail", cycle.group_id),
+        "escalate_hours": settings.ESCALATE_AFTER_HOURS,
     }
     return _message("admin-digest", context, to)
 
 
 def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
-    """Every DPO: flags still open ESCALATE_AFTER_HOURS after they were raised, by group."""
-    by_group: dict[int, dict] = {}
+    """Every DPO: flags still open ESCALATE_AFTER_HOURS after they were raised, by group and week."""
+    by_cycle: dict[int, dict] = {}
     for flag in flags:
-        group = flag.cycle.group
-        entry = by_group.setdefault(
-            group.pk,
-            {"group": group, "url": _url("groups:detail", group.pk), "overdue": [], "prompt_missed": []},
+        cycle = flag.cycle
+        entry = by_cycle.setdefault(
+            cycle.pk,
+            {
+                "group": cycle.group,
+                "cycle": cycle,
+                "url": _url("groups:detail", cycle.group_id),
+                "overdue": [],
+                "prompt_missed": [],
+            },
         )
         entry["overdue" if flag.kind == Flag.Kind.MEMBER_OVERDUE else "prompt_missed"].append(flag)
     context = {
         "user": email.user,
-        "groups": sorted(by_group.values(), key=lambda e: e["group"].name),
+        "groups": sorted(by_cycle.values(), key=lambda e: (e["group"].name, e["cycle"].period_end)),
         "count": len(flags),
-        "repeats": [f for f in flags if getattr(f, "missed_before", False)],
+        "repeats": [f for f in flags if f.kind == Flag.Kind.PROMPT_MISSED and getattr(f, "missed_before", False)],
+        "untold": any(f.notified_at is None for f in flags),
         "hours": settings.ESCALATE_AFTER_HOURS,
     }
     return _message("dpo-escalation", context, to)
@@ -153,7 +175,9 @@ def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives
         obligation = Obligation.objects.select_related("user", "cycle__group").get(pk=email.obligation_id)
         if obligation.status != Obligation.Status.PENDING:
             return None, "already settled"
-        return member_email(kind=kind, obligation=obligation, to=to), ""
+        if kind == SentEmail.Kind.REMINDER and now >= obligation.due_at:
+            return None, "the deadline passed before it could be sent"
+        return member_email(kind=kind, obligation=obligation, to=to, now=now), ""
     if kind in (SentEmail.Kind.ADMIN_DIGEST, SentEmail.Kind.DPO_ESCALATION):
         flags = _open_flags(email)
         if kind == SentEmail.Kind.DPO_ESCALATION:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -235,6 +235,13 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         .select_related("cycle__group__admin", "cycle__group__deputy")
         .order_by("pk")
     )
+    # Only flags someone can be told about are claimed: a group whose admin and deputy are
+    # disabled or have no address keeps its flags unreported, and the DPO's escalation says so.
+    recipients = {
+        flag.cycle_id: [p for p in (flag.cycle.group.admin, flag.cycle.group.deputy) if p and p.is_active and p.email]
+        for flag in flags
+    }
+    flags = [flag for flag in flags if recipients[flag.cycle_id]]
     if not flags:
         return []
     Flag.objects.filter(pk__in=[f.pk for f in flags], notified_at__isnull=True).update(notified_at=now)
@@ -249,9 +256,7 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
     for cycle_id, batch in by_cycle.items():
         group = batch[0].cycle.group
         first = batch[0].pk
-        for person in (group.admin, group.deputy):
-            if person is None or not person.is_active:
-                continue
+        for person in recipients[cycle_id]:
             key = f"admin-digest:c{cycle_id}:f{first}:u{person.pk}"
             flags_of[key] = [f.pk for f in batch]
             rows.append(
@@ -457,11 +462,13 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
     """Send one recorded email, and record the result.
 
     The row is locked (SKIP LOCKED) for the send, as pretix does: a second task for the
-    same email skips it, and one arriving later finds it sent. A transient error (SMTP,
-    network) leaves it pending for a retry, up to EMAIL_MAX_ATTEMPTS; then it is failed,
-    with its error, and its claims are given back so a later sweep can report the same
-    flags or remind the same member in a new email. Nothing is marked sent unless the
-    mail server accepted it.
+    same email skips it, and one arriving later finds it sent. A transient error (the
+    network, a 4xx reply) leaves it pending for a retry, up to EMAIL_MAX_ATTEMPTS; then it
+    is failed, with its error, and its claims are given back so a later sweep can report
+    the same flags or remind the same member in a new email. A permanent error (a 5xx
+    reply such as an unknown address, or an error of the portal's own) fails it at once
+    and keeps its claims: a new email would be refused the same way, and open flags still
+    reach the DPO by escalation. Nothing is marked sent unless the mail server accepted it.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -472,29 +479,45 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
         )
         if email is None:
             return SendOutcome(status=None)
-        message, why_not = emails.build(email, now=now)
+        email.attempted_at = now
+        try:
+            message, why_not = emails.build(email, now=now)
+        except DatabaseError:
+            raise
+        except Exception as exc:  # a bug in a template or in the portal: recorded, not retried
+            email.attempts += 1
+            logger.exception("Email %s (%s) could not be built.", email.pk, email.kind)
+            return _send_failed(email, exc, transient=False)
         if message is None:
             email.status, email.error = SentEmail.Status.CANCELLED, why_not
             services._save(email, by=None, reason=f"Not sent: {why_not}")
             return SendOutcome(status=email.status)
         email.subject, email.to_address = message.subject[:255], message.to[0]
         email.attempts += 1
-        email.attempted_at = now
         try:
             message.send()
-        except emails.TRANSIENT_MAIL_ERRORS as exc:
-            email.error = f"{type(exc).__name__}: {exc}"[:2000]
-            if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                email.status = SentEmail.Status.FAILED
-                _release_claims(email)
-                services._save(email, by=None, reason=f"Failed after {email.attempts} attempts")
-            else:
-                services._save(email, by=None, reason=f"Attempt {email.attempts} failed")
-            logger.warning("Email %s (%s) attempt %d failed: %s", email.pk, email.kind, email.attempts, exc)
-            return SendOutcome(status=email.status, error=exc)
+        except Exception as exc:
+            return _send_failed(email, exc, transient=emails.mail_error_is_transient(exc))
         email.status, email.sent_at, email.error = SentEmail.Status.SENT, now, ""
         services._save(email, by=None, reason="Sent")
         return SendOutcome(status=email.status)
+
+
+def _send_failed(email: SentEmail, exc: Exception, *, transient: bool) -> SendOutcome:
+    email.error = f"{type(exc).__name__}: {exc}"[:2000]
+    if not transient:
+        email.status = SentEmail.Status.FAILED
+        services._save(email, by=None, reason="Refused: not tried again")
+        logger.error("Email %s (%s) refused, not tried again: %s", email.pk, email.kind, exc)
+        return SendOutcome(status=email.status)
+    if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+        email.status = SentEmail.Status.FAILED
+        _release_claims(email)
+        services._save(email, by=None, reason=f"Failed after {email.attempts} attempts")
+    else:
+        services._save(email, by=None, reason=f"Attempt {email.attempts} failed")
+    logger.warning("Email %s (%s) attempt %d failed: %s", email.pk, email.kind, email.attempts, exc)
+    return SendOutcome(status=email.status, error=exc)
 
 
 def _release_claims(email: SentEmail) -> None:

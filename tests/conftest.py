@@ -207,6 +207,14 @@ def smtp_server(settings):
             self.messages = []
             self.envelopes = []
             self.stalled = self.released = None
+            self.refused = {}  # address -> the reply to its RCPT TO, e.g. "550 No such user"
+            self.data_replies = []  # replies to the next DATA commands, instead of accepting
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address in self.refused:
+                return self.refused[address]
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
 
         def stall_next(self):
             """Hold the next message at DATA, unanswered, until `released` is set; it is not
@@ -218,6 +226,8 @@ def smtp_server(settings):
                 self.stalled.set()
                 await asyncio.to_thread(self.released.wait, 60)
                 return "451 Not delivered: the server held this message"
+            if self.data_replies:
+                return self.data_replies.pop(0)
             self.envelopes.append(envelope)
             self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
             return "250 Message accepted for delivery"

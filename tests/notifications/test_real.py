@@ -1,9 +1,12 @@
 """The schedule on the real parts: a Celery worker on the configured broker, a real SMTP server,
 and PostgreSQL for the races."""
 
+import contextlib
 import datetime as dt
+import threading
 
 import pytest
+from celery.signals import task_postrun
 from django.core import mail
 from django.db import connection
 
@@ -15,6 +18,22 @@ from tests.factories import MembershipFactory, UserFactory
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextlib.contextmanager
+def task_finished(task):
+    """An event set when the worker (a thread of this process) has run `task` to its end."""
+    finished = threading.Event()
+
+    def done(sender=None, **kwargs):
+        if sender is not None and sender.name == task.name:
+            finished.set()
+
+    task_postrun.connect(done, weak=False)
+    try:
+        yield finished
+    finally:
+        task_postrun.disconnect(done)
 
 
 @pytest.fixture
@@ -56,9 +75,12 @@ def test_it_runs_a_full_week_on_the_real_worker_and_smtp_server(
     response = client.post("/", {"obligations": [obligation.pk], "cleared_on": "2026-11-15", "confirmed_saved": "on"})
     assert response.status_code == 302
     assert Flag.objects.get(user=member, kind="member_overdue").resolved_at == DUE + dt.timedelta(hours=2)
-    tasks.sweep.delay()
+    with task_finished(tasks.sweep) as finished:
+        tasks.sweep.delay()
+        assert finished.wait(30), "the worker did not run the sweep"
     at(DUE + dt.timedelta(hours=3))
     assert len([m for m in smtp_server.messages if "overdue" in m["Subject"]]) == 1  # nothing new
+    assert SentEmail.objects.filter(status="pending").count() == 0
 
 
 def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group, member, at):

@@ -205,3 +205,21 @@ def test_the_sweep_takes_a_constant_number_of_queries(size, django_assert_num_qu
 
 
 QUERIES = {"sqlite": [31, 36, 33, 32], "postgresql": [36, 41, 38, 37]}
+
+
+def test_after_a_day_without_beat_one_run_catches_up_without_flooding(group, admin_user, member, sweep_at):
+    """Beat down from before the period ended until a day after the deadline: the first run
+    closes the cycle, raises every flag, and sends one digest per admin for the cycle; the
+    reminders whose moment passed are not sent late, and the next run sends nothing."""
+    deputy = UserFactory(username="deputy")
+    MembershipFactory(group=group, user=deputy)
+    group.deputy = deputy
+    group.save()
+    result = sweep_at(DUE + dt.timedelta(hours=24))
+    assert result.cycles == 1 and result.flags_raised == Obligation.objects.count() + 1  # and the missed prompt
+    digests = [m for m in mail.outbox if "overdue" in m.subject]
+    assert sorted(m.to[0] for m in digests) == sorted([admin_user.email, deputy.email])
+    assert "prompt not issued" in digests[0].subject  # both kinds in the one digest
+    assert len(mail.outbox) == 2 and not SentEmail.objects.filter(kind=Kind.REMINDER).exists()
+    sweep_at(DUE + dt.timedelta(hours=24, minutes=15))
+    assert len(mail.outbox) == 2
