@@ -27,9 +27,11 @@ run: venv
 
 # The whole suite. Tests that need PostgreSQL, Redis or Chromium skip with a reason when
 # those are missing, unless REQUIRE_SERVICES=1 (as in CI), where they fail instead.
+# pytest's own exit status is kept in var/test-exit-status (make itself exits 2 on any
+# failure), so that CI can exit with it.
 test: venv
 	mkdir -p var
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; echo $$status > var/test-exit-status; exit $$status
 
 lint: venv
 	$(BIN)/ruff check .
