@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils import timezone
 
@@ -41,9 +43,28 @@ class _DateClearedMixin(forms.Form):
         self.fields["cleared_on"].widget.attrs["max"] = today.isoformat()
 
 
+# The largest primary key the databases hold (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def is_id(value) -> bool:
+    """A whole number from 1 to MAX_ID, written in ASCII digits (no sign, space or point)."""
+    text = str(value)
+    return _DIGITS.fullmatch(text) is not None and 1 <= int(text) <= MAX_ID
+
+
 class ObligationChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Obligation) -> str:
         return confirmation_text(obj)
+
+    def _check_values(self, value):
+        # Checked before any query: SQLite cannot even bind an integer past 64 bits
+        # (OverflowError, a server error), and no obligation has such an id anyway.
+        for pk in value:
+            if not is_id(pk):
+                raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super()._check_values(value)
 
 
 class AttestForm(_DateClearedMixin):

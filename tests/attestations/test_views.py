@@ -140,6 +140,18 @@ def test_home_refuses_another_persons_clear_down(client, cycle, member, admin_us
     assert Obligation.objects.get(pk=theirs.pk).status == "pending"
 
 
+@pytest.mark.parametrize(
+    "value", ["99999999999999999999999", str(2**63), "0", "-1", "1.0", " 1", "\u00b2", "\uff11", "abc", ""]
+)
+def test_home_refuses_an_id_that_is_not_a_whole_number_in_range(client, obligation, member, value):
+    # SQLite cannot bind an integer past 64 bits: such a value must not reach a query.
+    client.force_login(member)
+    response = client.post(HOME, {**attest_data(obligation), "obligations": [value]})
+    assert response.status_code == 200
+    assert "There is a problem" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
 def test_home_refuses_a_held_clear_down_and_shows_the_banner(client, obligation, member, dpo):
     services.hold_place(group=obligation.cycle.group, by=dpo, reference="FOI-2026-0042", reason="FOI request")
     client.force_login(member)
