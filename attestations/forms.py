@@ -76,7 +76,10 @@ class AttestForm(_DateClearedMixin):
         label="Chats you have cleared",
         error_messages={
             "required": "Tick each group whose chat you have cleared.",
-            "invalid_choice": "One of the ticked clear-downs is no longer open. Reload the page.",
+            # The choices are all of the person's own clear-downs, so a tick outside them is
+            # someone else's (or none at all); whose it is is not said.
+            "invalid_choice": "One of the ticked clear-downs is not yours, so nothing was recorded. "
+            "Tick only your own clear-downs.",
         },
     )
 

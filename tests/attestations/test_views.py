@@ -132,12 +132,17 @@ def test_home_refuses_bad_input_with_an_error_summary_and_records_nothing(client
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
-def test_home_refuses_another_persons_clear_down(client, cycle, member, admin_user):
+def test_home_refuses_another_persons_clear_down_without_saying_whose(client, cycle, member, admin_user):
     theirs = cycle.obligations.get(user=admin_user)
     client.force_login(member)
+    before = Obligation.history.count()
     response = client.post(HOME, attest_data(theirs))
-    assert "no longer open" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "One of the ticked clear-downs is not yours, so nothing was recorded." in html
+    assert "Grace" not in html and admin_user.username not in html
     assert Obligation.objects.get(pk=theirs.pk).status == "pending"
+    assert Obligation.history.count() == before
 
 
 @pytest.mark.parametrize(
