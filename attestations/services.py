@@ -453,7 +453,8 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
 
     Set-based and idempotent: each kind is one SELECT of what has no flag yet and one
     bulk INSERT, under a lock, with the unique constraint (cycle, user, kind) behind it.
-    Nothing is flagged for a held cycle or a group under a hold (R9).
+    Nothing is flagged for a held cycle or a group under a hold (R9), nor for a group that
+    is no longer approved: a suspended or retired group takes no part in clear-downs (R2).
     """
     now = now or timezone.now()
     _serialise(_FLAGS_LOCK)
@@ -461,6 +462,7 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     existing = Flag.objects.filter(cycle=OuterRef("cycle"), user=OuterRef("user"), kind=Flag.Kind.MEMBER_OVERDUE)
     overdue = (
         Obligation.objects.filter(status=Status.PENDING, due_at__lt=now, cycle__hold__isnull=True)
+        .filter(cycle__group__status=ChatGroup.Status.APPROVED)
         .filter(~group_held, ~Exists(existing))
         .values_list("cycle_id", "cycle__group_id", "user_id")
     )
@@ -471,6 +473,7 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     cycle_held = Exists(Hold.objects.filter(group=OuterRef("group"), lifted_at__isnull=True))
     missed = (
         Cycle.objects.filter(prompted_at__isnull=True, prompt_due_at__lt=now, hold__isnull=True)
+        .filter(group__status=ChatGroup.Status.APPROVED)
         .filter(~cycle_held, ~Exists(Flag.objects.filter(cycle=OuterRef("pk"), kind=Flag.Kind.PROMPT_MISSED)))
         .values_list("pk", "group_id", "group__admin_id")
     )

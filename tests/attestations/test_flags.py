@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from attestations import services
 from attestations.models import Flag, Obligation
+from groups.models import ChatGroup
 from tests.attestations.conftest import DUE, PERIOD_END, lock_queries, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
 
@@ -90,6 +91,20 @@ def test_it_flags_nothing_for_a_held_cycle_after_the_hold_is_lifted(cycle, dpo):
     hold = services.hold_place(group=cycle.group, by=dpo, reference="FOI-1", reason="Request", now=utc(2026, 11, 14))
     services.hold_lift(hold=hold, by=dpo, reason="Closed", now=utc(2026, 11, 14, 12))
     assert services.flags_raise(now=AFTER_DEADLINE).raised == []
+
+
+@pytest.mark.parametrize("status", [ChatGroup.Status.SUSPENDED, ChatGroup.Status.RETIRED])
+def test_it_flags_nothing_for_a_group_that_is_no_longer_approved(cycle, status):
+    ChatGroup.objects.filter(pk=cycle.group_id).update(status=status)
+    assert services.flags_raise(now=AFTER_DEADLINE).raised == []
+    assert not Flag.objects.exists()
+
+
+def test_it_flags_a_reinstated_group_again(cycle):
+    ChatGroup.objects.filter(pk=cycle.group_id).update(status=ChatGroup.Status.SUSPENDED)
+    services.flags_raise(now=AFTER_DEADLINE)
+    ChatGroup.objects.filter(pk=cycle.group_id).update(status=ChatGroup.Status.APPROVED)
+    assert len(services.flags_raise(now=AFTER_DEADLINE + dt.timedelta(hours=1)).raised) == 3
 
 
 def test_the_flags_command_reports_what_it_raised(cycle, capsys):
