@@ -88,12 +88,16 @@ def test_it_counts_membership_by_date(group, at, joined, left, owes):
     assert ("boundary" in owing(cycle)) is owes
 
 
-def test_it_counts_a_person_who_left_and_rejoined_once(group, at):
+def test_it_counts_a_person_with_two_memberships_owing_for_the_period_once(group, at):
+    # Two rows that both owe for the period (both began before its end, neither had ended by
+    # it): only one may be active, but a row closed after the end overlaps a new one (a
+    # correction, an import). The person still owes one clear-down.
     person = UserFactory(username="twice")
-    MembershipFactory(group=group, user=person, joined_at=utc(2026, 10, 1), left_at=utc(2026, 11, 8))
-    MembershipFactory(group=group, user=person, joined_at=utc(2026, 11, 9))
+    MembershipFactory(group=group, user=person, joined_at=utc(2026, 10, 1), left_at=PERIOD_END + dt.timedelta(days=1))
+    MembershipFactory(group=group, user=person, joined_at=PERIOD_START + dt.timedelta(days=2))
     [cycle] = services.cycle_close_due(now=at(JUST_AFTER)).cycles
     assert cycle.obligations.filter(user=person).count() == 1
+    assert owing(cycle) == {"twice", "member", "groupadmin"}
 
 
 def test_it_asks_nothing_of_a_disabled_account(group, member, at):
