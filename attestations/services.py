@@ -38,6 +38,8 @@ Status = Obligation.Status
 
 _CLOSE_LOCK = 7_101
 _FLAGS_LOCK = 7_102
+# After a change of schedule, a period shorter than this joins the next one.
+_SHORTEST_PERIOD = dt.timedelta(days=1)
 
 
 def _display(user: AbstractBaseUser) -> str:
@@ -82,11 +84,17 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
 
     - Only approved groups take part (R2); suspended and retired groups get no cycles.
     - A group's first cycle is the first full period after it was approved.
-    - After a change of weekday or time the next period starts where the last one
-      ended, so periods never overlap.
-    - A period the closer missed entirely (the portal down for over a week) is not
-      created afterwards: Clear Chat deletes everything, so the next cycle covers it,
-      and nobody is flagged for a deadline they were never told about.
+    - Periods are contiguous: a group's next period starts exactly where its last cycle
+      ended and ends at the latest end on the group's current schedule. After a change
+      of weekday or time it is shorter (or longer) than seven days, but no moment is in
+      two periods or in none (a later time on the same day would otherwise leave the
+      hour between the old and the new time out of every period). A period that would
+      end less than a day after the last one (the time moved a little later) is not
+      asked for: it joins the next one, rather than a clear-down of an hour or two.
+    - A period the closer missed entirely (the portal down for over a week, a group
+      suspended and reinstated) is not created afterwards: Clear Chat deletes
+      everything, so the next cycle covers it (it starts where the last one ended), and
+      nobody is flagged for a deadline they were never told about.
     - Under a hold the cycle is recorded with the hold and nobody owes anything (R9).
     - R7, with memberships as half-open intervals [joined_at, left_at) and periods as
       [start, end): a person owes for a period if they were a member at any moment of it
@@ -107,9 +115,9 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
     for group in groups:
         period = periods.last_ended_period(weekday=group["cycle_weekday"], at=group["cycle_time"], now=now)
         last_end = group["last_end"]
-        if last_end is not None and last_end >= period.end:
-            continue  # already closed (or a later period was, before a change of schedule)
-        start = period.start if last_end is None else max(period.start, last_end)
+        if last_end is not None and period.end - last_end < _SHORTEST_PERIOD:
+            continue  # already closed, or too short after a change of schedule: joins the next
+        start = period.start if last_end is None else last_end
         if group["approved_at"] is not None and start < group["approved_at"]:
             continue  # approved part-way through: the first full period comes next
         due_at = periods.add_local_hours(period.end, grace)

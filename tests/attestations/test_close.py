@@ -169,6 +169,42 @@ def test_it_never_overlaps_periods_after_the_schedule_changes(group, at):
     assert services.cycle_close_due(now=utc(2026, 11, 16, 12)).cycles == []
 
 
+def test_it_starts_the_next_period_where_the_last_ended_after_a_later_time_on_the_same_day(group, at):
+    services.cycle_close_due(now=at(JUST_AFTER))
+    # The clear-down moves from Friday 17:00 to Friday 18:00: the hour between is not lost.
+    ChatGroup.objects.filter(pk=group.pk).update(cycle_time=dt.time(18))
+    [cycle] = services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(days=7, hours=1, minutes=1))).cycles
+    assert (cycle.period_start, cycle.period_end) == (PERIOD_END, PERIOD_END + dt.timedelta(days=7, hours=1))
+
+
+def test_it_asks_no_clear_down_of_an_hour_when_the_time_moves_later(group, at):
+    services.cycle_close_due(now=at(JUST_AFTER))
+    ChatGroup.objects.filter(pk=group.pk).update(cycle_time=dt.time(18))
+    # At 18:01 the hour 17:00 to 18:00 has ended on the new schedule: it joins next week's period.
+    assert services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(hours=1, minutes=1))).cycles == []
+    [cycle] = services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(days=7, hours=1, minutes=1))).cycles
+    assert (cycle.period_start, cycle.period_end) == (PERIOD_END, PERIOD_END + dt.timedelta(days=7, hours=1))
+
+
+def test_it_starts_the_next_period_where_the_last_ended_after_an_earlier_time(group, at):
+    services.cycle_close_due(now=at(JUST_AFTER))
+    ChatGroup.objects.filter(pk=group.pk).update(cycle_time=dt.time(9))
+    [cycle] = services.cycle_close_due(now=at(utc(2026, 11, 20, 9, 1))).cycles
+    assert (cycle.period_start, cycle.period_end) == (PERIOD_END, utc(2026, 11, 20, 9))
+
+
+def test_the_periods_of_a_group_leave_no_gap_and_never_overlap(group, at):
+    moments = [JUST_AFTER, utc(2026, 11, 20, 18, 1), utc(2026, 11, 23, 9, 1), utc(2026, 12, 1, 12)]
+    schedules = [(ChatGroup.Weekday.FRIDAY, dt.time(18)), (ChatGroup.Weekday.MONDAY, dt.time(9)), (1, dt.time(8))]
+    services.cycle_close_due(now=at(moments[0]))
+    for now, (weekday, time) in zip(moments[1:], schedules, strict=True):
+        ChatGroup.objects.filter(pk=group.pk).update(cycle_weekday=weekday, cycle_time=time)
+        services.cycle_close_due(now=at(now))
+    cycles = list(Cycle.objects.filter(group=group).order_by("period_start"))
+    assert len(cycles) == 4
+    assert all(earlier.period_end == later.period_start for earlier, later in zip(cycles, cycles[1:], strict=False))
+
+
 def test_it_records_a_held_cycle_and_asks_nobody(group, dpo, at):
     HoldFactory(group=group, placed_by=dpo)
     result = services.cycle_close_due(now=at(JUST_AFTER))
@@ -184,12 +220,13 @@ def test_it_asks_again_once_the_hold_is_lifted(group, dpo, at):
     assert not cycle.is_held and cycle.obligations.count() == 2
 
 
-def test_it_skips_a_period_missed_entirely_without_creating_it_late(group, at):
+def test_it_covers_periods_missed_entirely_with_the_next_cycle_without_creating_them_late(group, at):
     services.cycle_close_due(now=at(JUST_AFTER))
-    # Three weeks without a run: only the latest ended period is created.
+    # Three weeks without a run: one cycle, ending at the latest end, covers them all.
     [cycle] = services.cycle_close_due(now=at(JUST_AFTER + dt.timedelta(days=21))).cycles
     assert cycle.period_end == PERIOD_END + dt.timedelta(days=21)
-    assert cycle.period_start == PERIOD_END + dt.timedelta(days=14)
+    assert cycle.period_start == PERIOD_END
+    assert cycle.due_at == DUE + dt.timedelta(days=21)
 
 
 @pytest.mark.parametrize("n", [3, 30])
