@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,10 +20,15 @@ Status = Obligation.Status
 
 
 def member_open_obligations(*, user: AbstractBaseUser, now: dt.datetime | None = None) -> QuerySet[Obligation]:
-    """A person's clear-downs still to do, overdue ones first, then by deadline."""
+    """A person's clear-downs still to do, overdue ones first, then by deadline.
+
+    None of a group under a hold: its banner says not to clear the chat (R9).
+    """
     now = now or timezone.now()
+    group_held = Exists(Hold.objects.filter(group=OuterRef("cycle__group"), lifted_at__isnull=True))
     return (
         Obligation.objects.filter(user=user, status=Status.PENDING)
+        .filter(~group_held)
         .select_related("cycle__group")
         .annotate(overdue=Case(When(due_at__lt=now, then=Value(1)), default=Value(0), output_field=IntegerField()))
         .order_by("-overdue", "due_at", "cycle__group__name", "pk")

@@ -222,10 +222,17 @@ def obligation_attest(
     today = now.astimezone(periods.LONDON).date()
     if cleared_on > today:
         raise ValidationError({"cleared_on": "The date you cleared the chat cannot be in the future."})
+    # A hold stands for the group, not only for the cycles it has marked: nothing of a
+    # group under a hold is attested, whatever the obligation's status says (R9).
+    held_groups = set(
+        Hold.objects.filter(group_id__in={o.cycle.group_id for o in locked}, lifted_at__isnull=True).values_list(
+            "group_id", flat=True
+        )
+    )
     errors = []
     for obligation in locked:
         group = obligation.cycle.group
-        if obligation.status == Status.HELD:
+        if obligation.status == Status.HELD or (obligation.is_open and group.pk in held_groups):
             errors.append(f"{group.name} is on hold: do NOT clear this chat. Nothing is owed for it.")
         elif obligation.status == Status.EXCUSED:
             errors.append(f"You were excused from clearing {group.name} for these dates; nothing is owed.")
@@ -378,6 +385,11 @@ def hold_place(
     now = now or timezone.now()
     if not can_hold(by):
         raise PermissionDenied
+    # Serialised with `cycle_close_due` (and taken before the group's row, in the closer's
+    # order): a close that read the group before this hold existed would otherwise commit
+    # its new cycle just after, unheld and with pending obligations. Now the close either
+    # commits first (and its obligations are held below) or runs after and sees the hold.
+    _serialise(_CLOSE_LOCK)
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
     reference = " ".join((reference or "").split())
     reason = (reason or "").strip()

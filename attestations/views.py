@@ -121,7 +121,9 @@ def link(request, token: str):
         if result:
             _report(request, result)
             return redirect("home")
-    hold = selectors.group_active_hold(group=obligation.cycle.group) if obligation.status == "held" else None
+    # A hold on the group stands even for a clear-down it did not mark (R9): the page then
+    # says not to clear instead of offering the form.
+    hold = None if obligation.is_done else selectors.group_active_hold(group=obligation.cycle.group)
     return render(
         request,
         "attestations/link_confirm.html",

@@ -128,6 +128,29 @@ def test_it_refuses_a_held_obligation(obligation, member):
     assert obligation.status == Status.HELD and obligation.attested_at is None
 
 
+def test_it_refuses_an_open_obligation_of_a_group_under_a_hold(obligation, member, dpo):
+    # A cycle that closed just after a hold was placed (before the close took the hold's
+    # lock into account) left its obligations pending: the group's hold still decides.
+    HoldFactory(group=obligation.cycle.group, placed_by=dpo, reference="FOI-2026-0042")
+    before = Obligation.history.count()
+    with pytest.raises(ValidationError, match="Urgent Ops is on hold: do NOT clear this chat"):
+        attest([obligation], member)
+    obligation.refresh_from_db()
+    assert obligation.status == Status.PENDING and obligation.attested_at is None
+    assert Obligation.history.count() == before
+
+
+def test_it_attests_again_once_the_hold_is_lifted(obligation, member, dpo):
+    HoldFactory(
+        group=obligation.cycle.group,
+        placed_by=dpo,
+        placed_at=utc(2026, 11, 13),
+        lifted_at=utc(2026, 11, 14),
+        lifted_by=dpo,
+    )
+    assert attest([obligation], member).recorded == [obligation]
+
+
 def test_it_refuses_an_excused_obligation(obligation, member, admin_user):
     services.obligation_excuse(obligation=obligation, by=admin_user, reason="Annual leave", now=NOW)
     with pytest.raises(ValidationError, match="excused"):

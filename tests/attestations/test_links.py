@@ -10,6 +10,7 @@ from django.urls import reverse
 from attestations.links import SALT, obligation_link_token
 from attestations.models import Obligation
 from tests.attestations.conftest import PERIOD_END
+from tests.factories import HoldFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +121,17 @@ def test_a_held_clear_down_shows_the_hold_banner_and_no_form(client, obligation,
     assert 'name="confirmed_cleared"' not in html
     client.post(url_for(obligation), CONFIRM)
     assert Obligation.objects.get(pk=obligation.pk).status == "held"
+
+
+def test_an_open_clear_down_of_a_group_under_a_hold_shows_the_banner_and_no_form(client, obligation, member, dpo):
+    # A cycle that closed just after a hold was placed: its obligation is pending, the group held.
+    HoldFactory(group=obligation.cycle.group, placed_by=dpo, reference="FOI-8")
+    client.force_login(member)
+    html = client.get(url_for(obligation)).content.decode()
+    assert "Do NOT clear this chat: information is held for FOI-8" in html
+    assert 'name="confirmed_cleared"' not in html
+    client.post(url_for(obligation), CONFIRM)
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
 def test_auditors_cannot_post_through_a_link(client, auditor, cycle):

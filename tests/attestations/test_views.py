@@ -10,7 +10,7 @@ from django.urls import reverse
 from attestations import services
 from attestations.models import Obligation
 from tests.attestations.conftest import DUE, PERIOD_END, utc
-from tests.factories import ChatGroupFactory, MembershipFactory
+from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +165,20 @@ def test_home_refuses_a_held_clear_down_and_shows_the_banner(client, obligation,
     response = client.post(HOME, attest_data(obligation))
     assert "do NOT clear" in response.content.decode()
     assert Obligation.objects.get(pk=obligation.pk).status == "held"
+
+
+def test_home_does_not_offer_an_open_clear_down_of_a_group_under_a_hold(client, obligation, member, dpo):
+    # The cycle closed just after the hold was placed, so its obligation is still pending.
+    other = second_group(member)
+    HoldFactory(group=obligation.cycle.group, placed_by=dpo, reference="FOI-2026-0042")
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert "Do NOT clear this chat: information is held for FOI-2026-0042" in html
+    assert f'value="{obligation.pk}"' not in html and "I have cleared all messages in Urgent Ops" not in html
+    assert f'value="{other.pk}"' in html
+    response = client.post(HOME, attest_data(obligation))
+    assert "Urgent Ops is on hold: do NOT clear this chat" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
 def test_auditors_cannot_post_to_home(client, auditor, obligation):
