@@ -166,3 +166,43 @@ def group_sent_emails(
         emails = emails.filter(created_at__gte=since)
     emails = emails.select_related("user").order_by("-created_at", "-pk")
     return emails[:limit] if limit else emails
+
+
+def _emails_about(group_id: int) -> Q:
+    """The emails about a group, as its drill-down counts them: those addressed about it and
+    the DPO escalations that reported one of its flags. A subquery, so that an escalation
+    reporting several of the group's flags is still one row."""
+    about = SentEmail.objects.filter(Q(group_id=group_id) | Q(flags__cycle__group_id=group_id)).values("pk")
+    return Q(pk__in=about)
+
+
+def sent_email_rows(*, status: str = "", kind: str = "", group_id: int | None = None) -> QuerySet[SentEmail]:
+    """Every email the portal recorded, newest first, optionally of one status, kind or group.
+
+    One query for the rows of a page (recipient and group joined), whatever their number.
+    """
+    emails = SentEmail.objects.all()
+    if status:
+        emails = emails.filter(status=status)
+    if kind:
+        emails = emails.filter(kind=kind)
+    if group_id is not None:
+        emails = emails.filter(_emails_about(group_id))
+    return emails.select_related("user", "group").order_by("-created_at", "-pk")
+
+
+def sent_email_status_counts(*, kind: str = "", group_id: int | None = None) -> dict[str, int]:
+    """How many emails of each status (of one kind or group, if given). One aggregate query."""
+    emails = SentEmail.objects.all()
+    if kind:
+        emails = emails.filter(kind=kind)
+    if group_id is not None:
+        emails = emails.filter(_emails_about(group_id))
+    return emails.aggregate(**{s: Count("pk", filter=Q(status=s)) for s in SentEmail.Status.values})
+
+
+def sent_emails_failed_since(*, since: dt.datetime) -> int:
+    """Emails that failed for good since `since`, judged by their last attempt (or, for a
+    row that has none, by when it was made). One query."""
+    when = Q(attempted_at__gte=since) | Q(attempted_at__isnull=True, created_at__gte=since)
+    return SentEmail.objects.filter(when, status=SentEmail.Status.FAILED).count()

@@ -13,4 +13,5 @@ urlpatterns = [
     path("people/<int:pk>/", views.person, name="person"),
     path("clear-downs/", views.obligations, name="obligations"),
     path("flags/", views.flags, name="flags"),
+    path("emails/", views.emails, name="emails"),
 ]

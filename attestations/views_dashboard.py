@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -27,8 +28,11 @@ from groups.models import ChatGroup
 from opcc_portal.context_processors import NAV_DASHBOARD_SESSION_KEY
 
 from . import periods, selectors, stats
+from .models import SentEmail
 
 PAGE_SIZE = 50
+# The dashboard warns the DPO of emails that failed for good this recently.
+FAILED_EMAILS_WINDOW = dt.timedelta(days=30)
 
 
 # --- Who may see what ----------------------------------------------------------------------
@@ -171,6 +175,9 @@ def index(request):
         "columns": columns,
         "statuses": ChatGroup.Status.choices,
         "now": now,
+        # The whole office's emails are the DPO's and auditors' business, not a group admin's.
+        "failed_emails": (selectors.sent_emails_failed_since(since=now - FAILED_EMAILS_WINDOW) if scope.is_all else 0),
+        "failed_emails_days": FAILED_EMAILS_WINDOW.days,
     }
     return render(request, "dashboard/index.html", context)
 
@@ -333,3 +340,68 @@ def people(request):
     page = Paginator(stats.people_rows(scope=scope, search=search), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {**_common(request, scope, dates, form, keep=("q",)), "page": page, "search": search}
     return render(request, "dashboard/people.html", context)
+
+
+class EmailFilterForm(forms.Form):
+    """Status, kind and group of the emails page. A value not offered is a form error."""
+
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *SentEmail.Status.choices])
+    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *SentEmail.Kind.choices])
+    group = forms.TypedChoiceField(label="Group", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, data):
+        super().__init__(data)
+        groups = list(ChatGroup.objects.order_by(Lower("name"), "pk").values_list("pk", "name"))
+        self.group_names = dict(groups)
+        self.fields["group"].choices = [("", "Any group"), *((str(pk), name) for pk, name in groups)]
+        for bound in self:
+            bound.field.widget.attrs["class"] = "form-select"
+            if bound.errors:
+                bound.field.widget.attrs["aria-invalid"] = "true"
+                bound.field.widget.attrs["aria-describedby"] = f"{bound.auto_id}-error"
+
+    def filters(self) -> dict:
+        """The filters that are valid; one that is not is left out (and shown as an error)."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {"status": data.get("status") or "", "kind": data.get("kind") or "", "group_id": data.get("group")}
+
+
+def _page_missing(asked: str, number: int) -> bool:
+    if not asked:
+        return False
+    try:
+        return int(asked) != number
+    except ValueError:
+        return True
+
+
+@login_required
+@require_GET
+def emails(request):
+    """Every email the portal recorded, newest first: who, what, when and the result (R8)."""
+    scope = dashboard_scope(request)
+    if not scope.is_all:
+        raise PermissionDenied("The emails page is for the DPO and auditors.")
+    dates, _ = _date_range(request)
+    form = EmailFilterForm(request.GET)
+    filters = form.filters()
+    asked = request.GET.get("page", "")
+    page = Paginator(selectors.sent_email_rows(**filters), PAGE_SIZE).get_page(asked)
+    counts = selectors.sent_email_status_counts(kind=filters["kind"], group_id=filters["group_id"])
+    group_name = form.group_names.get(filters["group_id"]) if filters["group_id"] else None
+    context = {
+        "form": form,
+        "filters": filters,
+        "group_name": group_name,
+        "status_label": SentEmail.Status(filters["status"]).label if filters["status"] else "",
+        "kind_label": SentEmail.Kind(filters["kind"]).label if filters["kind"] else "",
+        "page": page,
+        # get_page() shows the nearest page to a page that does not exist: say so.
+        "page_missing": _page_missing(asked, page.number),
+        "asked_page": asked[:20],
+        "status_counts": [(value, label, counts[value]) for value, label in SentEmail.Status.choices],
+        "total": sum(counts.values()),
+        "range_qs": _range_qs(dates),
+    }
+    return render(request, "dashboard/emails.html", context)

@@ -73,6 +73,8 @@ MATRIX = {
     "dashboard:person":        ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:obligations":   ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:flags":         ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # The emails sent: the whole office's record, for the DPO and auditors only.
+    "dashboard:emails":        ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     # Audit: the DPO and auditors read; nobody writes.
     "audit:history":           ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:exports":           ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),

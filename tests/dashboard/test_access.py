@@ -1,4 +1,7 @@
-"""Who sees the dashboard: the DPO and auditors everything, group admins their groups, others 403."""
+"""Who sees the dashboard: the DPO and auditors everything, group admins their groups, others 403.
+
+The emails page is the whole office's record of emails: the DPO's and auditors' only.
+"""
 
 import pytest
 from django.urls import reverse
@@ -24,15 +27,23 @@ def pages(office, member):
         "people": reverse("dashboard:people"),
         "obligations": reverse("dashboard:obligations") + "?latest=1&bucket=overdue",
         "flags": reverse("dashboard:flags"),
+        "emails": reverse("dashboard:emails") + "?status=failed",
     }
 
 
-@pytest.mark.parametrize("page", ["index", "trend", "csv", "group", "person", "people", "obligations", "flags"])
+DPO_AND_AUDITORS_ONLY = {"emails"}
+
+
+@pytest.mark.parametrize(
+    "page", ["index", "trend", "csv", "group", "person", "people", "obligations", "flags", "emails"]
+)
 @pytest.mark.parametrize("role", ROLES)
 def test_it_gives_each_role_only_what_it_may_see(client, request, office, member, role, page):
     url = pages(office, member)[page]
     response = client_for(client, request, role).get(url)
     expected = {"anonymous": 302, "member": 403, "outsider": 403}.get(role, 200)
+    if page in DPO_AND_AUDITORS_ONLY and role == "admin_user":
+        expected = 403
     assert response.status_code == expected, (role, page)
     if role == "anonymous":
         assert response["Location"].startswith(reverse("login"))

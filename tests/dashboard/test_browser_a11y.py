@@ -23,6 +23,11 @@ def test_the_dashboard_pages_have_no_accessibility_violations(
         group=office.a, cycle=office.a1, created_at=NOW, status=SentEmail.Status.FAILED, attempts=4,
         error="SMTP 451: try again later",
     )  # fmt: skip
+    SentEmail.objects.create(
+        key="browser-test-summary", kind=SentEmail.Kind.DPO_SUMMARY, user=dpo, to_address=dpo.email,
+        subject="Weekly clear-down summary", created_at=NOW, status=SentEmail.Status.SENT, attempts=1,
+        attempted_at=NOW, sent_at=NOW,
+    )  # fmt: skip
     page.set_viewport_size(VIEWPORTS[size])
     login_page(dpo)
     expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
@@ -37,6 +42,9 @@ def test_the_dashboard_pages_have_no_accessibility_violations(
         "/dashboard/flags/",
         "/dashboard/flags/?which=all",
         "/dashboard/?from=2026-12-01&to=2026-11-01",  # a range the wrong way round: the error
+        "/dashboard/emails/",  # a failed digest and a summary with no group
+        f"/dashboard/emails/?status=failed&group={office.a.pk}",
+        "/dashboard/emails/?status=banana&page=7",  # a filter and a page that do not exist: the errors
     ])  # fmt: skip
 
     page.context.clear_cookies()

@@ -1,0 +1,320 @@
+"""The emails page: every email the portal recorded, for the DPO and auditors, with filters.
+
+And the dashboard's notice of emails that failed in the last 30 days.
+"""
+
+import datetime as dt
+import itertools
+import re
+
+import pytest
+from django.urls import reverse
+
+from attestations.models import SentEmail
+from tests import factories
+from tests.dashboard.conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("dashboard:emails")
+_keys = itertools.count()
+
+
+def make_email(**fields) -> SentEmail:
+    defaults = {
+        "key": f"test-email-{next(_keys)}",
+        "kind": SentEmail.Kind.REMINDER,
+        "subject": "Reminder: confirm your clear-down",
+        "created_at": NOW - dt.timedelta(hours=1),
+        "status": SentEmail.Status.SENT,
+        "attempts": 1,
+    }
+    defaults.update(fields)
+    if defaults["status"] == SentEmail.Status.SENT:
+        defaults.setdefault("sent_at", defaults["created_at"] + dt.timedelta(seconds=5))
+    if defaults["attempts"]:
+        defaults.setdefault("attempted_at", defaults["created_at"] + dt.timedelta(seconds=5))
+    user = defaults.get("user")
+    if user is not None:
+        defaults.setdefault("to_address", user.email)
+    return SentEmail.objects.create(**defaults)
+
+
+@pytest.fixture
+def emails(office, member, admin_user, dpo):
+    """A reminder sent, a digest that failed, a DPO summary (no group) not sent, one queued."""
+    return {
+        "reminder": make_email(user=member, group=office.a, cycle=office.a1),
+        "digest": make_email(
+            kind=SentEmail.Kind.ADMIN_DIGEST,
+            user=admin_user,
+            subject="1 overdue clear-down in Urgent Ops",
+            group=office.a,
+            cycle=office.a1,
+            created_at=NOW - dt.timedelta(days=3),
+            status=SentEmail.Status.FAILED,
+            attempts=4,
+            error="SMTPServerDisconnected: Connection unexpectedly closed",
+        ),
+        "summary": make_email(
+            kind=SentEmail.Kind.DPO_SUMMARY,
+            user=dpo,
+            subject="Weekly clear-down summary",
+            created_at=NOW - dt.timedelta(days=1),
+            status=SentEmail.Status.CANCELLED,
+            attempts=0,
+            error="The DPO has no email address",
+        ),
+        "queued": make_email(
+            user=office.quinn,
+            to_address="",
+            subject="",
+            group=office.b,
+            created_at=NOW - dt.timedelta(minutes=5),
+            status=SentEmail.Status.PENDING,
+            attempts=0,
+        ),
+    }
+
+
+@pytest.fixture
+def dpo_client(client, dpo):
+    client.force_login(dpo)
+    return client
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def subjects(page: str) -> list[str]:
+    return re.findall(r'<td class="email-subject">(.*?)</td>', page)
+
+
+# --- Who may see it ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("anonymous", 302), ("member", 403), ("outsider", 403), ("admin_user", 403), ("dpo", 200), ("auditor", 200)],
+)
+def test_it_is_for_the_dpo_and_auditors_only(client, request, emails, role, expected):
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+    response = client.get(URL)
+    assert response.status_code == expected
+    if role == "anonymous":
+        assert response["Location"].startswith(reverse("login"))
+    if expected == 403:
+        assert "1 overdue clear-down in Urgent Ops" not in text(response)
+
+
+@pytest.mark.parametrize("role", ["dpo", "auditor", "member"])
+def test_it_changes_nothing(client, request, emails, role):
+    client.force_login(request.getfixturevalue(role))
+    before = list(SentEmail.objects.order_by("pk").values())
+    assert client.post(URL, {"status": "sent"}).status_code == 405
+    assert list(SentEmail.objects.order_by("pk").values()) == before
+
+
+def test_a_group_admin_is_not_offered_the_page(client, admin_user, office, emails):
+    client.force_login(admin_user)
+    index = text(client.get(reverse("dashboard:index")))
+    drill = text(client.get(reverse("dashboard:group", args=[office.a.pk])))
+    assert URL not in index and URL not in drill
+    assert "failed in the last" not in index
+
+
+# --- What it shows -----------------------------------------------------------------------
+
+
+def test_it_lists_every_email_newest_first_with_who_what_when_and_the_result(dpo_client, emails, office, member):
+    page = text(dpo_client.get(URL))
+    assert subjects(page) == [
+        '<span class="text-body-secondary">Written when sent</span>',
+        "Reminder: confirm your clear-down",
+        "Weekly clear-down summary",
+        "1 overdue clear-down in Urgent Ops",
+    ]
+    assert "4 emails." in page and page.count("<h1") == 1
+    # UK time is GMT in November: the reminder was made an hour before NOW (12:00).
+    assert '<time datetime="2026-11-17T11:00:00+00:00"><span class="text-nowrap">Tue 17 Nov 2026,</span>' in page
+    assert '<span class="text-nowrap">11:00</span></time>' in page
+    assert "Reminder before the deadline" in page and "Weekly summary to the DPO" in page
+    assert "Morgan Lee" in page and member.email in page
+    assert f'<a href="{reverse("dashboard:group", args=[office.a.pk])}?' in page
+    assert '<span class="badge status-badge status-failed">Failed</span>' in page
+    assert '<span class="badge status-badge status-cancelled">Not sent</span>' in page
+    assert '<span class="badge status-badge status-pending">Queued</span>' in page
+    assert "SMTPServerDisconnected: Connection unexpectedly closed" in page
+    assert "The DPO has no email address" in page
+    assert 'tabindex="0" role="region" aria-labelledby="emails-caption"' in page
+
+
+def test_it_shows_times_in_uk_summer_time(dpo_client, office, member):
+    make_email(user=member, created_at=dt.datetime(2026, 7, 1, 8, 30, tzinfo=dt.UTC))
+    page = text(dpo_client.get(URL))
+    assert 'datetime="2026-07-01T09:30:00+01:00"' in page
+    assert 'Wed 1 Jul 2026,</span> <span class="text-nowrap">09:30</span>' in page
+
+
+def test_it_counts_each_status_at_the_top(dpo_client, emails):
+    page = text(dpo_client.get(URL))
+    counts = dict(re.findall(r"<dt>([^<]+)</dt><dd><a [^>]*>(\d+)</a>", page))
+    assert counts == {"Queued": "1", "Sent": "1", "Failed": "1", "Not sent": "1"}
+    assert 'href="?status=failed"' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?status=failed", ["1 overdue clear-down in Urgent Ops"]),
+        ("?status=cancelled", ["Weekly clear-down summary"]),
+        ("?kind=dpo_summary", ["Weekly clear-down summary"]),
+        ("?kind=reminder&status=sent", ["Reminder: confirm your clear-down"]),
+        ("?kind=admin_digest&status=sent", []),
+    ],
+)
+def test_it_filters_by_status_and_kind(dpo_client, emails, query, expected):
+    page = text(dpo_client.get(URL + query))
+    assert subjects(page) == expected
+    assert f"{len(expected)} email{'' if len(expected) == 1 else 's'}" in page
+    if "status=failed" in query:
+        assert "1 email with the status “Failed”." in page
+    if not expected:
+        assert "No emails match these filters." in page
+
+
+def test_the_counts_follow_the_kind_and_group_but_not_the_status(dpo_client, emails, office):
+    page = text(dpo_client.get(URL + f"?status=sent&group={office.a.pk}"))
+    counts = dict(re.findall(r"<dt>([^<]+)</dt><dd><a [^>]*>(\d+)</a>", page))
+    assert counts == {"Queued": "0", "Sent": "1", "Failed": "1", "Not sent": "0"}
+    assert "Show every status (2)" in page
+
+
+def test_it_filters_by_group_including_escalations_that_reported_its_flags(dpo_client, emails, office, dpo):
+    escalation = make_email(
+        kind=SentEmail.Kind.DPO_ESCALATION,
+        user=dpo,
+        subject="Escalation: 1 flag open",
+        created_at=NOW - dt.timedelta(hours=2),
+    )
+    escalation.flags.add(*office.a1.flags.all())
+    page = text(dpo_client.get(URL + f"?group={office.a.pk}"))
+    assert subjects(page) == [
+        "Reminder: confirm your clear-down",
+        "Escalation: 1 flag open",
+        "1 overdue clear-down in Urgent Ops",
+    ]
+    assert "about Urgent Ops" in page
+    assert f'<option value="{office.a.pk}" selected>Urgent Ops</option>' in page
+    page = text(dpo_client.get(URL + f"?group={office.b.pk}"))
+    assert subjects(page) == ['<span class="text-body-secondary">Written when sent</span>']
+
+
+@pytest.mark.parametrize("query", ["?status=banana", "?kind=%3Cscript%3E", "?group=abc", "?group=999999", "?group=-1"])
+def test_an_unknown_filter_value_is_a_form_error_not_a_500(dpo_client, emails, query):
+    response = dpo_client.get(URL + query)
+    assert response.status_code == 200
+    page = text(response)
+    assert "There is a problem" in page and 'aria-invalid="true"' in page
+    assert "<script>" not in page
+    assert "4 emails." in page  # the bad filter is left out, and the page says so
+    assert "instead." in page
+
+
+@pytest.mark.parametrize(
+    ("query", "number", "missing"),
+    [("", 1, False), ("?page=2", 2, False), ("?page=0", 2, True), ("?page=9", 2, True), ("?page=x", 1, True)],
+)
+def test_it_pages_50_at_a_time_and_a_bad_page_says_so(dpo_client, member, query, number, missing):
+    for i in range(60):
+        make_email(user=member, subject=f"Email {i:02d}", created_at=NOW - dt.timedelta(minutes=i))
+    response = dpo_client.get(URL + query)
+    assert response.status_code == 200
+    page = text(response)
+    assert f"Page {number} of 2" in page
+    assert len(subjects(page)) == (50 if number == 1 else 10)
+    assert ("There is no page" in page) is missing
+    first = subjects(page)[0]
+    assert first == ("Email 00" if number == 1 else "Email 50")
+
+
+def test_the_pages_keep_the_filters(dpo_client, member):
+    for i in range(55):
+        make_email(user=member, status=SentEmail.Status.FAILED, error="x", created_at=NOW - dt.timedelta(minutes=i))
+    page = text(dpo_client.get(URL + "?status=failed"))
+    assert 'href="?status=failed&amp;page=2"' in page
+
+
+def test_the_drill_down_links_to_every_email_of_its_group(dpo_client, office, emails):
+    page = text(dpo_client.get(reverse("dashboard:group", args=[office.a.pk])))
+    assert f'href="{URL}?group={office.a.pk}"' in page
+
+
+# --- The dashboard's notice --------------------------------------------------------------
+
+
+def notice(page: str) -> str | None:
+    match = re.search(r'<div class="alert alert-danger failed-emails">(.*?)</div>', page, re.S)
+    return " ".join(match.group(1).split()) if match else None
+
+
+def test_the_dashboard_links_to_the_emails_page(dpo_client, office):
+    page = text(dpo_client.get(reverse("dashboard:index")))
+    assert f'<nav aria-label="Dashboard pages" class="mb-2"><a href="{URL}">Emails sent</a></nav>' in page
+
+
+def test_the_dashboard_warns_of_emails_that_failed_in_the_last_30_days(client, request, office, member):
+    make_email(user=member, status=SentEmail.Status.FAILED, error="x", created_at=NOW - dt.timedelta(days=2))
+    make_email(user=member, status=SentEmail.Status.FAILED, error="y", created_at=NOW - dt.timedelta(days=29))
+    make_email(user=member, status=SentEmail.Status.FAILED, error="old", created_at=NOW - dt.timedelta(days=40))
+    for role in ("dpo", "auditor"):
+        client.force_login(request.getfixturevalue(role))
+        found = notice(text(client.get(reverse("dashboard:index"))))
+        assert found == (
+            f"<strong>2 emails failed in the last 30 days.</strong> "
+            f'<a class="alert-link" href="{URL}?status=failed">See the failed emails</a>'
+        )
+
+
+@pytest.mark.parametrize("status", ["sent", "cancelled", "pending"])
+def test_the_dashboard_says_nothing_when_no_email_failed(dpo_client, office, member, status):
+    make_email(user=member, status=status, created_at=NOW - dt.timedelta(days=1))
+    make_email(user=member, status="failed", error="old", created_at=NOW - dt.timedelta(days=31))
+    assert notice(text(dpo_client.get(reverse("dashboard:index")))) is None
+
+
+def test_the_notice_goes_when_the_failure_leaves_the_window(dpo_client, office, member, clock):
+    make_email(user=member, status="failed", error="x", created_at=NOW - dt.timedelta(days=1))
+    assert notice(text(dpo_client.get(reverse("dashboard:index")))).startswith("<strong>1 email failed")
+    clock.move_to(NOW + dt.timedelta(days=30), tick=False)
+    assert notice(text(dpo_client.get(reverse("dashboard:index")))) is None
+
+
+# --- Queries -----------------------------------------------------------------------------
+
+# session, user, two of permissions; groups of the filter, the page's count, counts by
+# status, the page's rows; the session's save (with its savepoint pair in a test transaction).
+EMAILS_QUERIES = 11
+
+
+@pytest.mark.parametrize("n", [5, 120])
+@pytest.mark.parametrize("query", ["", "?status=failed&kind=admin_digest", "?group={group}&page=2"])
+def test_it_lists_the_emails_in_the_same_number_of_queries(dpo_client, office, n, query, django_assert_num_queries):
+    people = [factories.UserFactory() for _ in range(5)]
+    groups = [office.a, office.b, office.c]
+    for i in range(n):
+        make_email(
+            kind=SentEmail.Kind.values[i % 5],
+            user=people[i % 5],
+            group=groups[i % 3] if i % 4 else None,
+            status=SentEmail.Status.values[i % 4],
+            error="x" if i % 4 >= 2 else "",
+            created_at=NOW - dt.timedelta(minutes=i),
+        )
+    url = URL + query.format(group=office.a.pk)
+    dpo_client.get(url)
+    with django_assert_num_queries(EMAILS_QUERIES):
+        response = dpo_client.get(url)
+    assert response.status_code == 200
