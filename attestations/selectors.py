@@ -67,6 +67,11 @@ class CyclePanel:
     next_end: dt.datetime | None = None
 
     @property
+    def held_then(self) -> bool:
+        """The latest cycle was held by a hold since lifted: nothing is owed for it."""
+        return self.cycle is not None and self.cycle.is_held and self.hold is None
+
+    @property
     def n_done(self) -> int:
         return self.counts.get(Status.ATTESTED, 0) + self.counts.get(Status.LATE, 0)
 

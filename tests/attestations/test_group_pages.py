@@ -90,6 +90,39 @@ def test_under_a_hold_the_page_shows_the_banner_and_disables_the_prompt(client, 
     assert Cycle.objects.get(pk=cycle.pk).prompted_at is None
 
 
+def test_after_a_hold_is_lifted_the_page_says_the_week_was_held_and_what_comes_next(
+    client, cycle, admin_user, member, dpo, at
+):
+    # Placed in the grace period and lifted the same day: the week stays held (nothing owed).
+    hold = services.hold_place(
+        group=cycle.group, by=dpo, reference="FOI-2026-0042", reason="Request", now=utc(2026, 11, 14, 9)
+    )
+    services.hold_lift(hold=hold, by=dpo, reason="Answered", now=utc(2026, 11, 14, 12))
+    at(utc(2026, 11, 14, 13))
+    client.force_login(admin_user)
+    html = " ".join(client.get(detail_url(cycle.group)).content.decode().split())
+    assert (
+        "This week was held under FOI-2026-0042 (lifted on 14 November 2026); nothing is owed for it. "
+        "The next clear-down is for the period ending Fri 20 Nov 2026, 17:00." in html
+    )
+    assert "No prompt for this week: it was held" in html
+    assert "Do NOT clear" not in html and "while the group is on hold" not in html
+    assert "Issue prompt" not in html and "disabled" not in html
+    assert "On hold" not in html and "Held, nothing owed (2)" in html
+    assert 'status-held">Nothing owed</span>' in html
+    client.force_login(member)
+    html = " ".join(client.get(detail_url(cycle.group)).content.decode().split())
+    assert "Your clear-down: <span" in html and 'status-held">Nothing owed</span>' in html
+    assert "On hold" not in html and "This week was held under FOI-2026-0042" in html
+
+
+def test_while_the_hold_stands_the_page_still_says_on_hold(client, cycle, member, dpo):
+    services.hold_place(group=cycle.group, by=dpo, reference="FOI-2026-0042", reason="Request")
+    client.force_login(member)
+    html = client.get(detail_url(cycle.group)).content.decode()
+    assert "On hold" in html and "This week was held under" not in html
+
+
 def test_a_group_without_cycles_says_when_the_period_ends(client, group, admin_user):
     client.force_login(admin_user)
     html = client.get(detail_url(group)).content.decode()
