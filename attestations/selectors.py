@@ -65,6 +65,10 @@ class CyclePanel:
     obligations: list[Obligation] = field(default_factory=list)
     mine: Obligation | None = None
     next_end: dt.datetime | None = None
+    # Clear-downs of earlier cycles still outstanding (for those who run the group), newest
+    # cycle first, at most OLDER_LIMIT; `older_more` when there are more than that.
+    older: list[Obligation] = field(default_factory=list)
+    older_more: bool = False
 
     @property
     def held_then(self) -> bool:
@@ -108,10 +112,15 @@ class CyclePanel:
         return [o for o in self.obligations if o.status == Status.HELD]
 
 
-def group_cycle_panel(*, group: ChatGroup, user: AbstractBaseUser, with_people: bool) -> CyclePanel:
-    """The group's latest cycle, its counts and (for those who run the group) who is where.
+OLDER_LIMIT = 50
 
-    Three queries whatever the size of the group: the cycle, the hold, the obligations.
+
+def group_cycle_panel(*, group: ChatGroup, user: AbstractBaseUser, with_people: bool) -> CyclePanel:
+    """The group's latest cycle, its counts and (for those who run the group) who is where,
+    with the clear-downs of earlier cycles still outstanding, so they can be chased or excused.
+
+    Four queries whatever the size of the group and its past: the cycle, the hold, the
+    obligations and the earlier outstanding ones.
     """
     cycle = Cycle.objects.filter(group=group).select_related("prompted_by", "hold").order_by("-period_end").first()
     panel = CyclePanel(cycle=cycle, hold=group_active_hold(group=group))
@@ -130,10 +139,22 @@ def group_cycle_panel(*, group: ChatGroup, user: AbstractBaseUser, with_people: 
             panel.counts[obligation.status] += 1
             if obligation.user_id == user.pk:
                 panel.mine = obligation
+        older = list(group_older_outstanding(group=group, before=cycle)[: OLDER_LIMIT + 1])
+        panel.older, panel.older_more = older[:OLDER_LIMIT], len(older) > OLDER_LIMIT
     else:
         panel.counts = dict(cycle.obligations.values_list("status").annotate(n=Count("pk")).order_by())
         panel.mine = cycle.obligations.filter(user=user).first()
     return panel
+
+
+def group_older_outstanding(*, group: ChatGroup, before: Cycle) -> QuerySet[Obligation]:
+    """A group's clear-downs still outstanding from cycles that ended before `before` ended:
+    newest cycle first, then by name. One query (slice it to bound the page)."""
+    return (
+        Obligation.objects.filter(cycle__group=group, cycle__period_end__lt=before.period_end, status=Status.PENDING)
+        .select_related("cycle", "user")
+        .order_by("-cycle__period_end", "user__first_name", "user__last_name", "user__username", "pk")
+    )
 
 
 def cycle_prompt_text(*, cycle: Cycle) -> str:

@@ -9,8 +9,8 @@ from django.urls import reverse
 from attestations import services
 from attestations.models import Cycle, Hold, Obligation
 from groups.models import ChatGroup
-from tests.attestations.conftest import PERIOD_END, utc
-from tests.factories import HoldFactory, MembershipFactory
+from tests.attestations.conftest import DUE, PERIOD_END, PERIOD_START, utc
+from tests.factories import HoldFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,59 @@ def test_while_the_hold_stands_the_page_still_says_on_hold(client, cycle, member
     assert "On hold" in html and "This week was held under" not in html
 
 
+def earlier_week(group, at):
+    """Close 30 Oct – 6 Nov and 6–13 Nov; `sick` (a member since October) owes both."""
+    sick = UserFactory(username="sick", first_name="Sam", last_name="Sick")
+    MembershipFactory(group=group, user=sick, joined_at=utc(2026, 10, 1))
+    services.cycle_close_due(now=at(PERIOD_START + dt.timedelta(minutes=1)))
+    services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(minutes=1)))
+    return Obligation.objects.get(user=sick, cycle__period_end=PERIOD_START)
+
+
+@pytest.mark.parametrize("role", ["admin_user", "dpo"])
+def test_those_who_run_the_group_see_earlier_weeks_outstanding_and_excuse_them(client, request, group, at, role):
+    first = earlier_week(group, at)
+    at(DUE + dt.timedelta(days=1))
+    client.force_login(request.getfixturevalue(role))
+    html = " ".join(client.get(detail_url(group)).content.decode().split())
+    assert "Earlier weeks still outstanding" in html
+    assert "Fri 30 Oct to Fri 6 Nov 2026" in html and "(deadline was Sun 8 Nov, 17:00)" in html
+    excuse = reverse("attestations:excuse", args=[first.pk])
+    assert f'href="{excuse}">Excuse<span class="visually-hidden"> Sam Sick for the week ending 6 Nov</span>' in html
+    response = client.post(excuse, {"reason": "Sick leave, two weeks"}, follow=True)
+    assert "Sam Sick is excused" in response.content.decode()
+    assert Obligation.objects.get(pk=first.pk).status == "excused"
+    html = client.get(detail_url(group)).content.decode()
+    assert excuse not in html and "Sam Sick for the week ending" not in html
+
+
+def test_the_auditor_sees_earlier_weeks_outstanding_without_excuse_links(client, group, auditor, at):
+    first = earlier_week(group, at)
+    client.force_login(auditor)
+    html = client.get(detail_url(group)).content.decode()
+    assert "Earlier weeks still outstanding" in html and "Sam Sick" in html
+    assert reverse("attestations:excuse", args=[first.pk]) not in html
+
+
+@pytest.mark.parametrize("role", ["member", "outsider"])
+def test_members_and_outsiders_do_not_see_earlier_weeks_outstanding(client, request, group, at, role):
+    earlier_week(group, at)
+    client.force_login(request.getfixturevalue(role))
+    html = client.get(detail_url(group)).content.decode()
+    assert "Earlier weeks still outstanding" not in html and "Sam Sick for the week" not in html
+
+
+def test_earlier_weeks_list_at_most_fifty_and_says_so(client, group, dpo, at):
+    for _ in range(26):
+        MembershipFactory(group=group, joined_at=utc(2026, 10, 1))
+    services.cycle_close_due(now=at(PERIOD_START - dt.timedelta(days=7, minutes=-1)))
+    earlier_week(group, at)  # two earlier weeks of 29 members each
+    client.force_login(dpo)
+    html = client.get(detail_url(group)).content.decode()
+    assert html.count("for the week ending") == 50
+    assert "Only the latest 50 are listed" in html
+
+
 def test_a_group_without_cycles_says_when_the_period_ends(client, group, admin_user):
     client.force_login(admin_user)
     html = client.get(detail_url(group)).content.decode()
@@ -144,6 +197,8 @@ def test_the_group_page_query_count_stays_flat_from_3_to_30_members(client, admi
     big_group = ChatGroup.objects.get(pk=MembershipFactory(joined_at=utc(2026, 10, 1)).group_id)
     ChatGroup.objects.filter(pk=big_group.pk).update(admin=admin_user)
     grow(big_group, 29)
+    # An earlier week too, with everyone still outstanding: listed under "Earlier weeks".
+    services.cycle_close_due(now=PERIOD_START + dt.timedelta(minutes=1))
     services.cycle_close_due(now=PERIOD_END + dt.timedelta(minutes=1))
     for chat in (small_group, big_group):
         outstanding = list(Obligation.objects.filter(cycle__group=chat).exclude(user=admin_user)[:2])
@@ -154,8 +209,11 @@ def test_the_group_page_query_count_stays_flat_from_3_to_30_members(client, admi
         client.get(detail_url(small_group))
     with django_assert_num_queries(len(small)):
         html = client.get(detail_url(big_group)).content.decode()
-    outstanding = Obligation.objects.filter(cycle__group=big_group, status="pending").count()
+    outstanding = Obligation.objects.filter(
+        cycle__group=big_group, cycle__period_end=PERIOD_END, status="pending"
+    ).count()
     assert outstanding > 25 and f"Outstanding ({outstanding})" in html
+    assert html.count("for the week ending 6 Nov") == 30
 
 
 # --- Access to every page, for every role ------------------------------------------------------
