@@ -19,6 +19,19 @@ from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
+# Options of a network broker (Redis). A broker that is down, or up but not answering, must
+# not hold up a web request that queues a task: publishing gives up within seconds (a
+# connection refused at once, a silent one after the socket timeouts), the email stays
+# recorded as pending, and the next sweep queues it again. Without socket timeouts a silent
+# broker holds the request for ever.
+NETWORK_TRANSPORT_OPTIONS = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 3,
+}
+
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):

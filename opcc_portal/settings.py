@@ -15,6 +15,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from opcc_portal.broker import NETWORK_TRANSPORT_OPTIONS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -189,8 +191,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Give up quickly when the broker is down: the web request must not hang on it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+    # Give up quickly when the broker is down or silent: the web request must not hang on it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(NETWORK_TRANSPORT_OPTIONS)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

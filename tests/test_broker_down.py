@@ -1,6 +1,9 @@
 """The broker really unreachable: the web keeps working and nothing is lost."""
 
+import contextlib
 import datetime as dt
+import signal
+import socket
 
 import pytest
 from django.core import mail
@@ -9,38 +12,39 @@ from django.utils import timezone
 
 from attestations import notifications, services
 from attestations.models import Cycle, Obligation, SentEmail
+from opcc_portal.broker import NETWORK_TRANSPORT_OPTIONS
 from opcc_portal.celery import app
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def broker_down(settings):
-    """Point the Celery app at a port where nothing listens (the discard port), then back."""
-    keys = (
-        "broker_url",
-        "broker_write_url",
-        "broker_read_url",
-        "broker_transport",
-        "broker_transport_options",
-        "task_always_eager",
-    )
-    saved = {key: app.conf[key] for key in keys}
+_BROKER_KEYS = (
+    "broker_url",
+    "broker_write_url",
+    "broker_read_url",
+    "broker_transport",
+    "broker_transport_options",
+    "task_always_eager",
+)
+
+
+def _point_broker_at(url: str, options: dict):
+    """Point the Celery app at another broker; returns a function that puts it back."""
+    saved = {key: app.conf[key] for key in _BROKER_KEYS}
 
     def reset_pools():
         app._pool = None
         app.amqp._producer_pool = None
 
     # The write and read URLs were derived from the broker URL when the app was configured.
-    nowhere = "redis://127.0.0.1:9/0"
     app.conf.update(
-        broker_url=nowhere,
-        broker_write_url=nowhere,
-        broker_read_url=nowhere,
+        broker_url=url,
+        broker_write_url=url,
+        broker_read_url=url,
         task_always_eager=False,
         broker_transport=None,
-        broker_transport_options={"max_retries": 1, "interval_start": 0, "interval_step": 0.1},
+        broker_transport_options=options,
     )
     reset_pools()
 
@@ -48,8 +52,61 @@ def broker_down(settings):
         app.conf.update(saved)
         reset_pools()
 
+    return restore
+
+
+@pytest.fixture
+def broker_down(settings):
+    """Point the Celery app at a port where nothing listens (the discard port), then back."""
+    restore = _point_broker_at("redis://127.0.0.1:9/0", {"max_retries": 1, "interval_start": 0, "interval_step": 0.1})
     yield restore
     restore()
+
+
+@pytest.fixture
+def broker_silent():
+    """A "broker" that takes connections (the kernel completes them) and never says a word,
+    as a hung or overloaded Redis does; the app uses the production transport options."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # never accepted, never answered
+        restore = _point_broker_at(f"redis://127.0.0.1:{listener.getsockname()[1]}/0", NETWORK_TRANSPORT_OPTIONS)
+        yield
+        restore()
+
+
+@contextlib.contextmanager
+def within(seconds: int):
+    """Fail, instead of hanging the suite, if the block has not finished after `seconds`."""
+
+    class StillWaiting(BaseException):  # not an Exception: the portal's handlers must not swallow it
+        pass
+
+    def expired(signum, frame):
+        raise StillWaiting(f"still waiting after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_broker_that_never_answers_does_not_hold_up_the_prompt(
+    client, group, admin_user, broker_silent, django_capture_on_commit_callbacks, caplog
+):
+    services.cycle_close_due(now=timezone.now())
+    cycle = Cycle.objects.get(group=group)
+    client.force_login(admin_user)
+    with within(30), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("attestations:prompt", args=[cycle.pk]))
+    assert response.status_code == 302
+    cycle.refresh_from_db()
+    assert cycle.prompted_by == admin_user
+    assert "the next sweep will queue it again" in caplog.text  # publishing gave up
+    assert SentEmail.objects.filter(kind="prompt", status="pending").count() == cycle.obligations.count()
 
 
 def test_attesting_and_prompting_work_while_the_broker_is_down_and_the_sweep_catches_up(
