@@ -16,8 +16,12 @@ def test_it_builds_demo_data_once_and_leaves_the_demo_member_something_to_attest
     settings.CELERY_TASK_ALWAYS_EAGER = True
     call_command("seed_demo", stdout=io.StringIO())
     counts = (ChatGroup.objects.count(), Cycle.objects.count(), Obligation.objects.count())
-    call_command("seed_demo", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
     assert (ChatGroup.objects.count(), Cycle.objects.count(), Obligation.objects.count()) == counts
+    # The logins the README lists are the ones it prints.
+    printed = {line.split()[0] for line in out.getvalue().splitlines() if line.startswith("  ") and "(" not in line[:4]}
+    assert printed == {"dpo", "auditor", "admin", "member", "owen"}
 
     from django.contrib.auth import get_user_model
 
