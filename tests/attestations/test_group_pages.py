@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from attestations import services
 from attestations.models import Cycle, Hold, Obligation
-from groups.models import ChatGroup
+from groups.models import ChatGroup, Membership
 from tests.attestations.conftest import DUE, PERIOD_END, PERIOD_START, utc
 from tests.factories import HoldFactory, MembershipFactory, UserFactory
 
@@ -214,6 +214,69 @@ def test_the_group_page_query_count_stays_flat_from_3_to_30_members(client, admi
     ).count()
     assert outstanding > 25 and f"Outstanding ({outstanding})" in html
     assert html.count("for the week ending 6 Nov") == 30
+
+
+# --- The hold banner on every page of the group ------------------------------------------------
+
+BANNER = "Do NOT clear this chat: information is held for FOI-2026-0042"
+
+
+def group_pages(cycle, member, hold) -> dict[str, str]:
+    group = cycle.group
+    membership = Membership.objects.get(group=group, user=member, left_at__isnull=True)
+    return {
+        "detail": reverse("groups:detail", args=[group.pk]),
+        "edit": reverse("groups:edit", args=[group.pk]),
+        "history": reverse("groups:history", args=[group.pk]),
+        "member_add": reverse("groups:member_add", args=[group.pk]),
+        "member_remove": reverse("groups:member_remove", args=[group.pk, membership.pk]),
+        "roles": reverse("groups:roles", args=[group.pk]),
+        "transition": reverse("groups:transition", args=[group.pk, "suspend"]),
+        "excuse": reverse("attestations:excuse", args=[cycle.obligations.get(user=member).pk]),
+        "hold_place": reverse("attestations:hold_place", args=[group.pk]),
+        "hold_lift": reverse("attestations:hold_lift", args=[hold.pk]),
+        "dashboard": reverse("dashboard:group", args=[group.pk]),
+    }
+
+
+PAGES = [
+    "detail",
+    "edit",
+    "history",
+    "member_add",
+    "member_remove",
+    "roles",
+    "transition",
+    "excuse",
+    "hold_place",
+    "hold_lift",
+    "dashboard",
+]
+
+
+@pytest.mark.parametrize("which", PAGES)
+def test_every_page_of_a_held_group_shows_the_banner(client, cycle, member, dpo, which):
+    hold = services.hold_place(group=cycle.group, by=dpo, reference="FOI-2026-0042", reason="Request")
+    client.force_login(dpo)
+    response = client.get(group_pages(cycle, member, hold)[which])
+    assert response.status_code == 200
+    assert response.content.decode().count(BANNER) == 1
+
+
+@pytest.mark.parametrize("which", ["detail", "edit", "history", "member_add"])
+def test_the_admin_sees_the_banner_on_the_group_pages_too(client, cycle, member, admin_user, dpo, which):
+    hold = services.hold_place(group=cycle.group, by=dpo, reference="FOI-2026-0042", reason="Request")
+    client.force_login(admin_user)
+    assert BANNER in client.get(group_pages(cycle, member, hold)[which]).content.decode()
+
+
+@pytest.mark.parametrize("which", PAGES)
+def test_no_page_shows_the_banner_once_the_hold_is_lifted(client, cycle, member, dpo, which):
+    hold = services.hold_place(group=cycle.group, by=dpo, reference="FOI-2026-0042", reason="Request")
+    services.hold_lift(hold=hold, by=dpo, reason="Answered")
+    client.force_login(dpo)
+    response = client.get(group_pages(cycle, member, hold)[which])
+    assert response.status_code == 200 and "Do NOT clear" not in response.content.decode()
 
 
 # --- Access to every page, for every role ------------------------------------------------------
