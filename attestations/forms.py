@@ -42,6 +42,13 @@ class _DateClearedMixin(forms.Form):
         self.fields["cleared_on"].initial = today
         self.fields["cleared_on"].widget.attrs["max"] = today.isoformat()
 
+    def offer_dates_for(self, obligations) -> None:
+        """A phone's date picker offers only days valid for every clear-down shown: from the
+        latest day a period of theirs ended (UK) to today. The service still checks each."""
+        days = [o.cycle.period_end.astimezone(periods.LONDON).date() for o in obligations]
+        if days:
+            self.fields["cleared_on"].widget.attrs["min"] = max(days).isoformat()
+
 
 # The largest primary key the databases hold (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -102,6 +109,7 @@ class LinkAttestForm(_DateClearedMixin):
 
     def __init__(self, *args, obligation: Obligation, **kwargs):
         super().__init__(*args, **kwargs)
+        self.offer_dates_for([obligation])
         self.fields["confirmed_cleared"].label = confirmation_text(obligation)
         self.fields["confirmed_saved"].label = SAVED_LABEL.replace("these chats", "this chat")
 

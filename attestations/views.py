@@ -58,6 +58,7 @@ def my_clear_downs(request):
             return redirect("home")
     now = timezone.now()
     open_obligations = list(selectors.member_open_obligations(user=request.user, now=now))
+    form.offer_dates_for(open_obligations)
     ticked = {str(v) for v in (form["obligations"].value() or [])}
     for obligation in open_obligations:
         obligation.confirmation = confirmation_text(obligation)

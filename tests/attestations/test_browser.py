@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from attestations import links
@@ -87,6 +88,33 @@ def test_a_member_on_a_phone_opens_the_emailed_link_signs_in_and_confirms(
     expect(page.get_by_role("status")).to_contain_text("You already confirmed this clear-down")
     obligation.refresh_from_db()
     assert (obligation.status, obligation.channel) == ("attested", "email")
+
+
+def test_long_names_and_references_without_spaces_wrap_on_a_phone(live_server, page, login_page, member, dpo):
+    # Names and references are typed by people: one with no space must not widen the page.
+    long_name = "Operation" + "Nightingale" * 8
+    held_name = "Custody" + "Handover" * 11
+    reference = "FOI/2026/" + "0123456789" * 9
+    for name in (long_name, held_name):
+        MembershipFactory(group=ChatGroupFactory(name=name), user=member, joined_at=utc(2026, 10, 1))
+    close_the_week()
+    held = ChatGroup.objects.get(name=held_name)
+    Hold.objects.create(group=held, reference=reference, reason="FOI request", placed_by=dpo, placed_at=PERIOD_END)
+    obligation = Obligation.objects.get(user=member, cycle__group__name=long_name)
+
+    page.set_viewport_size(PHONE)
+    login_page(member)
+    expect(
+        page.get_by_role("heading", name=f"Do NOT clear this chat: information is held for {reference}")
+    ).to_be_visible()
+    assert page.evaluate(NO_SIDEWAYS_SCROLL), "home"
+    page.goto(live_server.url + reverse("attestations:link", args=[links.obligation_link_token(obligation)]))
+    expect(page.get_by_role("heading", name=f"Clear-down of {long_name}")).to_be_visible()
+    assert page.evaluate(NO_SIDEWAYS_SCROLL), "link confirm"
+    for group in (obligation.cycle.group, held):
+        page.goto(live_server.url + group.get_absolute_url())
+        expect(page.get_by_role("heading", name=group.name, level=1)).to_be_visible()
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), group.name
 
 
 # --- The group admin --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from attestations.links import SALT, obligation_link_token
 from attestations.models import Obligation
-from tests.attestations.conftest import PERIOD_END
+from tests.attestations.conftest import PERIOD_END, utc
 from tests.factories import HoldFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,13 @@ def test_a_get_shows_the_confirm_page_and_records_nothing(client, obligation, me
     assert reverse("attestations:howto") in html
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
     assert Obligation.history.count() == before
+
+
+def test_the_date_picker_offers_days_from_the_period_end_to_today(client, obligation, member, at):
+    at(utc(2026, 11, 16, 10))
+    client.force_login(member)
+    html = client.get(url_for(obligation)).content.decode()
+    assert 'min="2026-11-13"' in html and 'max="2026-11-16"' in html
 
 
 def test_the_owners_post_records_it_by_email_link(client, obligation, member):

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from attestations import services
 from attestations.models import Obligation
+from groups.models import Membership
 from tests.attestations.conftest import DUE, PERIOD_END, utc
-from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
+from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +62,19 @@ def test_home_lists_open_clear_downs_with_the_confirmation_deadline_and_time_lef
     assert 'value="2026-11-13"' in html  # the date cleared defaults to today
     assert reverse("attestations:howto") in html
     assert "saved any substantive business information" in html
+
+
+def test_the_date_picker_offers_days_from_the_latest_period_end_to_today(client, group, member, at):
+    # Two weeks owed: a day before the later period ended would be refused for that one.
+    MembershipFactory(group=group, user=UserFactory(), joined_at=utc(2026, 10, 1))
+    Membership.objects.filter(user=member).update(joined_at=utc(2026, 10, 1))
+    services.cycle_close_due(now=at(PERIOD_END - dt.timedelta(days=7, minutes=-1)))
+    services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(minutes=1)))
+    at(utc(2026, 11, 14, 10))
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert html.count('name="obligations"') == 2
+    assert 'min="2026-11-13" max="2026-11-14"' in html
 
 
 def test_home_shows_overdue_clear_downs_first(client, cycle, member, at):
