@@ -260,7 +260,8 @@ def test_every_page_of_a_held_group_shows_the_banner(client, cycle, member, dpo,
     client.force_login(dpo)
     response = client.get(group_pages(cycle, member, hold)[which])
     assert response.status_code == 200
-    assert response.content.decode().count(BANNER) == 1
+    html = response.content.decode()
+    assert html.count(BANNER) == 1 and '</h2>\n  <p class="mb-0">The information in this group must be kept' in html
 
 
 @pytest.mark.parametrize("which", ["detail", "edit", "history", "member_add"])
