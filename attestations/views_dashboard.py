@@ -28,6 +28,7 @@ from groups.models import ChatGroup
 from opcc_portal.context_processors import NAV_DASHBOARD_SESSION_KEY
 
 from . import periods, selectors, stats
+from .forms import is_id
 from .models import SentEmail
 
 PAGE_SIZE = 50
@@ -271,7 +272,7 @@ def obligations(request):
         except ValueError:
             week = None
     group_id = request.GET.get("group", "")
-    chat_group = _group_in_scope(scope, int(group_id)) if group_id.isdigit() else None
+    chat_group = _group_in_scope(scope, int(group_id)) if is_id(group_id) else None
     latest = _flag(request, "latest")
     rows = stats.obligation_rows(
         scope=scope,

@@ -140,3 +140,9 @@ def test_the_drill_down_lists_the_emails_sent_about_the_group(dpo_client, office
     page = text(dpo_client.get(reverse("dashboard:group", args=[office.a.pk])))
     assert "Overdue clear-downs in Urgent Ops" in page and "Pat Overdue" in page
     assert "3 attempts" in page and "SMTP connection refused" in page
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "99999999999999999999999", "-1", "1.0", ""])
+def test_a_group_filter_that_is_not_an_id_is_ignored_not_an_error(dpo_client, office, value):
+    response = dpo_client.get(reverse("dashboard:obligations"), {"group": value})
+    assert response.status_code == 200
