@@ -32,6 +32,15 @@ def can_manage(user: AbstractBaseUser, group: ChatGroup) -> bool:
     return user.pk in (group.admin_id, group.deputy_id) or can_manage_any(user)
 
 
+def can_assign_roles(user: AbstractBaseUser, group: ChatGroup) -> bool:
+    """Only the admin or the DPO hands over the admin role and names the deputy.
+
+    Never the deputy: a deputy who could name the admin could make themselves admin and
+    then remove the admin from the group.
+    """
+    return user.is_authenticated and (user.pk == group.admin_id or can_manage_any(user))
+
+
 def can_read_history(user: AbstractBaseUser, group: ChatGroup) -> bool:
     return user.is_authenticated and (
         user.has_perm("groups.view_register_history") or user.pk in (group.admin_id, group.deputy_id)
@@ -60,6 +69,13 @@ def get_group_for_user(user: AbstractBaseUser, pk: int) -> ChatGroup:
 def get_group_for_manage(user: AbstractBaseUser, pk: int) -> ChatGroup:
     group = get_group_for_user(user, pk)
     if not can_manage(user, group):
+        raise PermissionDenied
+    return group
+
+
+def get_group_for_roles(user: AbstractBaseUser, pk: int) -> ChatGroup:
+    group = get_group_for_manage(user, pk)
+    if not can_assign_roles(user, group):
         raise PermissionDenied
     return group
 

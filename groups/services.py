@@ -193,6 +193,20 @@ def _check_can_manage(group: ChatGroup, by: AbstractBaseUser) -> ChatGroup:
     return locked
 
 
+def _check_can_assign_roles(group: ChatGroup, by: AbstractBaseUser) -> ChatGroup:
+    locked = _check_can_manage(group, by)
+    if not permissions.can_assign_roles(by, locked):
+        raise PermissionDenied
+    return locked
+
+
+def _check_account_active(user: AbstractBaseUser, role: str) -> None:
+    if not user.is_active:
+        raise ValidationError(
+            {"user": f"{_display(user)}'s account is disabled, so they cannot be the {role}. Choose someone else."}
+        )
+
+
 @transaction.atomic
 def membership_add(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBaseUser) -> Membership:
     """Add a member of staff to a group. Admin, deputy or DPO."""
@@ -234,10 +248,11 @@ def membership_remove(*, membership: Membership, by: AbstractBaseUser) -> Member
 
 @transaction.atomic
 def chatgroup_set_admin(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBaseUser) -> ChatGroup:
-    """Hand the admin role to a current member. The admin is always a member."""
-    group = _check_can_manage(group, by)
+    """Hand the admin role to a current member. The admin or the DPO; the admin is always a member."""
+    group = _check_can_assign_roles(group, by)
     if user.pk == group.admin_id:
         raise ValidationError({"user": f"{_display(user)} is already the admin."})
+    _check_account_active(user, "admin")
     if not Membership.objects.active().filter(group=group, user=user).exists():
         raise ValidationError({"user": "Only a current member can become the admin. Add them first."})
     if group.deputy_id == user.pk:
@@ -249,11 +264,15 @@ def chatgroup_set_admin(*, group: ChatGroup, user: AbstractBaseUser, by: Abstrac
 
 @transaction.atomic
 def chatgroup_set_deputy(*, group: ChatGroup, user: AbstractBaseUser | None, by: AbstractBaseUser) -> ChatGroup:
-    """Name (or clear) a deputy admin, who must be a current member other than the admin."""
-    group = _check_can_manage(group, by)
+    """Name (or clear) a deputy admin, who must be a current member other than the admin.
+
+    The admin or the DPO.
+    """
+    group = _check_can_assign_roles(group, by)
     if user is not None:
         if user.pk == group.admin_id:
             raise ValidationError({"user": "The admin cannot also be the deputy."})
+        _check_account_active(user, "deputy")
         if not Membership.objects.active().filter(group=group, user=user).exists():
             raise ValidationError({"user": "Only a current member can become the deputy. Add them first."})
     group.deputy = user

@@ -80,6 +80,7 @@ def detail(request, pk: int):
         "current_members": [m for m in members if m.is_active],
         "past_members": [m for m in members if not m.is_active],
         "can_manage": can_manage,
+        "can_assign_roles": can_manage and permissions.can_assign_roles(request.user, group),
         "is_dpo": permissions.is_dpo(request.user),
         "can_read_history": permissions.can_read_history(request.user, group),
         "actions": services.allowed_actions(group) if permissions.is_dpo(request.user) else [],
@@ -206,10 +207,11 @@ def member_remove(request, pk: int, membership_pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def roles(request, pk: int):
-    """Hand over the admin role and name or clear the deputy."""
-    group = permissions.get_group_for_manage(request.user, pk)
+    """Hand over the admin role and name or clear the deputy. The admin or the DPO, not the deputy."""
+    group = permissions.get_group_for_roles(request.user, pk)
     members = selectors.group_members(group=group, include_past=False)
-    member_users = get_user_model().objects.filter(pk__in=members.values("user_id"))
+    # A disabled account cannot sign in to prompt or attest: it is never offered.
+    member_users = get_user_model().objects.filter(pk__in=members.values("user_id"), is_active=True)
     admin_form = UserChoiceForm(prefix="admin", queryset=member_users.exclude(pk=group.admin_id))
     deputy_form = DeputyForm(
         prefix="deputy", queryset=member_users.exclude(pk=group.admin_id), initial={"user": group.deputy_id}
