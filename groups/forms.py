@@ -72,6 +72,14 @@ class ChatGroupForm(forms.Form):
 class ChatGroupEditForm(ChatGroupForm):
     remove_logo = forms.BooleanField(required=False, label="Go back to the office logo")
 
+    def __init__(self, *args, lock_description: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if lock_description:
+            # Shown, not editable: a disabled field keeps its initial value whatever is posted.
+            for name in ("name", "purpose"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Approved by the DPO. Only the DPO can change it."
+
 
 class TransitionForm(forms.Form):
     reason = forms.CharField(

@@ -41,6 +41,16 @@ def can_assign_roles(user: AbstractBaseUser, group: ChatGroup) -> bool:
     return user.is_authenticated and (user.pk == group.admin_id or can_manage_any(user))
 
 
+def can_change_description(user: AbstractBaseUser, group: ChatGroup) -> bool:
+    """A proposal's admin may reword its name and purpose; once the DPO has approved them, only the DPO.
+
+    Otherwise an approved work group could quietly become something else.
+    """
+    if group.status == ChatGroup.Status.PROPOSED:
+        return can_manage(user, group)
+    return is_dpo(user)
+
+
 def can_read_history(user: AbstractBaseUser, group: ChatGroup) -> bool:
     return user.is_authenticated and (
         user.has_perm("groups.view_register_history") or user.pk in (group.admin_id, group.deputy_id)

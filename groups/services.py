@@ -124,14 +124,28 @@ def chatgroup_update(
     logo=None,
     remove_logo: bool = False,
 ) -> ChatGroup:
-    """Change a group's details. Admin, deputy or DPO."""
+    """Change a group's details. Admin, deputy or DPO.
+
+    Once the DPO has approved a group, its name and purpose are the DPO's to change: the
+    admin and deputy may still change its logo and clear-down day and time.
+    """
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
     if not permissions.can_manage(by, group):
         raise PermissionDenied
     if group.status == Status.RETIRED:
         raise ValidationError("A retired group can no longer be changed.")
-    group.name = _clean_name(name)
-    group.purpose = _clean_purpose(purpose)
+    name = _clean_name(name)
+    purpose = _clean_purpose(purpose)
+    if not permissions.can_change_description(by, group):
+        locked = {
+            field: f"Only the DPO can change the {field} of an approved group. Ask the DPO."
+            for field, new, old in (("name", name, group.name), ("purpose", purpose, group.purpose))
+            if new != old
+        }
+        if locked:
+            raise ValidationError(locked)
+    group.name = name
+    group.purpose = purpose
     _check_name_free(group.name, exclude_pk=group.pk)
     group.cycle_weekday = cycle_weekday
     group.cycle_time = cycle_time

@@ -100,7 +100,10 @@ def edit(request, pk: int):
         "cycle_weekday": group.cycle_weekday,
         "cycle_time": group.cycle_time,
     }
-    form = ChatGroupEditForm(request.POST or None, request.FILES or None, initial=initial)
+    details_locked = not permissions.can_change_description(request.user, group)
+    form = ChatGroupEditForm(
+        request.POST or None, request.FILES or None, initial=initial, lock_description=details_locked
+    )
     if request.method == "POST" and form.is_valid():
         updated = call_service(
             form,
@@ -117,7 +120,7 @@ def edit(request, pk: int):
         if updated:
             messages.success(request, "The group's details have been saved.")
             return redirect(updated)
-    return render(request, "groups/edit.html", {"group": group, "form": form})
+    return render(request, "groups/edit.html", {"group": group, "form": form, "details_locked": details_locked})
 
 
 ACTION_LABELS = {

@@ -268,17 +268,22 @@ def test_removing_the_deputy_clears_the_deputy_role(group, admin_user, member):
     assert group.deputy is None
 
 
-def test_it_edits_details_and_keeps_the_name_unique(group, admin_user):
+def test_it_edits_details_and_keeps_the_name_unique(proposal, admin_user):
     ChatGroupFactory(name="Taken")
     with pytest.raises(ValidationError, match="already on the register"):
         services.chatgroup_update(
-            group=group, by=admin_user, name="TAKEN", purpose="p", cycle_weekday=1, cycle_time=group.cycle_time
+            group=proposal, by=admin_user, name="TAKEN", purpose="p", cycle_weekday=1, cycle_time=proposal.cycle_time
         )
     services.chatgroup_update(
-        group=group, by=admin_user, name="Renamed", purpose="New purpose", cycle_weekday=1, cycle_time=group.cycle_time
+        group=proposal,
+        by=admin_user,
+        name="Renamed",
+        purpose="New purpose",
+        cycle_weekday=1,
+        cycle_time=proposal.cycle_time,
     )
-    group.refresh_from_db()
-    assert (group.name, group.purpose, group.cycle_weekday) == ("Renamed", "New purpose", 1)
+    proposal.refresh_from_db()
+    assert (proposal.name, proposal.purpose, proposal.cycle_weekday) == ("Renamed", "New purpose", 1)
 
 
 def test_members_cannot_edit_details(group, member):

@@ -373,15 +373,15 @@ def test_the_admin_hands_over_and_names_a_deputy(client, admin_user, group, memb
     assert group.admin == member
 
 
-def test_the_admin_edits_details(client, admin_user, group):
+def test_the_admin_edits_details(client, admin_user, proposal):
     client.force_login(admin_user)
-    url = reverse("groups:edit", args=[group.pk])
+    url = reverse("groups:edit", args=[proposal.pk])
     response = client.post(
-        url, {"name": "Urgent Ops", "purpose": "New purpose", "cycle_weekday": 0, "cycle_time": "09:30"}
+        url, {"name": "New Idea", "purpose": "New purpose", "cycle_weekday": 0, "cycle_time": "09:30"}
     )
     assert response.status_code == 302
-    group.refresh_from_db()
-    assert group.purpose == "New purpose" and group.cycle_weekday == 0 and group.cycle_time.hour == 9
+    proposal.refresh_from_db()
+    assert proposal.purpose == "New purpose" and proposal.cycle_weekday == 0 and proposal.cycle_time.hour == 9
 
 
 # --- history -------------------------------------------------------------------------
