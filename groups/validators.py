@@ -8,22 +8,36 @@ import warnings
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-ALLOWED_FORMATS = {"PNG", "JPEG"}
+# Many phone cameras save their JPEGs as MPO (a JPEG followed by a second image, for depth or
+# a preview); Pillow reports those as "MPO". The first frame is an ordinary JPEG.
+ALLOWED_FORMATS = {"PNG", "JPEG", "MPO"}
+
+
+def _kilobytes(size: int, *, round_up: bool) -> str:
+    # The upload's size is rounded up and the limit down, so one byte over never reads as
+    # "1024 KB; the limit is 1024 KB".
+    if size < 1024 and not round_up:
+        return f"{size:,} bytes"
+    kilobytes = -(-size // 1024) if round_up else size // 1024
+    return f"{kilobytes:,} KB"
 
 
 def logo_clean(upload) -> ContentFile:
     """Check an uploaded logo and return it re-encoded as a fresh PNG.
 
     Re-encoding keeps only the pixels, so metadata or anything appended to the file
-    (a polyglot) is dropped before it is stored.
+    (a polyglot) is dropped before it is stored. The camera's orientation tag is applied
+    first, so a photo taken sideways is stored the right way up.
     """
     max_bytes = settings.LOGO_MAX_BYTES
     max_pixels = settings.LOGO_MAX_PIXELS
     if upload.size > max_bytes:
         raise ValidationError(
-            f"The logo is {upload.size // 1024} KB; the limit is {max_bytes // 1024} KB.", code="logo_too_big"
+            f"The logo is {_kilobytes(upload.size, round_up=True)}; "
+            f"the limit is {_kilobytes(max_bytes, round_up=False)}.",
+            code="logo_too_big",
         )
     upload.seek(0)
     data = upload.read()
@@ -43,10 +57,11 @@ def logo_clean(upload) -> ContentFile:
                 probe.verify()
             # verify() leaves the image unusable: open it again to decode the pixels.
             with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                mode = "RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB"
+                image.load()  # the first frame of an MPO
+                upright = ImageOps.exif_transpose(image)
+                mode = "RGBA" if upright.mode in ("RGBA", "LA", "P") else "RGB"
                 out = io.BytesIO()
-                image.convert(mode).save(out, format="PNG", optimize=True)
+                upright.convert(mode).save(out, format="PNG", optimize=True)
     except ValidationError:
         raise
     except (

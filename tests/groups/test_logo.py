@@ -1,0 +1,62 @@
+"""Logos: phone photos (MPO, EXIF orientation) and the size message at the limit."""
+
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from groups.validators import logo_clean
+
+
+def decoded(content_file) -> Image.Image:
+    image = Image.open(io.BytesIO(content_file.read()))
+    image.load()
+    return image
+
+
+def upload(data: bytes, name: str = "photo.jpg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="image/jpeg")
+
+
+def test_it_accepts_a_phone_cameras_mpo_jpeg_and_keeps_its_first_frame():
+    first, second = Image.new("RGB", (48, 32), (200, 0, 0)), Image.new("RGB", (48, 32), (0, 0, 200))
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    stored = decoded(logo_clean(upload(out.getvalue())))
+    assert stored.format == "PNG" and stored.size == (48, 32)
+    red, green, blue = stored.getpixel((24, 16))[:3]
+    assert red > 150 and blue < 60  # the first frame, not the second
+
+
+def test_it_turns_a_photo_taken_sideways_the_right_way_up():
+    # A camera held on its side stores the pixels landscape and says "rotate 90° clockwise"
+    # (EXIF Orientation 6); the stored logo must be portrait, the top-left marker at the top right.
+    image = Image.new("RGB", (60, 30), (255, 255, 255))
+    image.paste((0, 0, 0), (0, 0, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, quality=95)
+    stored = decoded(logo_clean(upload(out.getvalue())))
+    assert stored.size == (30, 60)
+    assert sum(stored.getpixel((25, 4))[:3]) < 150  # the dark corner, now top right
+    assert sum(stored.getpixel((4, 4))[:3]) > 600
+    assert not stored.getexif()
+
+
+@pytest.mark.parametrize(
+    ("limit", "size", "message"),
+    [
+        (1024 * 1024, 1024 * 1024 + 1, "The logo is 1,025 KB; the limit is 1,024 KB."),
+        (1024 * 1024, 3 * 1024 * 1024, "The logo is 3,072 KB; the limit is 1,024 KB."),
+        (1000, 1001, "The logo is 1 KB; the limit is 1,000 bytes."),
+    ],
+)
+def test_the_size_message_shows_two_different_sizes_even_one_byte_over(settings, limit, size, message):
+    settings.LOGO_MAX_BYTES = limit
+    with pytest.raises(ValidationError) as exc:
+        logo_clean(upload(b"\xff" * size))
+    assert exc.value.messages == [message]
