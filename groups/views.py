@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -19,6 +21,8 @@ from opcc_portal.forms import call_service
 from . import permissions, selectors, services
 from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
 from .models import DEFAULT_LOGO, ChatGroup, Membership
+
+logger = logging.getLogger(__name__)
 
 
 def _name(user) -> str:
@@ -261,7 +265,14 @@ def logo(request, pk: int):
     group = permissions.get_group_for_user(request.user, pk)
     if not group.logo:
         return redirect(static(DEFAULT_LOGO))
-    response = FileResponse(group.logo.open("rb"), content_type="image/png", filename="logo.png")
+    try:
+        stored = group.logo.open("rb")
+    except OSError:
+        # The file has gone from storage (a restore without media, a cleaned disk): the page
+        # shows the office logo rather than a broken image, and IT hears about it.
+        logger.warning("Logo file %s of group %s is missing; showing the office logo", group.logo.name, group.pk)
+        return redirect(static(DEFAULT_LOGO))
+    response = FileResponse(stored, content_type="image/png", filename="logo.png")
     response["Content-Disposition"] = 'inline; filename="logo.png"'
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"

@@ -1,13 +1,18 @@
-"""Logos: phone photos (MPO, EXIF orientation) and the size message at the limit."""
+"""Logos: phone photos (MPO, EXIF orientation), the size message at the limit, a lost file."""
 
 import io
+import logging
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.templatetags.static import static
+from django.urls import reverse
 from PIL import Image
 
+from groups.models import DEFAULT_LOGO
 from groups.validators import logo_clean
+from tests.factories import ChatGroupFactory
 
 
 def decoded(content_file) -> Image.Image:
@@ -60,3 +65,15 @@ def test_the_size_message_shows_two_different_sizes_even_one_byte_over(settings,
     with pytest.raises(ValidationError) as exc:
         logo_clean(upload(b"\xff" * size))
     assert exc.value.messages == [message]
+
+
+@pytest.mark.django_db
+def test_a_logo_whose_file_has_gone_shows_the_office_logo(client, member, settings, tmp_path, caplog):
+    settings.MEDIA_ROOT = tmp_path
+    group = ChatGroupFactory(logo="logos/0123456789abcdef0123456789abcdef.png")
+    client.force_login(member)
+    with caplog.at_level(logging.WARNING, logger="groups.views"):
+        response = client.get(group.logo_url)
+    assert response.status_code == 302 and response["Location"] == static(DEFAULT_LOGO)
+    assert "is missing" in caplog.text and str(group.pk) in caplog.text
+    assert client.get(reverse("groups:detail", args=[group.pk])).status_code == 200
