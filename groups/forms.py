@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from .models import ChatGroup
-from .validators import logo_clean
+from .validators import clean_text, logo_clean
 
 
 class LogoField(forms.FileField):
@@ -57,13 +57,13 @@ class ChatGroupForm(forms.Form):
     )
 
     def clean_name(self):
-        name = " ".join(self.cleaned_data["name"].split())
+        name = clean_text(self.cleaned_data["name"], one_line=True)
         if not name:
             raise forms.ValidationError("Give the group a name.")
         return name
 
     def clean_purpose(self):
-        purpose = self.cleaned_data["purpose"].strip()
+        purpose = clean_text(self.cleaned_data["purpose"])
         if not purpose:
             raise forms.ValidationError("Say what business purpose the group serves.")
         return purpose
@@ -90,7 +90,7 @@ class TransitionForm(forms.Form):
     )
 
     def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
+        reason = clean_text(self.cleaned_data["reason"])
         if not reason:
             raise forms.ValidationError("Give a reason: it is kept in the group's history.")
         return reason

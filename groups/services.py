@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import permissions
 from .models import ChatGroup, Membership
-from .validators import logo_clean
+from .validators import clean_text, logo_clean
 
 Status = ChatGroup.Status
 
@@ -49,7 +49,7 @@ def _save_with_reason(obj, reason: str, by: AbstractBaseUser, **save_kwargs) -> 
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    name = clean_text(name, one_line=True)
     if not name:
         raise ValidationError({"name": "Give the group a name."})
     if len(name) > ChatGroup._meta.get_field("name").max_length:
@@ -58,7 +58,7 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_purpose(purpose: str) -> str:
-    purpose = (purpose or "").strip()
+    purpose = clean_text(purpose)
     if not purpose:
         raise ValidationError({"purpose": "Say what business purpose the group serves."})
     if len(purpose) > ChatGroup._meta.get_field("purpose").max_length:
@@ -165,7 +165,7 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
         raise PermissionDenied
     if action not in TRANSITIONS:
         raise ValidationError(f"Unknown action “{action}”.")
-    reason = (reason or "").strip()
+    reason = clean_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give a reason: it is kept in the group's history."})
     sources, target = TRANSITIONS[action]

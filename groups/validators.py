@@ -1,8 +1,10 @@
-"""Logo checks (R1): a real PNG or JPEG, judged by its bytes, not its name."""
+"""Checks of what people type and upload: text that shows something (R1), and logos that are
+real PNG or JPEG images, judged by their bytes, not their name."""
 
 from __future__ import annotations
 
 import io
+import unicodedata
 import warnings
 
 from django.conf import settings
@@ -13,6 +15,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # Many phone cameras save their JPEGs as MPO (a JPEG followed by a second image, for depth or
 # a preview); Pillow reports those as "MPO". The first frame is an ordinary JPEG.
 ALLOWED_FORMATS = {"PNG", "JPEG", "MPO"}
+
+# Letters that draw nothing, used to make names look empty (WhatsApp's "invisible name" trick).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+# Formatting (zero-width spaces and joiners, byte-order and direction marks), controls and
+# separators: none of them shows on screen.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+
+
+def clean_text(value: str | None, *, one_line: bool = False) -> str:
+    """Text without the invisible characters at its ends; "" when nothing visible is left.
+
+    Inside the text they stay: a zero-width joiner holds an emoji together. `one_line` also
+    turns each run of whitespace into one space (names).
+    """
+    value = value or ""
+    start, end = 0, len(value)
+    while start < end and _invisible(value[start]):
+        start += 1
+    while end > start and _invisible(value[end - 1]):
+        end -= 1
+    value = value[start:end]
+    return " ".join(value.split()) if one_line else value
 
 
 def _kilobytes(size: int, *, round_up: bool) -> str:
