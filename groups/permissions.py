@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import ChatGroup
+from .models import ChatGroup, Membership
 
 DPO_ROLE = "DPO"
 AUDITOR_ROLE = "Auditor"
@@ -51,6 +51,10 @@ def can_change_description(user: AbstractBaseUser, group: ChatGroup) -> bool:
     return is_dpo(user)
 
 
+def is_current_member(user: AbstractBaseUser, group: ChatGroup) -> bool:
+    return user.is_authenticated and Membership.objects.active().filter(group=group, user_id=user.pk).exists()
+
+
 def can_read_history(user: AbstractBaseUser, group: ChatGroup) -> bool:
     return user.is_authenticated and (
         user.has_perm("groups.view_register_history") or user.pk in (group.admin_id, group.deputy_id)
@@ -60,12 +64,12 @@ def can_read_history(user: AbstractBaseUser, group: ChatGroup) -> bool:
 def can_see_group(user: AbstractBaseUser, group: ChatGroup) -> bool:
     """Approved, suspended and retired groups are on the register for all staff to read.
 
-    A proposal is visible only to its admin, its deputy, the DPO and auditors until it
-    is approved.
+    A proposal is visible only to its admin, its deputy, its members, the DPO and auditors
+    until it is approved.
     """
     if group.status != ChatGroup.Status.PROPOSED:
         return True
-    return can_read_history(user, group)
+    return can_read_history(user, group) or is_current_member(user, group)
 
 
 def get_group_for_user(user: AbstractBaseUser, pk: int) -> ChatGroup:
@@ -91,7 +95,8 @@ def get_group_for_roles(user: AbstractBaseUser, pk: int) -> ChatGroup:
 
 
 def get_group_for_history(user: AbstractBaseUser, pk: int) -> ChatGroup:
-    group = get_object_or_404(ChatGroup.objects.select_related("admin", "deputy"), pk=pk)
+    # A proposal's history is as hidden as its page: a 403 would tell an outsider it exists.
+    group = get_group_for_user(user, pk)
     if not can_read_history(user, group):
         raise PermissionDenied
     return group

@@ -14,8 +14,9 @@ from .models import ChatGroup, Membership
 def register_list(*, user: AbstractBaseUser, search: str = "", status: str = "") -> QuerySet[ChatGroup]:
     groups = ChatGroup.objects.with_member_count().select_related("admin", "deputy")
     if not permissions.can_read_history(user, ChatGroup()):
-        # Proposals are visible to their own admin and deputy, the DPO and auditors.
-        groups = groups.filter(~Q(status=ChatGroup.Status.PROPOSED) | Q(admin=user) | Q(deputy=user))
+        # Proposals are visible to their own admin, deputy and members, the DPO and auditors.
+        mine = Membership.objects.active().filter(user_id=user.pk).values("group_id")
+        groups = groups.filter(~Q(status=ChatGroup.Status.PROPOSED) | Q(admin=user) | Q(deputy=user) | Q(pk__in=mine))
     search = " ".join(search.split())
     if search:
         groups = groups.filter(Q(name__icontains=search) | Q(purpose__icontains=search))

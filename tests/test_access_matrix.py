@@ -170,3 +170,44 @@ def test_each_role_gets_what_the_matrix_says(client, world, name, method, time_m
             code = LOGIN
         got.append(code)
     assert tuple(got) == expected_row, f"{method} {url}: got {got}, expected {list(expected_row)}"
+
+
+# A proposal, before the DPO has approved it: its admin, its members, the DPO and auditors
+# see it; anyone else gets 404 on each of its pages, as if it did not exist (a 403 would say
+# it does). Decisions are refused to everyone but the DPO before the group is looked up.
+PROPOSAL_ROLES = ("anonymous", "outsider", "proposal_member", "admin", "dpo", "auditor")
+PROPOSAL_MATRIX = {
+    "groups:detail":        (LOGIN, 404, 200, 200, 200, 200),
+    "groups:history":       (LOGIN, 404, 403, 200, 200, 200),
+    "groups:logo":          (LOGIN, 404, 302, 302, 302, 302),
+    "groups:edit":          (LOGIN, 404, 403, 200, 200, 403),
+    "groups:member_add":    (LOGIN, 404, 403, 200, 200, 403),
+    "groups:member_remove": (LOGIN, 404, 403, 200, 200, 403),
+    "groups:roles":         (LOGIN, 404, 403, 200, 200, 403),
+    "groups:transition":    (LOGIN, 403, 403, 403, 200, 403),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PROPOSAL_MATRIX))
+def test_each_role_gets_what_the_matrix_says_of_a_proposal(
+    client, proposal, member, outsider, admin_user, dpo, auditor, name
+):
+    membership = MembershipFactory(group=proposal, user=member)
+    kwargs = {"pk": proposal.pk}
+    if name == "groups:member_remove":
+        kwargs["membership_pk"] = membership.pk
+    if name == "groups:transition":
+        kwargs["action"] = "approve"
+    url = reverse(name, kwargs=kwargs)
+    people = {"outsider": outsider, "proposal_member": member, "admin": admin_user, "dpo": dpo, "auditor": auditor}
+    got = []
+    for role in PROPOSAL_ROLES:
+        client.logout()
+        if role != ANON:
+            client.force_login(people[role])
+        response = client.get(url)
+        code = response.status_code
+        if code == 302 and response["Location"].startswith(reverse("login")) and role == ANON:
+            code = LOGIN
+        got.append(code)
+    assert tuple(got) == PROPOSAL_MATRIX[name], f"GET {url}: got {got}, expected {list(PROPOSAL_MATRIX[name])}"
