@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import Lag, Lower
 
 from . import permissions
 from .models import ChatGroup, Membership
@@ -56,6 +56,48 @@ def user_groups(*, user: AbstractBaseUser) -> QuerySet[ChatGroup]:
         .with_member_count()
         .select_related("admin")
     )
+
+
+def status_timeline(*, group: ChatGroup, limit: int = 8) -> tuple[list[dict], bool]:
+    """The group's last `limit` status changes, oldest first, and whether there were earlier ones.
+
+    One query: the database compares each history row with the one before it (LAG) and
+    returns only the rows where the status changed, however often other details changed.
+    """
+    order = [F("history_date").asc(), F("history_id").asc()]
+    rows = list(
+        group.history.annotate(previous=Window(Lag("status"), order_by=order))
+        .filter(Q(previous__isnull=True) | ~Q(previous=F("status")))
+        .order_by("-history_date", "-history_id")
+        .values(
+            "status",
+            "previous",
+            "status_reason",
+            "history_date",
+            "history_user__username",
+            "history_user__first_name",
+            "history_user__last_name",
+        )[: limit + 1]
+    )
+    labels = dict(ChatGroup.Status.choices)
+    steps = [
+        {
+            "from": labels.get(row["previous"], row["previous"]) if row["previous"] else "",
+            "to": labels.get(row["status"], row["status"]),
+            "status": row["status"],
+            "when": row["history_date"],
+            "who": _name_parts(row["history_user__first_name"], row["history_user__last_name"])
+            or row["history_user__username"]
+            or "",
+            "reason": row["status_reason"] if row["previous"] else "",
+        }
+        for row in rows[:limit]
+    ]
+    return steps[::-1], len(rows) > limit
+
+
+def _name_parts(first: str | None, last: str | None) -> str:
+    return " ".join(part for part in (first, last) if part)
 
 
 def group_history(*, group: ChatGroup) -> list[dict]:

@@ -78,11 +78,14 @@ def propose(request):
 def detail(request, pk: int):
     group = permissions.get_group_for_user(request.user, pk)
     members = list(selectors.group_members(group=group))
+    timeline, earlier_changes = selectors.status_timeline(group=group)
     can_manage = permissions.can_manage(request.user, group) and group.status != ChatGroup.Status.RETIRED
     context = {
         "group": group,
         "current_members": [m for m in members if m.is_active],
         "past_members": [m for m in members if not m.is_active],
+        "status_timeline": timeline,
+        "earlier_status_changes": earlier_changes,
         "can_manage": can_manage,
         "can_assign_roles": can_manage and permissions.can_assign_roles(request.user, group),
         "is_dpo": permissions.is_dpo(request.user),
