@@ -58,6 +58,11 @@ def user_groups(*, user: AbstractBaseUser) -> QuerySet[ChatGroup]:
     )
 
 
+def user_runs_a_group(*, user: AbstractBaseUser) -> bool:
+    """Whether a person is the admin or deputy of any group (one EXISTS on two indexed keys)."""
+    return ChatGroup.objects.filter(Q(admin_id=user.pk) | Q(deputy_id=user.pk)).exists()
+
+
 def status_timeline(*, group: ChatGroup, limit: int = 8) -> tuple[list[dict], bool]:
     """The group's last `limit` status changes, oldest first, and whether there were earlier ones.
 

@@ -1,9 +1,11 @@
+from functools import cache
+
 from django.conf import settings
 
-from groups import permissions
+from groups import permissions, selectors
 
-# Set in the session at sign-in (attestations.views_dashboard.remember_dashboard_access) for
-# group admins and deputies, so the menu costs no query on each page.
+# Once the sign-in note of whether a group admin gets the Dashboard link; the menu now asks on
+# each page (below). Kept because the dashboard still writes it.
 NAV_DASHBOARD_SESSION_KEY = "nav_dashboard"
 
 
@@ -12,12 +14,19 @@ def portal(request):
     user = getattr(request, "user", None)
     is_dpo = bool(user and permissions.is_dpo(user))
     is_auditor = bool(user and permissions.is_auditor(user))
-    session = getattr(request, "session", None)
-    signed_in = bool(user and user.is_authenticated)
-    runs_groups = bool(signed_in and session is not None and session.get(NAV_DASHBOARD_SESSION_KEY))
+
+    @cache
+    def nav_dashboard() -> bool:
+        # Asked afresh on each page, so someone made admin sees the link at once and someone
+        # who handed the role over loses it (the dashboard would refuse them). Only pages
+        # that draw the menu ask, once, and the DPO and auditors cost no query.
+        if is_dpo or is_auditor:
+            return True
+        return bool(user and user.is_authenticated and selectors.user_runs_a_group(user=user))
+
     return {
         "ORGANISATION_NAME": settings.ORGANISATION_NAME,
         "nav_is_dpo": is_dpo,
         "nav_is_auditor": is_auditor,
-        "nav_dashboard": is_dpo or is_auditor or runs_groups,
+        "nav_dashboard": nav_dashboard,
     }

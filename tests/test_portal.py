@@ -106,6 +106,45 @@ def test_the_nav_bar_names_the_role(client, request, role, label):
     assert label in client.get("/groups/").content.decode()
 
 
+DASHBOARD_LINK = 'href="/dashboard/">Dashboard</a>'
+
+
+@pytest.mark.django_db
+def test_the_dashboard_link_follows_the_admin_role_without_signing_in_again(client, member, admin_user, group):
+    from groups import services
+
+    client.force_login(member)
+    assert DASHBOARD_LINK not in client.get("/groups/").content.decode()
+    services.chatgroup_set_admin(group=group, user=member, by=admin_user)
+    assert DASHBOARD_LINK in client.get("/groups/").content.decode()  # made admin: the link appears
+    client.force_login(admin_user)  # signed in while still admin...
+    services.chatgroup_set_admin(group=group, user=admin_user, by=member)
+    services.chatgroup_set_admin(group=group, user=member, by=admin_user)
+    page = client.get("/groups/").content.decode()
+    assert DASHBOARD_LINK not in page  # ...handed over: no link to a page that would refuse them
+    assert client.get(reverse("dashboard:index")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_dashboard_link_is_looked_up_once_a_page_and_never_for_the_dpo_or_auditors(
+    client, dpo, auditor, member, monkeypatch
+):
+    from groups import selectors
+
+    calls = []
+    real = selectors.user_runs_a_group
+    monkeypatch.setattr(selectors, "user_runs_a_group", lambda **kw: calls.append(kw["user"]) or real(**kw))
+    for person, lookups in ((dpo, 0), (auditor, 0), (member, 1)):
+        client.force_login(person)
+        calls.clear()
+        page = client.get("/groups/").content.decode()
+        assert len(calls) == lookups
+        assert (DASHBOARD_LINK in page) is (person != member)
+    calls.clear()
+    client.get(reverse("healthz"))  # a response drawn without the menu does not ask
+    assert calls == []
+
+
 @pytest.mark.django_db
 def test_the_password_change_page_uses_the_portal_layout(client, member):
     client.force_login(member)
