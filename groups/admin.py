@@ -1,4 +1,8 @@
-"""Django admin: break-glass access for IT. Day-to-day changes go through the portal's pages."""
+"""Django admin: break-glass access for IT. Day-to-day changes go through the portal's pages.
+
+Nothing here deletes: a group leaves the register by being retired, a person leaves a group
+by their membership being ended, and both keep their history (R7, R11).
+"""
 
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
@@ -12,10 +16,16 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     fields = ("user", "joined_at", "left_at")
     raw_id_fields = ("user",)
+    can_delete = False
+
+
+class NoDeleteAdmin(SimpleHistoryAdmin):
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ChatGroup)
-class ChatGroupAdmin(SimpleHistoryAdmin):
+class ChatGroupAdmin(NoDeleteAdmin):
     list_display = ("name", "status", "admin", "deputy", "cycle_weekday", "cycle_time", "updated_at")
     list_filter = ("status", "cycle_weekday")
     search_fields = ("name", "purpose")
@@ -25,7 +35,7 @@ class ChatGroupAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(NoDeleteAdmin):
     list_display = ("user", "group", "joined_at", "left_at")
     list_filter = ("group",)
     search_fields = ("user__username", "user__first_name", "user__last_name", "group__name")

@@ -98,7 +98,11 @@ class TransitionForm(forms.Form):
 
 class StaffSearchForm(forms.Form):
     q = forms.CharField(
-        label="Find a colleague", max_length=100, required=False, help_text="Search by name, username or email."
+        label="Find a colleague",
+        max_length=100,
+        required=False,
+        help_text="Search by name, username or email.",
+        error_messages={"max_length": "Search with at most 100 characters: part of a name or email is enough."},
     )
 
 

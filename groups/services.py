@@ -41,6 +41,8 @@ def _serialise(key: int) -> None:
 
 _CAP_LOCK = 7_001
 
+NAME_TAKEN = "A group with this name is already on the register."
+
 
 def _save_with_reason(obj, reason: str, by: AbstractBaseUser, **save_kwargs) -> None:
     obj._change_reason = reason[:100] if reason else ""
@@ -71,7 +73,7 @@ def _check_name_free(name: str, *, exclude_pk: int | None = None) -> None:
     if exclude_pk:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError({"name": "A group with this name is already on the register."})
+        raise ValidationError({"name": NAME_TAKEN})
 
 
 @transaction.atomic
@@ -106,7 +108,7 @@ def chatgroup_propose(
             _save_with_reason(group, "Proposed", by)
     except IntegrityError as exc:
         # Two proposals with the same name at once: the database constraint decides.
-        raise ValidationError({"name": "A group with this name is already on the register."}) from exc
+        raise ValidationError({"name": NAME_TAKEN}) from exc
     membership = Membership(group=group, user=by, joined_at=timezone.now(), added_by=by)
     _save_with_reason(membership, "Proposer joins as admin", by)
     return group
@@ -154,7 +156,12 @@ def chatgroup_update(
         group.logo.save(cleaned.name, cleaned, save=False)
     elif remove_logo:
         group.logo = ""
-    _save_with_reason(group, "Details changed", by)
+    try:
+        with transaction.atomic():
+            _save_with_reason(group, "Details changed", by)
+    except IntegrityError as exc:
+        # Two renames to the same name at once: the database constraint decides.
+        raise ValidationError({"name": NAME_TAKEN}) from exc
     return group
 
 

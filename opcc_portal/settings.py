@@ -20,6 +20,20 @@ from opcc_portal.broker import NETWORK_TRANSPORT_OPTIONS
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
+
+def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    """A whole number from the environment, within its range: anything else stops start-up.
+
+    A malformed number fails in `env.int`; one out of range (no approved groups, a negative
+    grace period) would start a portal that quietly misbehaves, so it fails here, by name.
+    """
+    value = env.int(name, default=default)
+    if value < minimum or (maximum is not None and value > maximum):
+        expected = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ImproperlyConfigured(f"{name} must be {expected}, not {value}.")
+    return value
+
+
 # Local state of the embedded defaults (SQLite file, broker folders, mail, uploads).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # local state (SQLite, broker folders, mail) lives here
@@ -113,7 +127,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the test write at once, which an in-memory shared cache answers with "table is locked".
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -174,7 +188,7 @@ if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBa
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Clear-down portal <clear-down@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_DIR = VAR_DIR / "celery"
@@ -220,31 +234,31 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # --- Policy knobs (DESIGN.md R3, R4, R8) ----------------------------------------------
-MAX_APPROVED_GROUPS = env.int("MAX_APPROVED_GROUPS", default=12)
-CLEAR_DOWN_GRACE_HOURS = env.int("CLEAR_DOWN_GRACE_HOURS", default=48)
-ESCALATE_AFTER_HOURS = env.int("ESCALATE_AFTER_HOURS", default=72)
+MAX_APPROVED_GROUPS = env_int("MAX_APPROVED_GROUPS", 12, minimum=1)
+CLEAR_DOWN_GRACE_HOURS = env_int("CLEAR_DOWN_GRACE_HOURS", 48, minimum=1)
+ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 72, minimum=0)
 # The admin's prompt is due this many hours after a period ends (R5), and never after the
 # members' deadline. Like the deadline, it is counted on the UK wall clock.
-CLEAR_DOWN_PROMPT_HOURS = env.int("CLEAR_DOWN_PROMPT_HOURS", default=24)
+CLEAR_DOWN_PROMPT_HOURS = env_int("CLEAR_DOWN_PROMPT_HOURS", 24, minimum=0)
 # How long the signed "confirm your clear-down" link in a prompt email stays valid.
-ATTEST_LINK_MAX_AGE_DAYS = env.int("ATTEST_LINK_MAX_AGE_DAYS", default=14)
+ATTEST_LINK_MAX_AGE_DAYS = env_int("ATTEST_LINK_MAX_AGE_DAYS", 14, minimum=1)
 # Schedule and email (R8): members are reminded this many hours before their deadline; the
 # weekly summary lists groups whose compliance is below this percentage; an email is tried
 # this many times (backoff from EMAIL_RETRY_SECONDS, doubling) before it is recorded as
 # failed; an email still pending after EMAIL_REQUEUE_MINUTES (its task lost) is queued again.
-REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
-SUMMARY_THRESHOLD_PERCENT = env.int("SUMMARY_THRESHOLD_PERCENT", default=80)
-EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=4)
-EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
-EMAIL_REQUEUE_MINUTES = env.int("EMAIL_REQUEUE_MINUTES", default=15)
-LOGO_MAX_BYTES = env.int("LOGO_MAX_BYTES", default=1024 * 1024)
-LOGO_MAX_PIXELS = env.int("LOGO_MAX_PIXELS", default=2000)
+REMINDER_LEAD_HOURS = env_int("REMINDER_LEAD_HOURS", 24, minimum=0)
+SUMMARY_THRESHOLD_PERCENT = env_int("SUMMARY_THRESHOLD_PERCENT", 80, minimum=0, maximum=100)
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 4, minimum=1)
+EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60, minimum=0)
+EMAIL_REQUEUE_MINUTES = env_int("EMAIL_REQUEUE_MINUTES", 15, minimum=1)
+LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1)
+LOGO_MAX_PIXELS = env_int("LOGO_MAX_PIXELS", 2000, minimum=1)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")
 
 # --- Security -------------------------------------------------------------------------
 HTTPS = SITE_URL.startswith("https://")
 # Sessions end after this many seconds without a request (sliding expiry).
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 2)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 2, minimum=60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -252,7 +266,7 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365 if HTTPS else 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
@@ -279,8 +293,8 @@ CONTENT_SECURITY_POLICY = {
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from
 # one address, that pair is locked out for AXES_COOLOFF_MINUTES.
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

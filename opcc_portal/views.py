@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from attestations import views as attestation_views
 
@@ -35,7 +35,7 @@ def _broker_ok() -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     """For load balancers and monitoring: 200 when the database and broker answer, else 503."""
     checks = {"database": _database_ok(), "broker": _broker_ok()}

@@ -38,6 +38,26 @@ def test_it_fails_loudly_on_a_malformed_setting():
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MAX_APPROVED_GROUPS", "0", "MAX_APPROVED_GROUPS must be at least 1, not 0."),
+        ("CLEAR_DOWN_GRACE_HOURS", "-1", "CLEAR_DOWN_GRACE_HOURS must be at least 1, not -1."),
+        ("ESCALATE_AFTER_HOURS", "-5", "ESCALATE_AFTER_HOURS must be at least 0, not -5."),
+        ("CLEAR_DOWN_PROMPT_HOURS", "-1", "CLEAR_DOWN_PROMPT_HOURS must be at least 0, not -1."),
+        ("ATTEST_LINK_MAX_AGE_DAYS", "0", "ATTEST_LINK_MAX_AGE_DAYS must be at least 1, not 0."),
+        ("REMINDER_LEAD_HOURS", "-24", "REMINDER_LEAD_HOURS must be at least 0, not -24."),
+        ("EMAIL_MAX_ATTEMPTS", "0", "EMAIL_MAX_ATTEMPTS must be at least 1, not 0."),
+        ("SUMMARY_THRESHOLD_PERCENT", "101", "SUMMARY_THRESHOLD_PERCENT must be between 0 and 100, not 101."),
+        ("LOGO_MAX_BYTES", "-1", "LOGO_MAX_BYTES must be at least 1, not -1."),
+    ],
+)
+def test_it_refuses_to_start_with_a_policy_number_out_of_range(variable, value, message):
+    result = run_python(SETUP, DEBUG="false", SECRET_KEY="x" * 50, **{variable: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+@pytest.mark.parametrize(
     ("email_url", "expected"),
     [(None, str(ROOT / "var" / "mail")), ("filemail:////srv/portal/mail", "/srv/portal/mail")],
 )
@@ -67,6 +87,12 @@ def test_healthz_reports_database_and_broker(client):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_answers_a_head_probe(client):
+    response = client.head(reverse("healthz"))
+    assert response.status_code == 200 and response.content == b""
 
 
 @pytest.mark.django_db

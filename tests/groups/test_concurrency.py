@@ -1,6 +1,7 @@
 """Races on the register, run on the real PostgreSQL (CI): the cap and duplicate adds hold."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from groups import services
@@ -43,3 +44,18 @@ def test_two_admins_adding_the_same_person_at_once_make_one_membership():
     assert outcomes.count("ok") == 1
     assert "already a member" in str([o for o in outcomes if o != "ok"][0])
     assert Membership.objects.filter(group=group, user=person).count() == 1
+
+
+def test_two_renames_to_the_same_name_at_once_make_one_and_a_field_error_for_the_other():
+    first, second = ChatGroupFactory(status="proposed"), ChatGroupFactory(status="proposed")
+
+    def rename(group):
+        return lambda: services.chatgroup_update(
+            group=group, by=group.admin, name="Same Name", purpose="p", cycle_weekday=1, cycle_time=group.cycle_time
+        )
+
+    outcomes = run_at_once(rename(first), rename(second))
+    assert outcomes.count("ok") == 1
+    refused = next(o for o in outcomes if o != "ok")
+    assert isinstance(refused, ValidationError) and "already on the register" in str(refused.message_dict["name"])
+    assert ChatGroup.objects.filter(name="Same Name").count() == 1

@@ -288,6 +288,20 @@ def test_it_edits_details_and_keeps_the_name_unique(proposal, admin_user):
     assert (proposal.name, proposal.purpose, proposal.cycle_weekday) == ("Renamed", "New purpose", 1)
 
 
+def test_a_rename_that_loses_a_race_for_the_name_gets_the_field_error(proposal, admin_user, monkeypatch):
+    # Two renames to the same name at once both pass the check before either saves; the
+    # database constraint then refuses the second, which must read as the field's error.
+    ChatGroupFactory(name="Taken")
+    monkeypatch.setattr(services, "_check_name_free", lambda name, **kwargs: None)
+    with pytest.raises(ValidationError) as exc:
+        services.chatgroup_update(
+            group=proposal, by=admin_user, name="taken", purpose="p", cycle_weekday=1, cycle_time=proposal.cycle_time
+        )
+    assert exc.value.message_dict == {"name": ["A group with this name is already on the register."]}
+    proposal.refresh_from_db()
+    assert proposal.name == "New Idea"
+
+
 def test_members_cannot_edit_details(group, member):
     with pytest.raises(PermissionDenied):
         services.chatgroup_update(

@@ -311,6 +311,15 @@ def test_the_staff_search_leaves_out_current_members_and_disabled_accounts(clien
     assert "Nobody matches" in response.content.decode()
 
 
+def test_an_overlong_staff_search_says_why_it_found_nothing(client, admin_user, group):
+    client.force_login(admin_user)
+    response = client.get(reverse("groups:member_add", args=[group.pk]), {"q": "morgan " * 20})
+    assert response.status_code == 200 and response.context["results"] == []
+    body = response.content.decode()
+    assert 'id="q-error"' in body and "Search with at most 100 characters" in body
+    assert 'aria-describedby="q-help q-error"' in body and 'aria-invalid="true"' in body
+
+
 @pytest.mark.parametrize("value", ["", "abc", "999999"])
 def test_adding_an_unknown_person_is_refused(client, admin_user, group, value):
     client.force_login(admin_user)
