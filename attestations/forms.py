@@ -7,6 +7,8 @@ import re
 from django import forms
 from django.utils import timezone
 
+from groups.validators import clean_text
+
 from . import periods
 from .models import Obligation
 
@@ -122,7 +124,7 @@ class ReasonForm(forms.Form):
     )
 
     def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
+        reason = clean_text(self.cleaned_data["reason"])
         if not reason:
             raise forms.ValidationError("Give a reason: it is kept in the history.")
         return reason

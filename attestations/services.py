@@ -27,6 +27,7 @@ from django.utils import timezone
 from groups import permissions as group_permissions
 from groups.models import ChatGroup, Membership
 from groups.services import _serialise
+from groups.validators import clean_text
 
 from . import periods
 from .ledger import ledger_append
@@ -344,7 +345,7 @@ def obligation_excuse(
         raise PermissionDenied
     if obligation.user_id == by.pk:
         raise ValidationError("You cannot excuse yourself. Ask the group's deputy or the DPO.")
-    reason = (reason or "").strip()
+    reason = clean_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give a reason, such as leave or sickness: it is kept in the history."})
     who = _display(obligation.user)
@@ -391,8 +392,8 @@ def hold_place(
     # commits first (and its obligations are held below) or runs after and sees the hold.
     _serialise(_CLOSE_LOCK)
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
-    reference = " ".join((reference or "").split())
-    reason = (reason or "").strip()
+    reference = clean_text(reference, one_line=True)
+    reason = clean_text(reason)
     errors = {}
     if not reference:
         errors["reference"] = "Give the reference of the request or case, such as the FOI number."
@@ -443,7 +444,7 @@ def hold_lift(*, hold: Hold, by: AbstractBaseUser, reason: str, now: dt.datetime
     if not can_hold(by):
         raise PermissionDenied
     hold = Hold.objects.select_for_update().select_related("group").get(pk=hold.pk)
-    reason = (reason or "").strip()
+    reason = clean_text(reason)
     if not reason:
         raise ValidationError({"reason": "Say why the hold can end (for example, the request is closed)."})
     if hold.lifted_at is not None:

@@ -15,7 +15,6 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.db.models.functions import Lower
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -24,8 +23,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from groups import permissions as group_permissions
+from groups import selectors as group_selectors
 from groups.models import ChatGroup
-from opcc_portal.context_processors import NAV_DASHBOARD_SESSION_KEY
 
 from . import periods, selectors, stats
 from .forms import is_id
@@ -39,30 +38,12 @@ FAILED_EMAILS_WINDOW = dt.timedelta(days=30)
 # --- Who may see what ----------------------------------------------------------------------
 
 
-def runs_a_group(user) -> bool:
-    return ChatGroup.objects.filter(Q(admin_id=user.pk) | Q(deputy_id=user.pk)).exists()
-
-
-def remember_dashboard_access(sender, request, user, **kwargs) -> None:
-    """On sign-in, note whether a group admin or deputy gets the Dashboard menu link.
-
-    Checked once per sign-in rather than on every page; the dashboard refreshes it on each
-    visit, so a handover shows in the menu at the latest at the next sign-in.
-    """
-    if request is not None and hasattr(request, "session"):
-        request.session[NAV_DASHBOARD_SESSION_KEY] = runs_a_group(user)
-
-
 def dashboard_scope(request) -> stats.Scope:
     """DPO and auditors: every group. A group's admin or deputy: their groups. Others: 403."""
     user = request.user
     if group_permissions.is_dpo(user) or user.has_perm("groups.view_register_history"):
         return stats.Scope()
-    runs = runs_a_group(user)
-    # Keep the menu link in step with what the person may see (it is cached at sign-in).
-    if request.session.get(NAV_DASHBOARD_SESSION_KEY) != runs:
-        request.session[NAV_DASHBOARD_SESSION_KEY] = runs
-    if not runs:
+    if not group_selectors.user_runs_a_group(user=user):
         raise PermissionDenied("The dashboard is for the DPO, auditors and group admins.")
     return stats.Scope(user_id=user.pk)
 

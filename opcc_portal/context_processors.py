@@ -4,10 +4,6 @@ from django.conf import settings
 
 from groups import permissions, selectors
 
-# Once the sign-in note of whether a group admin gets the Dashboard link; the menu now asks on
-# each page (below). Kept because the dashboard still writes it.
-NAV_DASHBOARD_SESSION_KEY = "nav_dashboard"
-
 
 def portal(request):
     """What the layout needs on every page: the office name and which menus to show."""

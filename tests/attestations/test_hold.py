@@ -89,7 +89,14 @@ def test_only_the_dpo_places_a_hold(request, group, who):
 
 
 @pytest.mark.parametrize(
-    "reference, reason, field", [("", "Reason", "reference"), ("   ", "Reason", "reference"), ("FOI-1", " ", "reason")]
+    "reference, reason, field",
+    [
+        ("", "Reason", "reference"),
+        ("   ", "Reason", "reference"),
+        ("\u200b\ufeff", "Reason", "reference"),  # invisible characters only
+        ("FOI-1", " ", "reason"),
+        ("FOI-1", "\u200b \u200b", "reason"),
+    ],
 )
 def test_it_refuses_a_hold_without_reference_or_reason(group, dpo, reference, reason, field):
     with pytest.raises(ValidationError) as exc:

@@ -234,9 +234,10 @@ def test_nobody_excuses_themselves(cycle, admin_user):
         services.obligation_excuse(obligation=cycle.obligations.get(user=admin_user), by=admin_user, reason="Leave")
 
 
-def test_it_refuses_an_excuse_without_a_reason(obligation, admin_user):
+@pytest.mark.parametrize("reason", ["  ", "\u200b\u200b"])
+def test_it_refuses_an_excuse_without_a_reason(obligation, admin_user, reason):
     with pytest.raises(ValidationError):
-        services.obligation_excuse(obligation=obligation, by=admin_user, reason="  ")
+        services.obligation_excuse(obligation=obligation, by=admin_user, reason=reason)
     obligation.refresh_from_db()
     assert obligation.status == Obligation.Status.PENDING
 

@@ -81,8 +81,8 @@ def test_it_puts_the_dashboard_in_the_menu_for_those_who_may_see_it(client, requ
     assert (f'href="{reverse("dashboard:index")}">Dashboard</a>' in page) is shown
 
 
-def test_the_menu_link_costs_no_query_on_other_pages(client, request, office):
-    """Whether a group admin gets the link is noted at sign-in, not looked up on every page."""
+def test_the_menu_link_costs_a_member_no_more_than_an_admin(client, request, office):
+    """Whether a person gets the link is one EXISTS per page, the same for a member as for an admin."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
