@@ -113,3 +113,13 @@ def office(db, group, admin_user, member, dpo):
 
     d = factories.ChatGroupFactory(name="New Idea", status=ChatGroup.Status.PROPOSED)
     return Office(a=a, b=b, c=c, d=d, a0=a0, a1=a1, b1=b1, c1=c1, pat=pat, quinn=quinn, bea=bea)
+
+
+@pytest.fixture
+def dpo_client(client, dpo):
+    client.force_login(dpo)
+    return client
+
+
+def text(response) -> str:
+    return response.content.decode()

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from attestations.models import SentEmail
 from tests import factories
-from tests.dashboard.conftest import NOW
+from tests.dashboard.conftest import NOW, text
 
 pytestmark = pytest.mark.django_db
 
@@ -75,16 +75,6 @@ def emails(office, member, admin_user, dpo):
             attempts=0,
         ),
     }
-
-
-@pytest.fixture
-def dpo_client(client, dpo):
-    client.force_login(dpo)
-    return client
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def subjects(page: str) -> list[str]:

@@ -8,18 +8,9 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
+from tests.dashboard.conftest import text
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dpo_client(client, dpo):
-    client.force_login(dpo)
-    return client
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def test_it_shows_the_headline_figures_each_linking_to_its_rows(dpo_client, office):
