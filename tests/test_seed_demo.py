@@ -32,3 +32,8 @@ def test_it_builds_demo_data_once_and_leaves_the_demo_member_something_to_attest
     statuses = set(Obligation.objects.values_list("status", flat=True))
     assert {"attested", "late", "pending", "held"} <= statuses
     assert Hold.objects.filter(lifted_at__isnull=True).count() == 1
+    # The register's history agrees with the backdated dates: nothing approved "today".
+    for group in ChatGroup.objects.exclude(status="proposed"):
+        approved = group.history.filter(status="approved").earliest("history_date")
+        assert approved.history_date == group.approved_at
+        assert group.history.earliest("history_date").history_date < group.approved_at
