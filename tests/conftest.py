@@ -33,6 +33,23 @@ def _fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_stray_sessions_at_teardown(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end the sessions other threads left open on it
+    (the live server's, a worker thread's): PostgreSQL refuses to drop a database in use.
+    Set up after `django_db_setup`, so torn down before it."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _roles_survive_the_flush(request, django_db_blocker):
     # A transactional test ends by emptying every table, the roles of the data migrations
