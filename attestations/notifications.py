@@ -479,13 +479,13 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
         )
         if email is None:
             return SendOutcome(status=None)
-        email.attempted_at = now
         try:
             message, why_not = emails.build(email, now=now)
         except DatabaseError:
             raise
         except Exception as exc:  # a bug in a template or in the portal: recorded, not retried
             email.attempts += 1
+            email.attempted_at = now
             logger.exception("Email %s (%s) could not be built.", email.pk, email.kind)
             return _send_failed(email, exc, transient=False)
         if message is None:
@@ -494,6 +494,7 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
             return SendOutcome(status=email.status)
         email.subject, email.to_address = message.subject[:255], message.to[0]
         email.attempts += 1
+        email.attempted_at = now
         try:
             message.send()
         except Exception as exc:
