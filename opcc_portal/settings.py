@@ -8,12 +8,13 @@ Celery broker kept in a local folder and emails written to a folder. Production 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 from opcc_portal.broker import NETWORK_TRANSPORT_OPTIONS
 
@@ -32,6 +33,28 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None
         expected = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise ImproperlyConfigured(f"{name} must be {expected}, not {value}.")
     return value
+
+
+def env_email(name: str) -> str:
+    """An email address from the environment, or "" when unset: a malformed one stops start-up."""
+    value = env.str(name, default="").strip()
+    if value:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ImproperlyConfigured(f"{name} must be an email address, not {value!r}.") from None
+    return value
+
+
+def env_date(name: str) -> date | None:
+    """An ISO date (YYYY-MM-DD) from the environment, or None when unset: anything else stops start-up."""
+    value = env.str(name, default="").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date as YYYY-MM-DD, not {value!r}.") from None
 
 
 # Local state of the embedded defaults (SQLite file, broker folders, mail, uploads).
@@ -254,6 +277,47 @@ EMAIL_REQUEUE_MINUTES = env_int("EMAIL_REQUEUE_MINUTES", 15, minimum=1)
 LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1)
 LOGO_MAX_PIXELS = env_int("LOGO_MAX_PIXELS", 2000, minimum=1)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")
+
+# --- Legal pages (privacy notice, accessibility statement, cookies) -------------------
+# The office's own details, shown on the legal pages. Each is empty until the office sets
+# it: the page then says "not yet configured" rather than show invented text.
+DPO_NAME = env.str("DPO_NAME", default="")
+DPO_EMAIL = env_email("DPO_EMAIL")
+DPO_PHONE = env.str("DPO_PHONE", default="")
+ORGANISATION_ADDRESS = env.str("ORGANISATION_ADDRESS", default="")
+# The controller's entry in the ICO's register of fee payers (e.g. Z1234567).
+ICO_REGISTRATION_NUMBER = env.str("ICO_REGISTRATION_NUMBER", default="")
+ACCESSIBILITY_CONTACT_EMAIL = env_email("ACCESSIBILITY_CONTACT_EMAIL")
+ACCESSIBILITY_CONTACT_PHONE = env.str("ACCESSIBILITY_CONTACT_PHONE", default="")
+# When the office prepared the three pages and when it last reviewed them (ISO dates).
+LEGAL_PREPARED_ON = env_date("LEGAL_PREPARED_ON")
+LEGAL_REVIEWED_ON = env_date("LEGAL_REVIEWED_ON")
+
+# How long the portal keeps each kind of its own records (R18), in days; None means the
+# office's retention schedule has not set it yet. The privacy notice shows these and a
+# disposal job must read this same structure, so the two never disagree. No job disposes
+# of anything yet, so no period is set here: a period on the notice must be one the
+# portal keeps. Records covered by a hold (R9) are kept, whatever their period.
+RETENTION: dict[str, int | None] = {
+    # Clear-down weeks and attestations: cycles, each person's obligation and what they
+    # attested, excuses, and the ledger entry that seals each attestation.
+    "clear_downs": None,
+    # The record of every email sent (recipient, subject, when, result); never the body.
+    "emails": None,
+    # Overdue and missed-prompt flags, with when they were reported and escalated.
+    "flags": None,
+    # FOI and legal holds: reference, reason, who placed and lifted them.
+    "holds": None,
+    # The register's change history: groups, memberships, who changed what and why.
+    "register_history": None,
+    # Who exported which records, when, with the file's size and checksum.
+    "export_logs": None,
+    # Sign-ins, sign-outs, failed sign-ins and lock-outs (django-axes): username, address, browser.
+    "sign_ins": None,
+}
+for _kind, _days in RETENTION.items():
+    if _days is not None and (not isinstance(_days, int) or _days < 1):
+        raise ImproperlyConfigured(f"RETENTION[{_kind!r}] must be a number of days (at least 1) or None.")
 
 # --- Security -------------------------------------------------------------------------
 HTTPS = SITE_URL.startswith("https://")

@@ -3,12 +3,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import legal, views
 from .forms import LoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The legal pages: readable signed out, linked from every page's footer.
+    path("privacy/", legal.privacy, name="privacy"),
+    path("accessibility/", legal.accessibility, name="accessibility"),
+    path("cookies/", legal.cookies, name="cookies"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),

@@ -39,6 +39,10 @@ MATRIX = {
     "password_reset_confirm":  ((200,) * 6, (200,) * 6),
     "password_reset_complete": ((200,) * 6, (405,) * 6),
     "healthz":                 ((200,) * 6, (405,) * 6),
+    # The legal pages: for everyone, signed in or not (staff read them before signing in).
+    "privacy":                 ((200,) * 6, (405,) * 6),
+    "accessibility":           ((200,) * 6, (405,) * 6),
+    "cookies":                 ((200,) * 6, (405,) * 6),
     # A member's own clear-downs; auditors change nothing.
     "home":                    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 403)),
     "attestations:howto":      ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
