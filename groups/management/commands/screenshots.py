@@ -18,6 +18,9 @@ SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 # (file name, who signs in, path). Paths that do not exist are skipped with a warning.
 PAGES = [
     ("login", None, "/accounts/login/"),
+    ("legal-privacy", None, "/privacy/"),
+    ("legal-accessibility", None, "/accessibility/"),
+    ("legal-cookies", None, "/cookies/"),
     ("member-home", "member", "/"),
     ("member-howto", "member", "/clear-downs/how-to/"),
     ("register", "member", "/groups/"),
