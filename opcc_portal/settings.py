@@ -292,6 +292,10 @@ ACCESSIBILITY_CONTACT_PHONE = env.str("ACCESSIBILITY_CONTACT_PHONE", default="")
 # When the office prepared the three pages and when it last reviewed them (ISO dates).
 LEGAL_PREPARED_ON = env_date("LEGAL_PREPARED_ON")
 LEGAL_REVIEWED_ON = env_date("LEGAL_REVIEWED_ON")
+if LEGAL_PREPARED_ON and LEGAL_REVIEWED_ON and LEGAL_REVIEWED_ON < LEGAL_PREPARED_ON:
+    raise ImproperlyConfigured(
+        "LEGAL_REVIEWED_ON must not be before LEGAL_PREPARED_ON: a page is reviewed after it is written."
+    )
 
 # How long the portal keeps each kind of its own records (R18), in days; None means the
 # office's retention schedule has not set it yet. The privacy notice shows these and a

@@ -1,13 +1,11 @@
 """The legal pages in a real browser: axe clean at phone and desktop sizes, signed out,
 with the office's details set and with them missing, and reached from the sign-in page."""
 
-import datetime as dt
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import VIEWPORTS, visit_and_scan
-from tests.legal.test_pages import OFFICE
+from tests.legal.test_pages import NOW, OFFICE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,8 +28,19 @@ def test_the_legal_pages_have_no_accessibility_violations(live_server, page, ass
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
+def test_they_stay_accessible_signed_in_with_the_menu(
+    live_server, page, login_page, assert_accessible, member, size, time_machine
+):
+    time_machine.move_to(NOW, tick=True)  # the home page the sign-in lands on shows this week
+    page.set_viewport_size(VIEWPORTS[size])
+    login_page(member)
+    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    visit_and_scan(page, assert_accessible, live_server.url, PATHS)
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
 def test_a_signed_out_visitor_reaches_each_page_from_the_sign_in_page(live_server, page, size, time_machine):
-    time_machine.move_to(dt.datetime(2026, 11, 6, 12, 0, tzinfo=dt.UTC), tick=True)
+    time_machine.move_to(NOW, tick=True)
     page.set_viewport_size(VIEWPORTS[size])
     for link, heading in [
         ("Privacy notice", "Privacy notice"),

@@ -34,3 +34,9 @@ def test_a_malformed_value_stops_start_up_naming_the_variable(variable, value, m
     result = run_python(SETUP, DEBUG="true", **{variable: value})
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+def test_a_review_before_the_page_was_prepared_stops_start_up():
+    result = run_python(SETUP, DEBUG="true", LEGAL_PREPARED_ON="2026-11-02", LEGAL_REVIEWED_ON="2026-11-01")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: LEGAL_REVIEWED_ON must not be before LEGAL_PREPARED_ON" in result.stderr
