@@ -95,7 +95,6 @@ class RetentionRow:
     label: str
     holds: str
     period: str
-    set: bool
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ def retention_schedule() -> list[RetentionRow]:
     for kind, (label, holds) in RETENTION_KINDS.items():
         days = settings.RETENTION.get(kind)
         period = "Until the schedule is set" if days is None else in_words(days, [("year", YEAR_DAYS), ("day", 1)])
-        rows.append(RetentionRow(kind=kind, label=label, holds=holds, period=period, set=days is not None))
+        rows.append(RetentionRow(kind=kind, label=label, holds=holds, period=period))
     return rows
 
 
@@ -177,7 +176,7 @@ def cookies_set() -> list[Cookie]:
             Cookie(
                 name=CookieStorage.cookie_name,
                 purpose=(
-                    'Carries a short confirmation, such as "Your clear-down was recorded", to the next page you see.'
+                    'Carries a short confirmation, such as "Your clear-down is recorded", to the next page you see.'
                 ),
                 lifetime="Until the next page has shown the message (at most until you close the browser)",
                 **session_flags,
