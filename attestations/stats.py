@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
 
-from . import periods
+from . import periods, stopped
 from .models import Cycle, CycleCount, Flag, Hold, Obligation
 
 Status = Obligation.Status
@@ -497,6 +497,7 @@ class GroupRow:
     pk: int
     name: str
     status: str
+    status_changed_at: dt.datetime | None
     admin_name: str
     admin_sort: tuple
     deputy_name: str
@@ -514,6 +515,11 @@ class GroupRow:
     @property
     def status_label(self) -> str:
         return ChatGroup.Status(self.status).label
+
+    @property
+    def stopped_since(self) -> str:
+        """The status and its date, as "Suspended on …": its clear-downs are still owed (R13)."""
+        return stopped.stopped_since(self)
 
     @property
     def open_flags(self) -> int:
@@ -574,6 +580,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             "pk",
             "name",
             "status",
+            "status_changed_at",
             "n_members",
             "last_prompt_at",
             "on_hold",
@@ -586,12 +593,13 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
         )  # fmt: skip
     )
     rows = {}
-    for pk, name, status, members, last_prompt_at, on_hold, *people in groups:
+    for pk, name, status, status_changed_at, members, last_prompt_at, on_hold, *people in groups:
         admin_username, admin_first, admin_last, deputy_username, deputy_first, deputy_last = people
         rows[pk] = GroupRow(
             pk=pk,
             name=name,
             status=status,
+            status_changed_at=status_changed_at,
             admin_name=_full_name(admin_username, admin_first, admin_last),
             admin_sort=(admin_last.lower(), admin_first.lower(), admin_username),
             deputy_name=_full_name(deputy_username, deputy_first, deputy_last) if deputy_username else "",
@@ -798,6 +806,10 @@ class GroupDrillDown:
     flags: list[Flag]
     holds: list[Hold]
 
+    @property
+    def on_hold(self) -> bool:
+        return any(hold.is_active for hold in self.holds)
+
 
 def group_drilldown(*, group: ChatGroup, dates: DateRange, now: dt.datetime | None = None) -> GroupDrillDown:
     """A group's cycles in the range, each member's record, its flags and holds. Five queries."""
@@ -940,17 +952,22 @@ def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySe
 
 
 def people_rows(*, scope: Scope, now: dt.datetime | None = None, search: str = "") -> QuerySet:
-    """People in approved groups of the scope now, with their open overdue clear-downs."""
+    """People in approved or suspended groups of the scope now, and anyone with a clear-down
+    overdue in the scope (such as the final one of a group retired since, R13), with their
+    open overdue clear-downs."""
     now = now or timezone.now()
     active = Membership.objects.filter(
-        scope.q("group"), user_id=OuterRef("pk"), left_at__isnull=True, group__status=ChatGroup.Status.APPROVED
+        scope.q("group"),
+        user_id=OuterRef("pk"),
+        left_at__isnull=True,
+        group__status__in=[ChatGroup.Status.APPROVED, ChatGroup.Status.SUSPENDED],
     )
     overdue = Obligation.objects.filter(scope.q("cycle__group"), user_id=OuterRef("pk")).filter(
         bucket_q("overdue", now=now)
     )
     people = (
         get_user_model()
-        .objects.filter(Exists(active))
+        .objects.filter(Exists(active) | Exists(overdue))
         .annotate(n_groups=_count_of(active, "user_id"), n_overdue=_count_of(overdue, "user_id"))
     )
     for word in " ".join(search.split()).split()[:5]:
