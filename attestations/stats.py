@@ -952,22 +952,17 @@ def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySe
 
 
 def people_rows(*, scope: Scope, now: dt.datetime | None = None, search: str = "") -> QuerySet:
-    """People in approved or suspended groups of the scope now, and anyone with a clear-down
-    overdue in the scope (such as the final one of a group retired since, R13), with their
-    open overdue clear-downs."""
+    """People in approved groups of the scope now, with their open overdue clear-downs."""
     now = now or timezone.now()
     active = Membership.objects.filter(
-        scope.q("group"),
-        user_id=OuterRef("pk"),
-        left_at__isnull=True,
-        group__status__in=[ChatGroup.Status.APPROVED, ChatGroup.Status.SUSPENDED],
+        scope.q("group"), user_id=OuterRef("pk"), left_at__isnull=True, group__status=ChatGroup.Status.APPROVED
     )
     overdue = Obligation.objects.filter(scope.q("cycle__group"), user_id=OuterRef("pk")).filter(
         bucket_q("overdue", now=now)
     )
     people = (
         get_user_model()
-        .objects.filter(Exists(active) | Exists(overdue))
+        .objects.filter(Exists(active))
         .annotate(n_groups=_count_of(active, "user_id"), n_overdue=_count_of(overdue, "user_id"))
     )
     for word in " ".join(search.split()).split()[:5]:

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from attestations import services, stats
 from groups import services as group_services
-from tests import factories
-from tests.dashboard.conftest import A1_DUE, NOW, make_cycle, text
+from tests.dashboard.conftest import NOW, text
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +52,3 @@ def test_the_drill_down_of_a_group_on_hold_shows_the_hold_only(dpo_client, offic
     group_services.chatgroup_transition(group=office.c, action="suspend", by=dpo, reason="Paused")
     drill = text(dpo_client.get(reverse("dashboard:group", args=[office.c.pk])))
     assert "Do NOT clear this chat" in drill and "clear it and do not post" not in drill
-
-
-def test_the_people_list_shows_someone_overdue_only_in_a_retired_group(dpo_client, office, dpo):
-    leaver = factories.UserFactory(username="lee", first_name="Lee", last_name="Leaver")
-    group = factories.ChatGroupFactory(name="Old Project")
-    factories.MembershipFactory(group=group, user=leaver)
-    final = make_cycle(group, NOW - dt.timedelta(days=3), A1_DUE)
-    factories.obligation_in_state(cycle=final, user=leaver, state="pending")
-    group_services.chatgroup_transition(group=group, action="retire", by=dpo, reason="Project over")
-    page = text(dpo_client.get(reverse("dashboard:people")))
-    assert "Lee Leaver" in page
