@@ -147,10 +147,10 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
                     continue  # approved part-way through: the first full period comes next
             else:
                 start = last_end
-            if end - max(start, changed or start) < _SHORTEST_PERIOD:
-                # Already closed, too short after a change of schedule, or ending within a
-                # day of a reinstatement: it joins the next one.
-                continue
+                if end - max(start, changed or start) < _SHORTEST_PERIOD:
+                    # Already closed, too short after a change of schedule, or ending within
+                    # a day of a reinstatement: it joins the next one.
+                    continue
             due_at = periods.add_local_hours(end, grace)
         new_cycles.append(
             Cycle(
