@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from attestations import links, services
+from attestations import links, selectors, services
 from attestations.models import Cycle
 from groups import services as group_services
 from tests.attestations.conftest import DUE, PERIOD_END
@@ -82,3 +82,12 @@ def test_a_hold_wins_over_the_suspension_on_every_page(client, cycle, member, dp
         assert "Do NOT clear this chat" in body
         assert SUSPENDED not in body
     assert Cycle.objects.filter(group=cycle.group).count() == 2
+
+
+def test_the_message_to_paste_into_the_group_says_why(cycle, admin_user, dpo, at):
+    stop(cycle, dpo, at, "retire")
+    final = Cycle.objects.get(group=cycle.group, period_end=SUSPENDED_AT)
+    services.cycle_prompt(cycle=final, by=admin_user)
+    text = selectors.cycle_prompt_text(cycle=final)
+    assert text.splitlines()[1].startswith(RETIRED)
+    assert "Fri 13 Nov to Fri 13 Nov" in text.splitlines()[0]
