@@ -24,7 +24,6 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from groups.models import ChatGroup
 from groups.permissions import DPO_ROLE
 from groups.services import _serialise
 
@@ -115,7 +114,8 @@ def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
 
     The services that settle an obligation resolve its flag themselves; this catches the
     rest: an attestation committed while the flag was being raised, a prompt issued in
-    the same minute, a hold placed on a group, a group suspended or retired.
+    the same minute, a hold placed on a group. A group suspended or retired keeps its
+    flags: what its members owe is still owed (R13).
     """
     now = now or timezone.now()
     _serialise(_SETTLE_LOCK)
@@ -140,12 +140,6 @@ def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
         by=None,
         now=now,
         reason="Hold placed",
-    )
-    resolved += services._flags_resolve(
-        open_flags.exclude(cycle__group__status=ChatGroup.Status.APPROVED),
-        by=None,
-        now=now,
-        reason="Group no longer approved",
     )
     return resolved
 
@@ -207,7 +201,7 @@ def reminders_queue(*, now: dt.datetime | None = None, queue: bool = True) -> li
     rows = list(
         Obligation.objects.select_for_update(of=("self",), skip_locked=True)
         .filter(status=Status.PENDING, reminder_sent_at__isnull=True, due_at__gt=now, due_at__lte=now + lead)
-        .filter(cycle__hold__isnull=True, cycle__group__status=ChatGroup.Status.APPROVED)
+        .filter(cycle__hold__isnull=True)
         .filter(~_group_held())
         .values_list("pk", "user_id", "user__email", "cycle_id", "cycle__group_id")
     )
@@ -230,7 +224,7 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
     flags = list(
         Flag.objects.select_for_update(of=("self",))
         .filter(resolved_at__isnull=True, notified_at__isnull=True)
-        .filter(cycle__hold__isnull=True, cycle__group__status=ChatGroup.Status.APPROVED)
+        .filter(cycle__hold__isnull=True)
         .filter(~_group_held())
         .select_related("cycle__group__admin", "cycle__group__deputy")
         .order_by("pk")
@@ -298,7 +292,7 @@ def escalations_queue(*, now: dt.datetime | None = None, queue: bool = True) -> 
     ids = list(
         Flag.objects.select_for_update(of=("self",))
         .filter(resolved_at__isnull=True, escalated_at__isnull=True, raised_at__lte=cutoff)
-        .filter(cycle__hold__isnull=True, cycle__group__status=ChatGroup.Status.APPROVED)
+        .filter(cycle__hold__isnull=True)
         .filter(~_group_held())
         .order_by("pk")
         .values_list("pk", flat=True)

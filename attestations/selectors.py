@@ -15,6 +15,7 @@ from groups.models import ChatGroup, Membership
 
 from . import periods
 from .models import Cycle, Hold, Obligation, SentEmail
+from .stopped import stopped_note
 
 Status = Obligation.Status
 
@@ -167,9 +168,11 @@ def cycle_prompt_text(*, cycle: Cycle) -> str:
     due = cycle.due_at.astimezone(periods.LONDON)
     home = f"{settings.SITE_URL}{reverse('home')}"
     howto = f"{settings.SITE_URL}{reverse('attestations:howto')}"
+    note = stopped_note(cycle.group)
     return (
         f"Weekly clear-down of “{cycle.group.name}”: {start:%a %-d %b} to {end:%a %-d %b}.\n"
-        "1. Save anything the office needs to keep to a corporate system.\n"
+        + (f"{note}\n" if note else "")
+        + "1. Save anything the office needs to keep to a corporate system.\n"
         "2. Tap the group name > Clear Chat > delete all messages.\n"
         f"3. Confirm by {due:%a %-d %b, %H:%M} at {home}\n"
         f"How to: {howto}"

@@ -78,12 +78,12 @@ class CloseResult:
 
 @transaction.atomic
 def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
-    """Create the cycle of every approved group whose period has ended, and its obligations.
+    """Create the cycle of every group whose period has ended, and its obligations.
 
     One cycle per group per run: the latest period that has ended by `now`. Running it
     again creates nothing. Rules:
 
-    - Only approved groups take part (R2); suspended and retired groups get no cycles.
+    - Approved groups close a period every week (R4); proposed groups take no part (R2).
     - A group's first cycle is the first full period after it was approved.
     - Periods are contiguous: a group's next period starts exactly where its last cycle
       ended and ends at the latest end on the group's current schedule. After a change
@@ -92,10 +92,20 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
       hour between the old and the new time out of every period). A period that would
       end less than a day after the last one (the time moved a little later) is not
       asked for: it joins the next one, rather than a clear-down of an hour or two.
-    - A period the closer missed entirely (the portal down for over a week, a group
-      suspended and reinstated) is not created afterwards: Clear Chat deletes
-      everything, so the next cycle covers it (it starts where the last one ended), and
-      nobody is flagged for a deadline they were never told about.
+    - A period the closer missed entirely (the portal down for over a week) is not
+      created afterwards: Clear Chat deletes everything, so the next cycle covers it (it
+      starts where the last one ended), and nobody is flagged for a deadline they were
+      never told about.
+    - Suspended and retired groups (R13): the chat still holds what was said, so the
+      period running when the group stopped ends at that moment (`status_changed_at`):
+      one shorter, final period from the last period's end, due `CLEAR_DOWN_GRACE_HOURS`
+      later, owed by everyone who was a member up to that moment (retiring ends every
+      membership at that same moment, so here leaving exactly at the end still owes).
+      No period ends while a group is suspended or retired. A reinstated group's next
+      period ends at its first usual end at least a day after the reinstatement; it starts
+      where the last one ended, as always, so it also covers the suspension (when nothing
+      was to be posted) and no moment is left out, even if the group was suspended and
+      reinstated between two runs of the closer.
     - Under a hold the cycle is recorded with the hold and nobody owes anything (R9).
     - R7, with memberships as half-open intervals [joined_at, left_at) and periods as
       [start, end): a person owes for a period if they were a member at any moment of it
@@ -107,28 +117,48 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
     _serialise(_CLOSE_LOCK)
     active_hold = Hold.objects.filter(group=OuterRef("pk"), lifted_at__isnull=True).values("pk")[:1]
     groups = list(
-        ChatGroup.objects.approved()
+        ChatGroup.objects.exclude(status=ChatGroup.Status.PROPOSED)
         .annotate(last_end=Max("cycles__period_end"), hold_id=Subquery(active_hold))
-        .values("pk", "cycle_weekday", "cycle_time", "approved_at", "last_end", "hold_id")
+        .values(
+            "pk", "status", "cycle_weekday", "cycle_time", "approved_at", "status_changed_at", "last_end", "hold_id"
+        )
     )
     grace, prompt_hours = settings.CLEAR_DOWN_GRACE_HOURS, settings.CLEAR_DOWN_PROMPT_HOURS
     new_cycles: list[Cycle] = []
+    final_groups: set[int] = set()
     for group in groups:
-        period = periods.last_ended_period(weekday=group["cycle_weekday"], at=group["cycle_time"], now=now)
-        last_end = group["last_end"]
-        if last_end is not None and period.end - last_end < _SHORTEST_PERIOD:
-            continue  # already closed, or too short after a change of schedule: joins the next
-        start = period.start if last_end is None else last_end
-        if group["approved_at"] is not None and start < group["approved_at"]:
-            continue  # approved part-way through: the first full period comes next
-        due_at = periods.add_local_hours(period.end, grace)
+        last_end, changed = group["last_end"], group["status_changed_at"]
+        if group["status"] != ChatGroup.Status.APPROVED:
+            start, end = _final_period(last_end=last_end, approved_at=group["approved_at"], stopped_at=changed)
+            if start is None:
+                continue
+            final_groups.add(group["pk"])
+            # A group stopped before this rule existed, or while the closer was down for
+            # longer than the grace, gets the full grace from now, not a deadline already past.
+            due_at = periods.add_local_hours(end, grace)
+            if due_at <= now:
+                due_at = periods.add_local_hours(now, grace)
+        else:
+            period = periods.last_ended_period(weekday=group["cycle_weekday"], at=group["cycle_time"], now=now)
+            end = period.end
+            if last_end is None:
+                start = period.start
+                if group["approved_at"] is not None and start < group["approved_at"]:
+                    continue  # approved part-way through: the first full period comes next
+            else:
+                start = last_end
+                if end - max(start, changed or start) < _SHORTEST_PERIOD:
+                    # Already closed, too short after a change of schedule, or ending within
+                    # a day of a reinstatement: it joins the next one.
+                    continue
+            due_at = periods.add_local_hours(end, grace)
         new_cycles.append(
             Cycle(
                 group_id=group["pk"],
                 period_start=start,
-                period_end=period.end,
+                period_end=end,
                 due_at=due_at,
-                prompt_due_at=min(periods.add_local_hours(period.end, prompt_hours), due_at),
+                prompt_due_at=min(periods.add_local_hours(end, prompt_hours), due_at),
                 hold_id=group["hold_id"],
             )
         )
@@ -146,12 +176,13 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
         return result
     # One query for every member of every new cycle: group the cycles by period end (all
     # groups closing at the same local weekday and time share one condition).
-    by_end: dict[dt.datetime, dict[int, Cycle]] = {}
+    by_end: dict[tuple[dt.datetime, bool], list[int]] = {}
     for cycle in owing:
-        by_end.setdefault(cycle.period_end, {})[cycle.group_id] = cycle
+        by_end.setdefault((cycle.period_end, cycle.group_id in final_groups), []).append(cycle.group_id)
     condition = Q()
-    for end, cycles in by_end.items():
-        condition |= Q(group_id__in=list(cycles), joined_at__lt=end) & (Q(left_at__isnull=True) | Q(left_at__gt=end))
+    for (end, final), group_ids in by_end.items():
+        stayed = Q(left_at__gte=end) if final else Q(left_at__gt=end)
+        condition |= Q(group_id__in=group_ids, joined_at__lt=end) & (Q(left_at__isnull=True) | stayed)
     rows = Membership.objects.filter(condition, user__is_active=True).values_list("group_id", "user_id")
     cycle_of_group = {cycle.group_id: cycle for cycle in owing}
     seen: set[tuple[int, int]] = set()
@@ -166,6 +197,21 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
     _history(Obligation, created, by=None, reason="Period ended", update=False)
     result.obligations = len(created)
     return result
+
+
+def _final_period(
+    *, last_end: dt.datetime | None, approved_at: dt.datetime | None, stopped_at: dt.datetime | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The final period of a suspended or retired group, or (None, None) if it is closed.
+
+    From the last period's end (or the approval, if no period ended yet) to the moment the
+    group stopped: any length, since what was said up to that moment is still on phones.
+    A proposal retired before it was ever approved has none.
+    """
+    start = last_end if last_end is not None else approved_at
+    if stopped_at is None or start is None or stopped_at <= start:
+        return None, None
+    return start, stopped_at
 
 
 # --- Attesting (R6) -------------------------------------------------------------------------
@@ -307,8 +353,6 @@ def cycle_prompt(*, cycle: Cycle, by: AbstractBaseUser, now: dt.datetime | None 
         raise PermissionDenied
     if cycle.hold_id or Hold.objects.filter(group=group, lifted_at__isnull=True).exists():
         raise ValidationError(f"{group.name} is on hold: members must NOT clear the chat, so no prompt is issued.")
-    if group.status == ChatGroup.Status.RETIRED:
-        raise ValidationError("This group is retired.")
     outstanding = cycle.obligations.filter(status=Status.PENDING).count()
     if cycle.prompted_at is not None:
         return PromptResult(cycle=cycle, first=False, outstanding=outstanding)
@@ -474,8 +518,8 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
 
     Set-based and idempotent: each kind is one SELECT of what has no flag yet and one
     bulk INSERT, under a lock, with the unique constraint (cycle, user, kind) behind it.
-    Nothing is flagged for a held cycle or a group under a hold (R9), nor for a group that
-    is no longer approved: a suspended or retired group takes no part in clear-downs (R2).
+    Nothing is flagged for a held cycle or a group under a hold (R9). A suspended or retired
+    group is flagged like any other: what its members owe is still owed (R13).
     """
     now = now or timezone.now()
     _serialise(_FLAGS_LOCK)
@@ -483,7 +527,6 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     existing = Flag.objects.filter(cycle=OuterRef("cycle"), user=OuterRef("user"), kind=Flag.Kind.MEMBER_OVERDUE)
     overdue = (
         Obligation.objects.filter(status=Status.PENDING, due_at__lt=now, cycle__hold__isnull=True)
-        .filter(cycle__group__status=ChatGroup.Status.APPROVED)
         .filter(~group_held, ~Exists(existing))
         .values_list("cycle_id", "cycle__group_id", "user_id")
     )
@@ -494,7 +537,6 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     cycle_held = Exists(Hold.objects.filter(group=OuterRef("group"), lifted_at__isnull=True))
     missed = (
         Cycle.objects.filter(prompted_at__isnull=True, prompt_due_at__lt=now, hold__isnull=True)
-        .filter(group__status=ChatGroup.Status.APPROVED)
         .filter(~cycle_held, ~Exists(Flag.objects.filter(cycle=OuterRef("pk"), kind=Flag.Kind.PROMPT_MISSED)))
         .values_list("pk", "group_id", "group__admin_id")
     )

@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
 
-from . import periods
+from . import periods, stopped
 from .models import Cycle, CycleCount, Flag, Hold, Obligation
 
 Status = Obligation.Status
@@ -497,6 +497,7 @@ class GroupRow:
     pk: int
     name: str
     status: str
+    status_changed_at: dt.datetime | None
     admin_name: str
     admin_sort: tuple
     deputy_name: str
@@ -514,6 +515,11 @@ class GroupRow:
     @property
     def status_label(self) -> str:
         return ChatGroup.Status(self.status).label
+
+    @property
+    def stopped_since(self) -> str:
+        """The status and its date, as "Suspended on …": its clear-downs are still owed (R13)."""
+        return stopped.stopped_since(self)
 
     @property
     def open_flags(self) -> int:
@@ -574,6 +580,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             "pk",
             "name",
             "status",
+            "status_changed_at",
             "n_members",
             "last_prompt_at",
             "on_hold",
@@ -586,12 +593,13 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
         )  # fmt: skip
     )
     rows = {}
-    for pk, name, status, members, last_prompt_at, on_hold, *people in groups:
+    for pk, name, status, status_changed_at, members, last_prompt_at, on_hold, *people in groups:
         admin_username, admin_first, admin_last, deputy_username, deputy_first, deputy_last = people
         rows[pk] = GroupRow(
             pk=pk,
             name=name,
             status=status,
+            status_changed_at=status_changed_at,
             admin_name=_full_name(admin_username, admin_first, admin_last),
             admin_sort=(admin_last.lower(), admin_first.lower(), admin_username),
             deputy_name=_full_name(deputy_username, deputy_first, deputy_last) if deputy_username else "",
@@ -797,6 +805,10 @@ class GroupDrillDown:
     matrix_cycles: list[StripCell]
     flags: list[Flag]
     holds: list[Hold]
+
+    @property
+    def on_hold(self) -> bool:
+        return any(hold.is_active for hold in self.holds)
 
 
 def group_drilldown(*, group: ChatGroup, dates: DateRange, now: dt.datetime | None = None) -> GroupDrillDown:

@@ -230,7 +230,7 @@ def group_cycle_context(request, group: ChatGroup) -> dict:
     cycle = panel.cycle
     return {
         "cycle_panel": panel,
-        "can_prompt": can_prompt and group.status != ChatGroup.Status.RETIRED,
+        "can_prompt": can_prompt,
         "can_hold": permissions.can_hold(user),
         "prompt_text": selectors.cycle_prompt_text(cycle=cycle) if cycle and cycle.prompted_at and can_prompt else "",
     }

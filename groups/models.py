@@ -58,6 +58,9 @@ class ChatGroup(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     status_reason = models.TextField(blank=True, help_text="Why the group last changed status.")
+    # When the status last changed. A suspension or retirement ends the group's running
+    # period at this moment, and a reinstatement starts the next one here (R13).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     # Each group closes its seven-day cycle on its own weekday and local time (R4).
     cycle_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.FRIDAY)
     cycle_time = models.TimeField(default=time(17, 0))
@@ -115,6 +118,11 @@ class ChatGroup(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    @property
+    def is_stopped(self) -> bool:
+        """Suspended or retired: what was owed is still owed, but nothing new starts (R13)."""
+        return self.status in (self.Status.SUSPENDED, self.Status.RETIRED)
 
 
 class MembershipQuerySet(models.QuerySet):

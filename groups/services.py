@@ -176,6 +176,7 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
     if not reason:
         raise ValidationError({"reason": "Give a reason: it is kept in the group's history."})
     sources, target = TRANSITIONS[action]
+    now = timezone.now()
     if target == Status.APPROVED:
         _serialise(_CAP_LOCK)
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
@@ -191,11 +192,31 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
             )
         if action == "approve":
             group.approved_by = by
-            group.approved_at = timezone.now()
+            group.approved_at = now
     group.status = target
     group.status_reason = reason
+    group.status_changed_at = now
     _save_with_reason(group, f"{action.capitalize()}: {reason}", by)
+    if target == Status.RETIRED:
+        _memberships_end(group=group, by=by, now=now)
     return group
+
+
+def _memberships_end(*, group: ChatGroup, by: AbstractBaseUser, now) -> None:
+    """Everyone leaves a retired group at the moment it is retired (R13).
+
+    They still owe the final clear-down of the days up to that moment: the closer asks
+    those who were members until the retirement, so leaving with it does not excuse them.
+    """
+    memberships = list(Membership.objects.active().filter(group=group).select_for_update())
+    for membership in memberships:
+        membership.left_at = max(now, membership.joined_at)
+        membership.removed_by = by
+    Membership.objects.bulk_update(memberships, ["left_at", "removed_by"])
+    if memberships:
+        Membership.history.bulk_history_create(
+            memberships, update=True, default_user=by, default_change_reason="Group retired"
+        )
 
 
 PAST_TENSE = {"approve": "approved", "suspend": "suspended", "reinstate": "reinstated", "retire": "retired"}

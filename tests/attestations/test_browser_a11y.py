@@ -1,7 +1,8 @@
 """Every clear-down page scanned by axe-core (WCAG 2.2 AA) at desktop and phone sizes.
 
 The member's home, the how-to, an emailed link's confirm page and its problem page, the
-group page with the admin's prompt, the excuse page, the hold pages, and the 403 and 404 pages.
+group page with the admin's prompt, the excuse page, both pages of a suspended group, the
+hold pages, and the 403 and 404 pages.
 """
 
 import pytest
@@ -9,6 +10,7 @@ from playwright.sync_api import expect
 
 from attestations import links, services
 from attestations.models import Hold
+from groups.services import chatgroup_transition
 from tests.attestations.browser import CONFIRMATION, clock, close_the_week  # noqa: F401
 from tests.conftest import VIEWPORTS, visit_and_scan
 from tests.factories import dpo_user
@@ -55,6 +57,14 @@ def test_the_clear_down_pages_have_no_accessibility_violations(
     assert_accessible(page, "home with errors")
 
     as_user(admin_user, [group.get_absolute_url(), f"/clear-downs/obligations/{obligation.pk}/excuse/"])
+    # Suspended (R13): the member's home and the group page say the clear-down is still owed, and why.
+    chatgroup_transition(group=group, action="suspend", by=dpo, reason="Moved to Teams")
+    as_user(member, [group.get_absolute_url(), "/"])
+    note = page.locator(".stopped-note")
+    expect(note).to_have_count(1)
+    expect(note).to_contain_text("clear it and do not post in it")
+    expect(note).to_be_visible()
+    expect(page.get_by_role("checkbox", name=CONFIRMATION)).to_be_visible()
     as_user(dpo, [f"/clear-downs/groups/{group.pk}/hold/"])
     page.get_by_label("Reference").fill("FOI-2026-0001")
     page.get_by_label("Reason").fill("FOI request")

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from attestations import services
+from attestations import notifications, services
 from attestations.models import Flag, Obligation
-from groups.models import ChatGroup
+from groups import services as group_services
 from tests.attestations.conftest import DUE, PERIOD_END, lock_queries, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
 
@@ -93,18 +93,25 @@ def test_it_flags_nothing_for_a_held_cycle_after_the_hold_is_lifted(cycle, dpo):
     assert services.flags_raise(now=AFTER_DEADLINE).raised == []
 
 
-@pytest.mark.parametrize("status", [ChatGroup.Status.SUSPENDED, ChatGroup.Status.RETIRED])
-def test_it_flags_nothing_for_a_group_that_is_no_longer_approved(cycle, status):
-    ChatGroup.objects.filter(pk=cycle.group_id).update(status=status)
+@pytest.mark.parametrize("action", ["suspend", "retire"])
+def test_it_still_flags_a_group_suspended_or_retired_after_its_period_ended(cycle, dpo, at, action):
+    """R13: the chat still holds what was said, so what was owed is chased like any other."""
+    at(PERIOD_END + dt.timedelta(hours=2))
+    group_services.chatgroup_transition(group=cycle.group, action=action, by=dpo, reason="Team moved to Teams")
+    raised = services.flags_raise(now=AFTER_DEADLINE).raised
+    assert {(f.kind, f.cycle_id) for f in raised} == {
+        (Flag.Kind.MEMBER_OVERDUE, cycle.pk),
+        (Flag.Kind.PROMPT_MISSED, cycle.pk),
+    }
+    assert len(raised) == 3
+    assert notifications.flags_resolve_settled(now=AFTER_DEADLINE) == 0
+
+
+def test_it_flags_nothing_for_a_suspended_group_under_hold(cycle, dpo, at):
+    at(PERIOD_END + dt.timedelta(hours=2))
+    group_services.chatgroup_transition(group=cycle.group, action="suspend", by=dpo, reason="Paused")
+    HoldFactory(group=cycle.group, placed_by=dpo)
     assert services.flags_raise(now=AFTER_DEADLINE).raised == []
-    assert not Flag.objects.exists()
-
-
-def test_it_flags_a_reinstated_group_again(cycle):
-    ChatGroup.objects.filter(pk=cycle.group_id).update(status=ChatGroup.Status.SUSPENDED)
-    services.flags_raise(now=AFTER_DEADLINE)
-    ChatGroup.objects.filter(pk=cycle.group_id).update(status=ChatGroup.Status.APPROVED)
-    assert len(services.flags_raise(now=AFTER_DEADLINE + dt.timedelta(hours=1)).raised) == 3
 
 
 def test_the_flags_command_reports_what_it_raised(cycle, capsys):

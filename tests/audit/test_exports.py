@@ -162,3 +162,17 @@ def test_a_large_csv_export_is_streamed_in_chunks_never_all_at_once(client, audi
     rest = b"".join(pieces)
     assert sum(fetched) == 202 and max(fetched) <= 20  # 200 + the record's 2
     assert rest.count(b"\n") == 202 - 20  # the rows after the first batch
+
+
+def test_the_clear_down_and_flag_exports_say_when_a_group_was_suspended(client, auditor, record, dpo):
+    """R13: a clear-down still owed although its group no longer runs carries the reason."""
+    from groups import services as group_services
+
+    group = group_services.chatgroup_transition(group=record.group, action="suspend", by=dpo, reason="Paused")
+    client.force_login(auditor)
+    for kind in ("obligations", "flags"):
+        header, *rows = _rows(_download(client, kind, "csv", group=record.group.pk)[1], "csv")
+        status, changed = header.index("group_status"), header.index("group_status_changed_at")
+        assert rows and {(row[status], row[changed]) for row in rows} == {
+            ("suspended", group.status_changed_at.astimezone(timezone.get_current_timezone()).isoformat())
+        }

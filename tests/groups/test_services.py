@@ -1,5 +1,6 @@
 """Register services: every transition, legal and illegal, and every rule (R1–R3, R11)."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -106,7 +107,9 @@ LEGAL = [
 
 
 @pytest.mark.parametrize("source, action, target", LEGAL)
-def test_it_moves_a_group_through_its_lifecycle(dpo, source, action, target):
+def test_it_moves_a_group_through_its_lifecycle(dpo, time_machine, source, action, target):
+    when = dt.datetime(2026, 11, 18, 10, tzinfo=dt.UTC)
+    time_machine.move_to(when, tick=False)
     group = ChatGroupFactory(status=source)
     changed = services.chatgroup_transition(group=group, action=action, by=dpo, reason="Reviewed")
     changed.refresh_from_db()
@@ -114,6 +117,8 @@ def test_it_moves_a_group_through_its_lifecycle(dpo, source, action, target):
     assert changed.status_reason == "Reviewed"
     last = changed.history.latest()
     assert last.history_user == dpo and "Reviewed" in last.history_change_reason
+    # When it changed: a suspension or retirement ends the running clear-down period there (R13).
+    assert changed.status_changed_at == when
 
 
 ILLEGAL = [

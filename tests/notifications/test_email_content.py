@@ -7,6 +7,7 @@ from django.core import mail
 
 from attestations import notifications, services
 from attestations.models import Cycle, Flag, Obligation, SentEmail
+from groups import services as group_services
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +125,56 @@ def test_a_prompt_before_the_deadline_gives_the_deadline(group, admin_user, memb
     assert message.subject == "Clear the Urgent Ops chat and confirm by Sun 15 Nov, 17:00"
     assert "now late" not in message.body
     assert "Data Protection Act 2018" in message.body and "Data Protection Act 2018" in message.alternatives[0][0]
+
+
+SUSPENDED = "Group suspended on 13 Nov 2026: clear it and do not post in it."
+RETIRED = "Group retired on 14 Nov 2026: clear it one last time, then leave it."
+
+
+def _both_parts(message) -> list[str]:
+    # The HTML part escapes apostrophes and the like; the sentences checked here have none.
+    return [message.body, message.alternatives[0][0]]
+
+
+def test_the_reminder_digest_and_escalation_of_a_suspended_group_say_so(group, admin_user, member, dpo, sweep_at, at):
+    """R13: a group suspended after its week ended is still chased, and every email says why."""
+    sweep_at(PERIOD_END + MINUTES_15)
+    at(PERIOD_END + dt.timedelta(hours=2))
+    group_services.chatgroup_transition(group=group, action="suspend", by=dpo, reason="Team moved to Teams")
+    sweep_at(DUE - dt.timedelta(hours=23))  # reminders, and the digest of the missed prompt
+    [reminder] = [m for m in _messages("Reminder") if m.to == [member.email]]
+    sweep_at(DUE + MINUTES_15)  # the members' digest
+    [digest] = [m for m in mail.outbox if "overdue" in m.subject]
+    sweep_at(DUE + MINUTES_15 + dt.timedelta(hours=72))
+    [escalation] = _messages("Escalation")
+    for message in (reminder, digest, escalation):
+        for body in _both_parts(message):
+            assert SUSPENDED in body, message.subject
+
+
+def test_the_final_clear_down_of_a_retired_group_is_prompted_and_reminded_with_the_reason(
+    group, admin_user, member, dpo, sweep_at, at
+):
+    sweep_at(PERIOD_END + MINUTES_15)
+    retired_at = at(PERIOD_END + dt.timedelta(hours=20))
+    group_services.chatgroup_transition(group=group, action="retire", by=dpo, reason="Project over")
+    sweep_at(retired_at + MINUTES_15)
+    final = Cycle.objects.get(period_end=retired_at)
+    at(retired_at + dt.timedelta(hours=1))
+    services.cycle_prompt(cycle=final, by=admin_user, now=retired_at + dt.timedelta(hours=1))
+    for pk in SentEmail.objects.filter(kind="prompt", cycle=final).values_list("pk", flat=True):
+        notifications.sentemail_send(sent_email_id=pk, now=retired_at + dt.timedelta(hours=1))
+    [prompt] = [m for m in mail.outbox if m.to == [member.email] and "Clear the" in m.subject]
+    sweep_at(final.due_at - dt.timedelta(hours=23))
+    [reminder] = [m for m in _messages("Reminder") if m.to == [member.email] and "16 Nov, 13:00" in m.subject]
+    for message in (prompt, reminder):
+        for body in _both_parts(message):
+            assert RETIRED in body, message.subject
+
+
+def test_the_emails_of_a_group_taking_part_as_usual_say_nothing_of_suspension(group, member, dpo, sweep_at):
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(DUE - dt.timedelta(hours=23))
+    sweep_at(DUE + MINUTES_15)
+    assert mail.outbox
+    assert not any("suspended" in body or "retired" in body for m in mail.outbox for body in _both_parts(m))

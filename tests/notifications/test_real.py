@@ -100,3 +100,36 @@ def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group
     assert Flag.objects.filter(kind="prompt_missed").count() == 1
     assert SentEmail.objects.filter(kind="admin_digest").count() == 1
     assert [m.to for m in mail.outbox] == [[group.admin.email]]
+
+
+def test_a_group_suspended_mid_week_is_chased_on_the_real_worker_and_smtp_server(
+    real_celery, celery_worker, smtp_server, group, admin_user, member, dpo, at, settings
+):
+    """R13 end to end: suspended before its deadline, the group's week stays owed; the
+    suspension's own final period is asked for; the worker emails the reminders and the
+    admin's digest over SMTP, each saying the group is suspended."""
+    from groups import services as group_services
+
+    settings.EMAIL_RETRY_SECONDS = 1
+    at(PERIOD_END + MINUTES_15)
+    tasks.sweep.delay()
+    wait_for(lambda: Obligation.objects.count() == 2)
+    at(PERIOD_END + dt.timedelta(hours=2))
+    group_services.chatgroup_transition(group=group, action="suspend", by=dpo, reason="Team moved to Teams")
+    at(PROMPT_DUE + MINUTES_15)  # the final period closed, the week's prompt missed, reminders due
+    tasks.sweep.delay()
+    wait_for(lambda: Obligation.objects.count() == 4)
+    wait_for(lambda: SentEmail.objects.filter(kind="reminder", status="sent").count() == 2, timeout=40)
+    at(DUE + MINUTES_15)  # the week overdue; the final period's reminders due (its deadline is 19:00)
+    tasks.sweep.delay()
+    wait_for(lambda: any("overdue" in m["Subject"] for m in smtp_server.messages), timeout=40)
+    # One reminder per member for each period: the week, and the final one up to the suspension.
+    wait_for(lambda: SentEmail.objects.filter(kind="reminder", status="sent").count() == 4, timeout=40)
+    note = "Group suspended on 13 Nov 2026: clear it and do not post in it."
+    [digest] = [m for m in smtp_server.messages if "overdue" in m["Subject"]]
+    reminders = [m for m in smtp_server.messages if m["Subject"].startswith("Reminder")]
+    assert [m["To"] for m in reminders].count(member.email) == 2
+    for message in (digest, *reminders):
+        assert note in message.get_body(("plain",)).get_content()
+        assert note in message.get_body(("html",)).get_content()
+    assert Flag.objects.filter(cycle__period_end=PERIOD_END, resolved_at__isnull=True).count() == 3

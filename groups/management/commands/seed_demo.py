@@ -118,12 +118,12 @@ class Command(BaseCommand):
         now = timezone.now()
         start = now - dt.timedelta(weeks=WEEKS_OF_HISTORY, days=1)
         ids = [group.pk for group in groups]
-        ChatGroup.objects.filter(pk__in=ids).update(approved_at=start)
+        ChatGroup.objects.filter(pk__in=ids).update(approved_at=start, status_changed_at=start)
         Membership.objects.filter(group_id__in=ids).update(joined_at=start - dt.timedelta(days=7))
         # The history tells the same story: proposed ten days before approval, members added
         # a week before it, approved at the start.
         ChatGroup.history.filter(id__in=ids, history_type="+").update(history_date=start - dt.timedelta(days=10))
-        ChatGroup.history.filter(id__in=ids, history_type="~").update(history_date=start)
+        ChatGroup.history.filter(id__in=ids, history_type="~").update(history_date=start, status_changed_at=start)
         Membership.history.filter(group_id__in=ids).update(history_date=start - dt.timedelta(days=7))
         for weeks_ago in range(WEEKS_OF_HISTORY - 1, -1, -1):
             moment = now - dt.timedelta(weeks=weeks_ago)
