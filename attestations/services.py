@@ -280,8 +280,13 @@ def obligation_attest(
 
 
 def can_prompt(user: AbstractBaseUser, group: ChatGroup) -> bool:
-    """The group's admin or deputy, or the DPO."""
-    return group_permissions.can_manage(user, group) and not group_permissions.is_auditor(user)
+    """The group's admin or deputy, or the DPO.
+
+    Whatever other role they hold (R12): an auditor named admin of a group runs it. The
+    auditor role itself grants no management of any group, so an auditor cannot prompt or
+    excuse in a group they do not run.
+    """
+    return group_permissions.can_manage(user, group)
 
 
 @dataclass

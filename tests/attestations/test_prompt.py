@@ -202,7 +202,7 @@ def test_prompting_and_sending_each_email_take_a_constant_number_of_queries(
     for _ in range(n):
         MembershipFactory(group=group, joined_at=utc(2026, 10, 1))
     [cycle] = services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(minutes=1))).cycles
-    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=False):
+    with django_assert_num_queries(12), django_capture_on_commit_callbacks(execute=False):
         services.cycle_prompt(cycle=cycle, by=admin_user, now=NOW)
     ids = list(SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True))
     assert len(ids) == n + 1
