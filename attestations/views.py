@@ -12,13 +12,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from groups.models import ChatGroup
 from opcc_portal.forms import call_service
 
-from . import links, permissions, selectors, services
+from . import links, periods, permissions, selectors, services
 from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
 from .models import Obligation
 
 
 def _names(obligations) -> str:
-    names = [o.cycle.group.name for o in obligations]
+    """Each clear-down by its group and its dates: two weeks of one group must read apart."""
+    names = [
+        f"{o.cycle.group.name} ({periods.period_short(o.cycle.period_start, o.cycle.period_end)})" for o in obligations
+    ]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -29,7 +32,7 @@ def _report(request, result: services.AttestResult) -> None:
     if result.already_done:
         messages.info(
             request,
-            f"You had already confirmed {_names(result.already_done)} for these dates; nothing new was recorded.",
+            f"You had already confirmed {_names(result.already_done)}; nothing new was recorded.",
         )
 
 

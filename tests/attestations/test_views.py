@@ -92,7 +92,8 @@ def test_home_attests_several_groups_in_one_submit(client, obligation, member):
     client.force_login(member)
     response = client.post(HOME, attest_data(obligation, other), follow=True)
     assert response.redirect_chain == [(HOME, 302)]
-    assert "Your clear-down of Urgent Ops and Comms On-Call is recorded" in response.content.decode()
+    recorded = "Your clear-down of Urgent Ops (6–13 Nov) and Comms On-Call (6–13 Nov) is recorded"
+    assert recorded in response.content.decode()
     statuses = set(Obligation.objects.filter(user=member).values_list("status", "channel"))
     assert statuses == {("attested", "web")}
 
@@ -244,3 +245,24 @@ def test_the_how_to_page_gives_iphone_and_android_steps(client, member):
 
 def test_the_how_to_page_needs_sign_in(client):
     assert client.get(reverse("attestations:howto")).status_code == 302
+
+
+def test_a_date_before_the_period_ended_is_shown_beside_the_date_field(client, obligation, member):
+    client.force_login(member)
+    html = client.post(HOME, attest_data(obligation, cleared_on="2026-11-12")).content.decode()
+    beside = html.split('id="id_cleared_on_error">', 1)[1].split("</div>", 1)[0]
+    assert "the period ended on Friday 13 November 2026" in beside
+    # The summary at the top links to the field instead of standing alone.
+    assert '<a href="#id_cleared_on">Date you cleared the chat: Urgent Ops: the period ended' in html
+
+
+def test_confirming_two_weeks_of_one_group_names_the_dates_of_each(client, obligation, member, at):
+    later = at(PERIOD_END + dt.timedelta(days=7, minutes=5))
+    services.cycle_close_due(now=later)
+    both = Obligation.objects.filter(user=member).order_by("cycle__period_end")
+    assert len(both) == 2
+    client.force_login(member)
+    response = client.post(HOME, attest_data(*both, cleared_on="2026-11-20"), follow=True)
+    html = response.content.decode()
+    assert "Your clear-down of Urgent Ops (6–13 Nov) and Urgent Ops (13–20 Nov) is recorded" in html
+    assert "(Urgent Ops (6–13 Nov) after the deadline, so marked late)" in html
