@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from groups import permissions as group_permissions
 from groups.models import ChatGroup
+from opcc_portal.forms import DayField, bad_filters_response
 
 from . import audit, exports, ledger, periods
 from .models import ExportLog
@@ -60,8 +61,8 @@ class RangeForm(forms.Form):
         super().__init__(data, **kwargs)
         # "from" is a Python keyword: the date fields are named here rather than declared.
         date_input = forms.DateInput(attrs={"type": "date"})
-        self.fields["from"] = forms.DateField(label="From", required=False, widget=date_input)
-        self.fields["to"] = forms.DateField(label="To", required=False, widget=date_input)
+        self.fields["from"] = DayField(label="From", required=False, widget=date_input)
+        self.fields["to"] = DayField(label="To", required=False, widget=date_input)
         self.order_fields(["group", "from", "to"])
         self.style()
 
@@ -154,11 +155,7 @@ def export(request, kind: str, fmt: str):
         raise Http404("No such export.")
     form = RangeForm(request.GET or None)
     if request.GET and not form.is_valid():
-        return HttpResponse(
-            "Bad filters: " + "; ".join(e for errors in form.errors.values() for e in errors),
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+        return bad_filters_response(form)
     filters = form.filters()
     log = exports.export_log_start(user=request.user, kind=kind, fmt=fmt, filters=filters)
     stamp = timezone.now().astimezone(periods.LONDON).strftime("%Y%m%d-%H%M%S")
