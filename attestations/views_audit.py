@@ -24,7 +24,7 @@ from groups import permissions as group_permissions
 from groups.models import ChatGroup
 from opcc_portal.forms import DayField, bad_filters_response
 
-from . import audit, exports, ledger, periods
+from . import audit, exports, ledger, periods, selectors
 from .models import ExportLog
 
 PAGE_SIZE = 50
@@ -122,7 +122,14 @@ def history(request):
     paginator = Paginator(audit.history_index(filters=filters), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = audit.history_entries(page.object_list)
-    return render(request, "audit/history.html", {"form": form, "page": page, "section": "history"})
+    context = {
+        "form": form,
+        "page": page,
+        "section": "history",
+        # The auditor's (or DPO's) own duties as a member, on the page they land on (R12).
+        "own_open": list(selectors.member_open_obligations(user=request.user)),
+    }
+    return render(request, "audit/history.html", context)
 
 
 # --- Exports -------------------------------------------------------------------------------

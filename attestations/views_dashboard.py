@@ -161,6 +161,8 @@ def index(request):
         # The whole office's emails are the DPO's and auditors' business, not a group admin's.
         "failed_emails": (selectors.sent_emails_failed_since(since=now - FAILED_EMAILS_WINDOW) if scope.is_all else 0),
         "failed_emails_days": FAILED_EMAILS_WINDOW.days,
+        # The viewer's own duties as a member, whatever their role (R12).
+        "own_open": list(selectors.member_open_obligations(user=request.user, now=now)),
     }
     return render(request, "dashboard/index.html", context)
 
