@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from . import periods
 from .links import obligation_link_url
 from .models import Flag, Hold, Obligation, SentEmail
 
@@ -80,6 +81,8 @@ def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime
         "user": obligation.user,
         "group": cycle.group,
         "cycle": cycle,
+        # In the subject: two weeks' emails of one group must not look like duplicates.
+        "period": periods.period_short(cycle.period_start, cycle.period_end),
         "link": obligation_link_url(obligation),
         "home_url": _url("home"),
         "howto_url": _url("attestations:howto"),

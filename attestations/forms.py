@@ -21,9 +21,8 @@ SAVED_LABEL = (
 def confirmation_text(obligation: Obligation) -> str:
     """The sentence a member confirms, naming the group and the dates (R6)."""
     cycle = obligation.cycle
-    start = cycle.period_start.astimezone(periods.LONDON)
-    end = cycle.period_end.astimezone(periods.LONDON)
-    return f"I have cleared all messages in {cycle.group.name} for {start:%a %-d %b} to {end:%a %-d %b %Y}"
+    dates = periods.period_label(cycle.period_start, cycle.period_end)
+    return f"I have cleared all messages in {cycle.group.name} for {dates}"
 
 
 class _DateClearedMixin(forms.Form):

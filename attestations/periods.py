@@ -60,3 +60,20 @@ def next_period_end(*, weekday: int, at: dt.time, now: dt.datetime) -> dt.dateti
     last = last_ended_period(weekday=weekday, at=at, now=now)
     end_day = last.end.astimezone(LONDON).date() + dt.timedelta(days=PERIOD_DAYS)
     return local_to_utc(end_day, at)
+
+
+def period_label(start: dt.datetime, end: dt.datetime) -> str:
+    """A period's UK days in full, as a member confirms it: "Fri 6 Nov to Fri 13 Nov 2026"."""
+    first, last = start.astimezone(LONDON), end.astimezone(LONDON)
+    return f"{first:%a %-d %b} to {last:%a %-d %b %Y}"
+
+
+def period_short(start: dt.datetime, end: dt.datetime) -> str:
+    """A period's UK days in few characters, for a subject line or a list: "6–13 Nov",
+    "30 Oct–6 Nov", "26 Dec 2026–2 Jan 2027". Two weeks of one group never read the same."""
+    first, last = start.astimezone(LONDON).date(), end.astimezone(LONDON).date()
+    if first.year != last.year:
+        return f"{first:%-d %b %Y}–{last:%-d %b %Y}"
+    if first.month != last.month:
+        return f"{first:%-d %b}–{last:%-d %b}"
+    return f"{first:%-d}–{last:%-d %b}"

@@ -1,7 +1,14 @@
 """Who may do what with clear-downs. Small getters that check the role and the object.
 
 Outsiders are told nothing about a proposal (404, as for the register); someone who can
-see a group but may not run it gets 403. Auditors read everything and change nothing.
+see a group but may not run it gets 403.
+
+Each check is about the object and the person's relation to it, never a blanket "auditors
+may not POST" (R12): a person's duties as a member, or as the admin of a group, do not
+depend on their other roles. An auditor or the DPO in a group attests their own
+clear-downs; an auditor who runs a group prompts and excuses in it. What auditors may not
+change (other people's records, other groups, holds, the register) is refused here and in
+the services because they have no relation to it, not because they are auditors.
 """
 
 from __future__ import annotations
@@ -17,13 +24,7 @@ from groups.models import ChatGroup
 from .models import Cycle, Hold, Obligation
 from .services import can_hold, can_prompt
 
-__all__ = ["can_hold", "can_prompt", "can_see_people", "check_can_write"]
-
-
-def check_can_write(user: AbstractBaseUser) -> None:
-    """Auditors change nothing: every POST of theirs is refused."""
-    if group_permissions.is_auditor(user):
-        raise PermissionDenied
+__all__ = ["can_hold", "can_prompt", "can_see_people"]
 
 
 def can_see_people(user: AbstractBaseUser, group: ChatGroup) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -56,11 +56,6 @@ def _save(obj, *, by: AbstractBaseUser | None, reason: str, **kwargs) -> None:
 def _history(model, objs: Sequence, *, by: AbstractBaseUser | None, reason: str, update: bool) -> None:
     if objs:
         model.history.bulk_history_create(objs, update=update, default_user=by, default_change_reason=reason[:100])
-
-
-def _date_range(start: dt.datetime, end: dt.datetime) -> str:
-    start_local, end_local = start.astimezone(periods.LONDON), end.astimezone(periods.LONDON)
-    return f"{start_local:%a %-d %b} to {end_local:%a %-d %b %Y}"
 
 
 # --- Closing cycles (R4, R7, R9) ----------------------------------------------------------
@@ -276,22 +271,26 @@ def obligation_attest(
             "group_id", flat=True
         )
     )
-    errors = []
+    # A date too early is the date's fault: it goes beside the date field. A hold or an
+    # excuse is about the clear-down itself: it goes above the form.
+    errors: dict[str, list[str]] = {NON_FIELD_ERRORS: [], "cleared_on": []}
     for obligation in locked:
         group = obligation.cycle.group
         if obligation.status == Status.HELD or (obligation.is_open and group.pk in held_groups):
-            errors.append(f"{group.name} is on hold: do NOT clear this chat. Nothing is owed for it.")
+            errors[NON_FIELD_ERRORS].append(f"{group.name} is on hold: do NOT clear this chat. Nothing is owed for it.")
         elif obligation.status == Status.EXCUSED:
-            errors.append(f"You were excused from clearing {group.name} for these dates; nothing is owed.")
+            errors[NON_FIELD_ERRORS].append(
+                f"You were excused from clearing {group.name} for these dates; nothing is owed."
+            )
         elif obligation.status == Status.PENDING:
             period_end_day = obligation.cycle.period_end.astimezone(periods.LONDON).date()
             if cleared_on < period_end_day:
-                errors.append(
+                errors["cleared_on"].append(
                     f"{group.name}: the period ended on {period_end_day:%A %-d %B %Y}, so the chat must be "
                     "cleared on or after that day. Clear it again now and give today's date."
                 )
-    if errors:
-        raise ValidationError(errors)
+    if any(errors.values()):
+        raise ValidationError({key: messages for key, messages in errors.items() if messages})
 
     result = AttestResult()
     for obligation in locked:
@@ -326,8 +325,13 @@ def obligation_attest(
 
 
 def can_prompt(user: AbstractBaseUser, group: ChatGroup) -> bool:
-    """The group's admin or deputy, or the DPO."""
-    return group_permissions.can_manage(user, group) and not group_permissions.is_auditor(user)
+    """The group's admin or deputy, or the DPO.
+
+    Whatever other role they hold (R12): an auditor named admin of a group runs it. The
+    auditor role itself grants no management of any group, so an auditor cannot prompt or
+    excuse in a group they do not run.
+    """
+    return group_permissions.can_manage(user, group)
 
 
 @dataclass

@@ -12,13 +12,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from groups.models import ChatGroup
 from opcc_portal.forms import call_service
 
-from . import links, permissions, selectors, services
+from . import links, periods, permissions, selectors, services
 from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
 from .models import Obligation
 
 
 def _names(obligations) -> str:
-    names = [o.cycle.group.name for o in obligations]
+    """Each clear-down by its group and its dates: two weeks of one group must read apart."""
+    names = [
+        f"{o.cycle.group.name} ({periods.period_short(o.cycle.period_start, o.cycle.period_end)})" for o in obligations
+    ]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -29,7 +32,7 @@ def _report(request, result: services.AttestResult) -> None:
     if result.already_done:
         messages.info(
             request,
-            f"You had already confirmed {_names(result.already_done)} for these dates; nothing new was recorded.",
+            f"You had already confirmed {_names(result.already_done)}; nothing new was recorded.",
         )
 
 
@@ -37,8 +40,6 @@ def _report(request, result: services.AttestResult) -> None:
 @require_http_methods(["GET", "POST"])
 def my_clear_downs(request):
     """Home: every open clear-down of the person, one form to confirm several at once (R6)."""
-    if request.method == "POST":
-        permissions.check_can_write(request.user)
     # The form accepts any of the person's own obligations, so a second submit of one
     # already done reaches the service, which says so instead of a vague "invalid choice".
     form = AttestForm(request.POST or None, obligations=Obligation.objects.filter(user=request.user))
@@ -105,8 +106,6 @@ def link(request, token: str):
     )
     if obligation is None:
         return _link_problem(request, "invalid", 404)
-    if request.method == "POST":
-        permissions.check_can_write(request.user)
     form = LinkAttestForm(request.POST or None, obligation=obligation)
     if request.method == "POST" and form.is_valid():
         result = call_service(
@@ -136,7 +135,6 @@ def link(request, token: str):
 @require_POST
 def prompt(request, pk: int):
     """Issue the weekly prompt of a cycle (R5): admin, deputy or DPO."""
-    permissions.check_can_write(request.user)
     cycle = permissions.get_cycle_for_prompt(request.user, pk)
     try:
         result = services.cycle_prompt(cycle=cycle, by=request.user)
@@ -160,8 +158,6 @@ def prompt(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def excuse(request, pk: int):
     """Excuse a member from one cycle (R7): admin, deputy or DPO, with a reason."""
-    if request.method == "POST":
-        permissions.check_can_write(request.user)
     obligation = permissions.get_obligation_for_excuse(request.user, pk)
     group = obligation.cycle.group
     form = ExcuseForm(request.POST or None)
@@ -184,8 +180,6 @@ def excuse(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def hold_place(request, pk: int):
     """Place an FOI or legal hold on a group (R9): DPO only."""
-    if request.method == "POST":
-        permissions.check_can_write(request.user)
     group = permissions.get_group_for_hold(request.user, pk)
     hold = selectors.group_active_hold(group=group)
     form = HoldForm(request.POST or None)
@@ -210,8 +204,6 @@ def hold_place(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def hold_lift(request, pk: int):
     """Lift a hold (R9): DPO only, with a reason."""
-    if request.method == "POST":
-        permissions.check_can_write(request.user)
     hold = permissions.get_hold_for_lift(request.user, pk)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

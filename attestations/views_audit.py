@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from groups import permissions as group_permissions
 from groups.models import ChatGroup
+from opcc_portal.forms import DayField, bad_filters_response
 
-from . import audit, exports, ledger, periods
+from . import audit, exports, ledger, periods, selectors
 from .models import ExportLog
 
 PAGE_SIZE = 50
@@ -60,8 +61,8 @@ class RangeForm(forms.Form):
         super().__init__(data, **kwargs)
         # "from" is a Python keyword: the date fields are named here rather than declared.
         date_input = forms.DateInput(attrs={"type": "date"})
-        self.fields["from"] = forms.DateField(label="From", required=False, widget=date_input)
-        self.fields["to"] = forms.DateField(label="To", required=False, widget=date_input)
+        self.fields["from"] = DayField(label="From", required=False, widget=date_input)
+        self.fields["to"] = DayField(label="To", required=False, widget=date_input)
         self.order_fields(["group", "from", "to"])
         self.style()
 
@@ -121,7 +122,14 @@ def history(request):
     paginator = Paginator(audit.history_index(filters=filters), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = audit.history_entries(page.object_list)
-    return render(request, "audit/history.html", {"form": form, "page": page, "section": "history"})
+    context = {
+        "form": form,
+        "page": page,
+        "section": "history",
+        # The auditor's (or DPO's) own duties as a member, on the page they land on (R12).
+        "own_open": list(selectors.member_open_obligations(user=request.user)),
+    }
+    return render(request, "audit/history.html", context)
 
 
 # --- Exports -------------------------------------------------------------------------------
@@ -154,11 +162,7 @@ def export(request, kind: str, fmt: str):
         raise Http404("No such export.")
     form = RangeForm(request.GET or None)
     if request.GET and not form.is_valid():
-        return HttpResponse(
-            "Bad filters: " + "; ".join(e for errors in form.errors.values() for e in errors),
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+        return bad_filters_response(form)
     filters = form.filters()
     log = exports.export_log_start(user=request.user, kind=kind, fmt=fmt, filters=filters)
     stamp = timezone.now().astimezone(periods.LONDON).strftime("%Y%m%d-%H%M%S")

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models.functions import Lower
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET
 from groups import permissions as group_permissions
 from groups import selectors as group_selectors
 from groups.models import ChatGroup
+from opcc_portal.forms import DayField, bad_filters_response
 
 from . import periods, selectors, stats
 from .forms import is_id
@@ -62,8 +63,8 @@ class RangeForm(forms.Form):
         super().__init__(data)
         self.today = today
         # "from" is a Python keyword, so the fields are named here rather than declared.
-        self.fields["from"] = forms.DateField(label="From", required=False)
-        self.fields["to"] = forms.DateField(label="To", required=False)
+        self.fields["from"] = DayField(label="From", required=False)
+        self.fields["to"] = DayField(label="To", required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -160,6 +161,8 @@ def index(request):
         # The whole office's emails are the DPO's and auditors' business, not a group admin's.
         "failed_emails": (selectors.sent_emails_failed_since(since=now - FAILED_EMAILS_WINDOW) if scope.is_all else 0),
         "failed_emails_days": FAILED_EMAILS_WINDOW.days,
+        # The viewer's own duties as a member, whatever their role (R12).
+        "own_open": list(selectors.member_open_obligations(user=request.user, now=now)),
     }
     return render(request, "dashboard/index.html", context)
 
@@ -194,7 +197,9 @@ def neutralise(cell):
 @require_GET
 def groups_csv(request):
     scope = dashboard_scope(request)
-    dates, _ = _date_range(request)
+    dates, form = _date_range(request)
+    if form.is_bound and not form.is_valid():
+        return bad_filters_response(form)
     rows = stats.group_export_rows(scope=scope, dates=dates, **_table_filters(request))
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
@@ -246,12 +251,11 @@ def obligations(request):
     dates, form = _date_range(request)
     bucket = request.GET.get("bucket", "")
     bucket = bucket if bucket in stats.BUCKETS else ""
-    week = None
-    if request.GET.get("week"):
-        try:
-            week = dt.date.fromisoformat(request.GET["week"])
-        except ValueError:
-            week = None
+    week, filter_errors = None, []
+    try:
+        week = DayField(required=False).clean(request.GET.get("week", ""))
+    except ValidationError as exc:
+        filter_errors.append(f"Week: {' '.join(exc.messages)} Showing every week instead.")
     group_id = request.GET.get("group", "")
     chat_group = _group_in_scope(scope, int(group_id)) if is_id(group_id) else None
     latest = _flag(request, "latest")
@@ -282,6 +286,7 @@ def obligations(request):
         "week": week,
         "latest": latest,
         "group": chat_group,
+        "filter_errors": filter_errors,
     }
     return render(request, "dashboard/obligations.html", context)
 
@@ -318,7 +323,8 @@ def flags(request):
 def people(request):
     scope = dashboard_scope(request)
     dates, form = _date_range(request)
-    search = request.GET.get("q", "")[:100]
+    # NUL characters cannot be stored or searched for in PostgreSQL; nobody types them.
+    search = request.GET.get("q", "")[:100].replace("\x00", "")
     page = Paginator(stats.people_rows(scope=scope, search=search), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {**_common(request, scope, dates, form, keep=("q",)), "page": page, "search": search}
     return render(request, "dashboard/people.html", context)

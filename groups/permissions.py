@@ -21,6 +21,13 @@ def is_auditor(user: AbstractBaseUser) -> bool:
     return user.is_authenticated and user.has_perm("groups.view_register_history") and not is_dpo(user)
 
 
+def can_propose(user: AbstractBaseUser) -> bool:
+    """Any member of staff may propose a group, except an auditor: a proposal adds to the
+    register, which auditors read and do not change. (Running a group they are named admin
+    of is a member's duty, and allowed: R12.)"""
+    return user.is_authenticated and not is_auditor(user)
+
+
 def can_manage_any(user: AbstractBaseUser) -> bool:
     return user.is_authenticated and user.has_perm("groups.manage_any_chatgroup")
 

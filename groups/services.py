@@ -86,7 +86,9 @@ def chatgroup_propose(
     cycle_weekday: int = ChatGroup.Weekday.FRIDAY,
     cycle_time=None,
 ) -> ChatGroup:
-    """Any member of staff may propose a work group; they become its admin and first member."""
+    """Any member of staff but an auditor may propose a work group; they become its admin and first member."""
+    if not permissions.can_propose(by):
+        raise PermissionDenied
     name = _clean_name(name)
     purpose = _clean_purpose(purpose)
     _check_name_free(name)

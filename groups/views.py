@@ -45,7 +45,7 @@ def register(request):
             "search": search,
             "status": status if status in ChatGroup.Status.values else "",
             "statuses": ChatGroup.Status.choices,
-            "can_propose": not permissions.is_auditor(request.user),
+            "can_propose": permissions.can_propose(request.user),
         },
     )
 
@@ -53,7 +53,7 @@ def register(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def propose(request):
-    if permissions.is_auditor(request.user):
+    if not permissions.can_propose(request.user):
         raise PermissionDenied
     form = ChatGroupForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

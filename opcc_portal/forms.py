@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.http import HttpResponse
+
+# The days a filter may name. Python's dates stop at years 1 and 9999, so a range reaching
+# either end overflows as soon as a day is added or a week's Monday is found (a server error,
+# or an export cut off mid-download). No record of the portal can fall outside these years.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+DAY_OUT_OF_RANGE = f"Give a date from {EARLIEST_DAY:%-d %B %Y} to {LATEST_DAY:%-d %B %Y}."
 
 
 def call_service(form, service, **kwargs):
@@ -33,3 +45,28 @@ class LoginForm(AuthenticationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.pop("autofocus", None)
+
+
+class DayField(forms.DateField):
+    """A day in a filter of the dashboard or the audit: a real date, within the years above."""
+
+    default_error_messages = {"invalid": "Give a real date, such as 2026-11-13."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators += [
+            MinValueValidator(EARLIEST_DAY, message=DAY_OUT_OF_RANGE),
+            MaxValueValidator(LATEST_DAY, message=DAY_OUT_OF_RANGE),
+        ]
+
+
+def bad_filters_response(form) -> HttpResponse:
+    """400 for a download asked with filters that are not valid: a file of other rows than
+    those asked for would mislead, so it says what is wrong instead, field by field."""
+    messages = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else None
+        messages += [f"{label}: {error}" if label else error for error in errors]
+    return HttpResponse(
+        "Bad filters: " + " ".join(messages) + "\n", status=400, content_type="text/plain; charset=utf-8"
+    )

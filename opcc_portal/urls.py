@@ -3,8 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import legal, views
-from .forms import LoginForm
+from . import accounts, legal, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,11 +12,7 @@ urlpatterns = [
     path("privacy/", legal.privacy, name="privacy"),
     path("accessibility/", legal.accessibility, name="accessibility"),
     path("cookies/", legal.cookies, name="cookies"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
-        name="login",
-    ),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     # Reset links are built from SITE_URL, never from the request's Host header.
     path(
         "accounts/password_reset/",

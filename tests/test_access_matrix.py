@@ -43,8 +43,9 @@ MATRIX = {
     "privacy":                 ((200,) * 6, (405,) * 6),
     "accessibility":           ((200,) * 6, (405,) * 6),
     "cookies":                 ((200,) * 6, (405,) * 6),
-    # A member's own clear-downs; auditors change nothing.
-    "home":                    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 403)),
+    # A member's own clear-downs, whatever their other roles (R12): an auditor's empty POST
+    # gets the form's errors like anyone's (tests/test_role_combinations.py attests).
+    "home":                    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 200)),
     "attestations:howto":      ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     # The link in the member's email: only its owner may use it; others get a clear page.
     "attestations:link":       ((LOGIN, 200, 403, 403, 403, 403), (LOGIN, 200, 403, 403, 403, 403)),

@@ -44,7 +44,7 @@ def test_a_member_on_a_phone_attests_two_groups_at_once(live_server, page, login
     page.get_by_role("button", name="Confirm my clear-downs").click()
 
     expect(page.get_by_role("status")).to_contain_text(
-        "Your clear-down of Communications On-Call and Urgent Ops is recorded"
+        "Your clear-down of Communications On-Call (6–13 Nov) and Urgent Ops (6–13 Nov) is recorded"
     )
     expect(page.get_by_text("Nothing to do")).to_be_visible()
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
@@ -77,7 +77,7 @@ def test_a_member_on_a_phone_opens_the_emailed_link_signs_in_and_confirms(
     page.get_by_role("button", name="Confirm my clear-down").click()
 
     expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops is recorded")
+    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops (6–13 Nov) is recorded")
     expect(page.get_by_text("Nothing to do")).to_be_visible()
     past = page.locator(".past-list li", has_text="Urgent Ops")
     expect(past).to_contain_text("Done")

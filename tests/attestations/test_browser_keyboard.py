@@ -25,7 +25,7 @@ def test_a_member_attests_with_the_keyboard_only(live_server, page, keyboard_log
     tab_to(page, page.get_by_label(SAVED))
     page.keyboard.press("Space")
     keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-downs"))
-    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops is recorded")
+    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops (6–13 Nov) is recorded")
     expect(page.get_by_text("Nothing to do")).to_be_visible()
     assert Obligation.objects.get(user=member).status == "attested"
 
@@ -54,7 +54,7 @@ def test_the_admin_prompts_and_excuses_with_the_keyboard_only(live_server, page,
 def test_the_dpo_places_and_lifts_a_hold_with_the_keyboard_only(live_server, page, keyboard_login, group, dpo):
     close_the_week()
     keyboard_login(dpo)
-    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Clear-down dashboard")).to_be_visible()  # the DPO lands on their work
     assert_skip_link_first(page, f"{live_server.url}{group.get_absolute_url()}")
     keyboard_activate(page, page.get_by_role("link", name="Place a hold (FOI or legal)"))
     expect(page.get_by_role("heading", name="Place a hold on “Urgent Ops”")).to_be_visible()
@@ -94,5 +94,5 @@ def test_on_a_phone_a_member_opens_the_menu_and_attests_with_the_keyboard_only(
     tab_to(page, page.get_by_label(SAVED))
     page.keyboard.press("Space")
     keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-downs"))
-    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops is recorded")
+    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops (6–13 Nov) is recorded")
     assert Obligation.objects.get(user=member).status == "attested"

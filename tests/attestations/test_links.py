@@ -141,9 +141,19 @@ def test_an_open_clear_down_of_a_group_under_a_hold_shows_the_banner_and_no_form
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
-def test_auditors_cannot_post_through_a_link(client, auditor, cycle):
+def test_an_auditor_confirms_their_own_clear_down_through_its_link(client, auditor, cycle):
+    # A person's duties as a member never depend on their other roles (R12).
     obligation = Obligation.objects.create(cycle=cycle, user=auditor, due_at=cycle.due_at)
     client.force_login(auditor)
     assert client.get(url_for(obligation)).status_code == 200
-    assert client.post(url_for(obligation), CONFIRM).status_code == 403
-    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+    assert client.post(url_for(obligation), CONFIRM).status_code == 302
+    assert Obligation.objects.get(pk=obligation.pk).status == "attested"
+
+
+def test_a_date_before_the_period_ended_is_shown_beside_the_date_field(client, obligation, member):
+    client.force_login(member)
+    html = client.post(url_for(obligation), {**CONFIRM, "cleared_on": "2026-11-10"}).content.decode()
+    field = html.split('id="id_cleared_on"', 1)[1]
+    beside = field.split('id="error_1_id_cleared_on"', 1)[1].split("</span>", 1)[0]
+    assert "the period ended on Friday 13 November 2026" in beside
+    assert '<a href="#id_cleared_on">Date you cleared the chat: Urgent Ops: the period ended' in html

@@ -70,3 +70,21 @@ def test_it_reads_a_time_in_the_autumn_overlap_as_the_first_one():
 
 def test_it_gives_the_end_of_the_running_period():
     assert periods.next_period_end(weekday=SUNDAY, at=FIVE_PM, now=utc(2026, 11, 10, 9)) == utc(2026, 11, 15, 17)
+
+
+@pytest.mark.parametrize(
+    "start, end, short",
+    [
+        (utc(2026, 11, 6, 17), utc(2026, 11, 13, 17), "6–13 Nov"),
+        (utc(2026, 10, 30, 17), utc(2026, 11, 6, 17), "30 Oct–6 Nov"),
+        (utc(2026, 12, 25, 17), utc(2027, 1, 1, 17), "25 Dec 2026–1 Jan 2027"),
+        # UK days, not UTC days: 23:30 UTC on 31 March 2027 is 00:30 on 1 April in London.
+        (utc(2027, 3, 24, 23, 30), utc(2027, 3, 31, 23, 30), "24 Mar–1 Apr"),
+    ],
+)
+def test_it_names_a_periods_dates_shortly_in_uk_days(start, end, short):
+    assert periods.period_short(start, end) == short
+
+
+def test_it_names_a_periods_dates_in_full():
+    assert periods.period_label(utc(2026, 11, 6, 17), utc(2026, 11, 13, 17)) == "Fri 6 Nov to Fri 13 Nov 2026"

@@ -41,7 +41,7 @@ def test_the_prompt_email_has_text_and_html_with_an_absolute_signed_link(
 ):
     prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     [message] = [m for m in mail.outbox if m.to == [member.email]]
-    assert message.subject == "Clear the Urgent Ops chat and confirm by Sun 15 Nov, 17:00"
+    assert message.subject == "Clear the Urgent Ops chat for 6–13 Nov and confirm by Sun 15 Nov, 17:00"
     html = message.alternatives[0][0]
     assert message.alternatives[0][1] == "text/html"
     for body in (message.body, html):
@@ -202,7 +202,7 @@ def test_prompting_and_sending_each_email_take_a_constant_number_of_queries(
     for _ in range(n):
         MembershipFactory(group=group, joined_at=utc(2026, 10, 1))
     [cycle] = services.cycle_close_due(now=at(PERIOD_END + dt.timedelta(minutes=1))).cycles
-    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=False):
+    with django_assert_num_queries(12), django_capture_on_commit_callbacks(execute=False):
         services.cycle_prompt(cycle=cycle, by=admin_user, now=NOW)
     ids = list(SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True))
     assert len(ids) == n + 1
@@ -264,3 +264,18 @@ def test_only_those_who_run_the_group_excuse(request, obligation, who):
 def test_a_member_cannot_excuse_another(cycle, member, admin_user):
     with pytest.raises(PermissionDenied):
         services.obligation_excuse(obligation=cycle.obligations.get(user=admin_user), by=member, reason="Leave")
+
+
+def test_two_weeks_prompts_of_one_group_have_subjects_that_tell_them_apart(
+    cycle, admin_user, member, at, django_capture_on_commit_callbacks
+):
+    first_week = PERIOD_END + dt.timedelta(days=7)
+    [second] = services.cycle_close_due(now=at(first_week + dt.timedelta(minutes=5))).cycles
+    with django_capture_on_commit_callbacks(execute=True):
+        for week in (cycle, second):
+            services.cycle_prompt(cycle=week, by=admin_user, now=first_week + dt.timedelta(minutes=10))
+    subjects = [m.subject for m in mail.outbox if m.to == [member.email]]
+    assert subjects == [
+        "Late: clear the Urgent Ops chat for 6–13 Nov and confirm today",
+        "Clear the Urgent Ops chat for 13–20 Nov and confirm by Sun 22 Nov, 17:00",
+    ]

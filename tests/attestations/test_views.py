@@ -92,7 +92,8 @@ def test_home_attests_several_groups_in_one_submit(client, obligation, member):
     client.force_login(member)
     response = client.post(HOME, attest_data(obligation, other), follow=True)
     assert response.redirect_chain == [(HOME, 302)]
-    assert "Your clear-down of Urgent Ops and Comms On-Call is recorded" in response.content.decode()
+    recorded = "Your clear-down of Urgent Ops (6–13 Nov) and Comms On-Call (6–13 Nov) is recorded"
+    assert recorded in response.content.decode()
     statuses = set(Obligation.objects.filter(user=member).values_list("status", "channel"))
     assert statuses == {("attested", "web")}
 
@@ -195,9 +196,13 @@ def test_home_does_not_offer_an_open_clear_down_of_a_group_under_a_hold(client, 
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
-def test_auditors_cannot_post_to_home(client, auditor, obligation):
+def test_an_auditor_cannot_confirm_someone_elses_clear_down_from_home(client, auditor, obligation):
+    # Their own they confirm like anyone (R12, tests/test_role_combinations.py); another's is
+    # not among their choices, so nothing is recorded.
     client.force_login(auditor)
-    assert client.post(HOME, attest_data(obligation)).status_code == 403
+    response = client.post(HOME, attest_data(obligation))
+    assert response.status_code == 200 and "is not yours" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
 def count_queries(client, url) -> int:
@@ -240,3 +245,24 @@ def test_the_how_to_page_gives_iphone_and_android_steps(client, member):
 
 def test_the_how_to_page_needs_sign_in(client):
     assert client.get(reverse("attestations:howto")).status_code == 302
+
+
+def test_a_date_before_the_period_ended_is_shown_beside_the_date_field(client, obligation, member):
+    client.force_login(member)
+    html = client.post(HOME, attest_data(obligation, cleared_on="2026-11-12")).content.decode()
+    beside = html.split('id="id_cleared_on_error">', 1)[1].split("</div>", 1)[0]
+    assert "the period ended on Friday 13 November 2026" in beside
+    # The summary at the top links to the field instead of standing alone.
+    assert '<a href="#id_cleared_on">Date you cleared the chat: Urgent Ops: the period ended' in html
+
+
+def test_confirming_two_weeks_of_one_group_names_the_dates_of_each(client, obligation, member, at):
+    later = at(PERIOD_END + dt.timedelta(days=7, minutes=5))
+    services.cycle_close_due(now=later)
+    both = Obligation.objects.filter(user=member).order_by("cycle__period_end")
+    assert len(both) == 2
+    client.force_login(member)
+    response = client.post(HOME, attest_data(*both, cleared_on="2026-11-20"), follow=True)
+    html = response.content.decode()
+    assert "Your clear-down of Urgent Ops (6–13 Nov) and Urgent Ops (13–20 Nov) is recorded" in html
+    assert "(Urgent Ops (6–13 Nov) after the deadline, so marked late)" in html

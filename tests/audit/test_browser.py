@@ -76,7 +76,7 @@ def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(logi
 def test_an_auditor_filters_the_history_with_the_keyboard_only(live_server, page, keyboard_login):
     auditor, record = the_record()
     keyboard_login(auditor)
-    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Change history")).to_be_visible()  # an auditor lands on their work
     keyboard_activate(page, page.get_by_role("link", name="Audit"))
     page.wait_for_url("**/audit/")
     assert_skip_link_first(page)
@@ -94,7 +94,7 @@ def test_the_audit_pages_have_no_accessibility_violations_on_a_phone(live_server
     auditor, record = the_record()
     page.set_viewport_size(VIEWPORTS["phone"])
     login_page(auditor)
-    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Change history")).to_be_visible()  # an auditor lands on their work
     visit_and_scan(page, assert_accessible, live_server.url, [
         "/audit/",
         "/audit/?kind=group&by=dpo",

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_the_dpo_approves_a_proposed_group(live_server, login_page, dpo, proposal):
     page = login_page(dpo)
-    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Clear-down dashboard")).to_be_visible()  # the DPO lands on their work
     page.get_by_role("link", name="Register of groups").click()
     page.get_by_label("Status").select_option("proposed")
     page.get_by_role("button", name="Search").click()
@@ -32,7 +32,7 @@ def test_the_dpo_approves_a_proposed_group(live_server, login_page, dpo, proposa
 
 def test_the_dpo_approves_a_proposed_group_with_the_keyboard_only(live_server, page, keyboard_login, dpo, proposal):
     keyboard_login(dpo)
-    expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
+    expect(page.get_by_role("heading", name="Clear-down dashboard")).to_be_visible()  # the DPO lands on their work
     keyboard_activate(page, page.get_by_role("link", name="Register of groups"))
     expect(page.get_by_role("heading", name="Register of work groups")).to_be_visible()
     assert_skip_link_first(page)

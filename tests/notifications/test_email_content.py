@@ -109,7 +109,7 @@ def test_a_prompt_issued_after_the_deadline_says_the_clear_down_is_late(group, a
     for pk in SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True):
         notifications.sentemail_send(sent_email_id=pk, now=late)
     message = next(m for m in mail.outbox if m.to == [member.email])
-    assert message.subject == "Late: clear the Urgent Ops chat and confirm today"
+    assert message.subject == "Late: clear the Urgent Ops chat for 6–13 Nov and confirm today"
     for body in (message.body, message.alternatives[0][0]):
         assert "so this clear-down is now late: please do it today" in body
         assert "Data Protection Act 2018" in body
@@ -122,7 +122,7 @@ def test_a_prompt_before_the_deadline_gives_the_deadline(group, admin_user, memb
     for pk in SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True):
         notifications.sentemail_send(sent_email_id=pk, now=PERIOD_END + dt.timedelta(hours=1))
     message = next(m for m in mail.outbox if m.to == [member.email])
-    assert message.subject == "Clear the Urgent Ops chat and confirm by Sun 15 Nov, 17:00"
+    assert message.subject == "Clear the Urgent Ops chat for 6–13 Nov and confirm by Sun 15 Nov, 17:00"
     assert "now late" not in message.body
     assert "Data Protection Act 2018" in message.body and "Data Protection Act 2018" in message.alternatives[0][0]
 
