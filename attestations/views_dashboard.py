@@ -160,6 +160,7 @@ def index(request):
         # The whole office's emails are the DPO's and auditors' business, not a group admin's.
         "failed_emails": (selectors.sent_emails_failed_since(since=now - FAILED_EMAILS_WINDOW) if scope.is_all else 0),
         "failed_emails_days": FAILED_EMAILS_WINDOW.days,
+        "cannot_email": selectors.people_who_cannot_be_emailed() if scope.is_all else None,
     }
     return render(request, "dashboard/index.html", context)
 
@@ -385,5 +386,6 @@ def emails(request):
         "status_counts": [(value, label, counts[value]) for value, label in SentEmail.Status.choices],
         "total": sum(counts.values()),
         "range_qs": _range_qs(dates),
+        "cannot_email": selectors.people_who_cannot_be_emailed(),
     }
     return render(request, "dashboard/emails.html", context)

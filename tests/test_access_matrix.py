@@ -39,6 +39,8 @@ MATRIX = {
     "password_reset_confirm":  ((200,) * 6, (200,) * 6),
     "password_reset_complete": ((200,) * 6, (405,) * 6),
     "healthz":                 ((200,) * 6, (405,) * 6),
+    # Open to monitoring (no token set); 503 here because no worker or beat ran in this test.
+    "healthz_status":          ((503,) * 6, (405,) * 6),
     # A member's own clear-downs; auditors change nothing.
     "home":                    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 403)),
     "attestations:howto":      ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
