@@ -110,8 +110,8 @@ def sweep(*, now: dt.datetime | None = None, queue: bool = True) -> SweepResult:
     """Everything the 15-minute beat does, in order, each step its own transaction.
 
     Close due cycles, raise flags, resolve flags that are settled, then make the emails:
-    reminders, admin digests, DPO escalations, prompts and weekly summaries that could not
-    be sent before, and re-queue emails whose task was lost.
+    prompt emails that could not be sent before, reminders, admin digests, DPO escalations,
+    weekly summaries that could not be sent before, and re-queue emails whose task was lost.
     Running it twice, or twice at once, does nothing more than running it once.
     """
     now = now or timezone.now()
@@ -119,10 +119,10 @@ def sweep(*, now: dt.datetime | None = None, queue: bool = True) -> SweepResult:
     result.cycles = len(services.cycle_close_due(now=now).cycles)
     result.flags_raised = len(services.flags_raise(now=now).raised)
     result.flags_resolved = flags_resolve_settled(now=now)
+    result.emails += prompt_emails_queue_again(now=now, queue=queue)  # before a reminder of the same week
     result.emails += reminders_queue(now=now, queue=queue)
     result.emails += admin_digests_queue(now=now, queue=queue)
     result.emails += escalations_queue(now=now, queue=queue)
-    result.emails += prompt_emails_queue_again(now=now, queue=queue)
     result.emails += dpo_summaries_queue(now=now, queue=queue, again_only=True)
     result.emails += emails_requeue(now=now, queue=queue)
     return result

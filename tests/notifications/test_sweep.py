@@ -41,7 +41,10 @@ def test_it_reminds_each_member_once_the_lead_time_before_the_deadline(group, ad
     assert len(sent(Kind.REMINDER)) == 2
 
 
-def test_a_member_who_attested_gets_no_reminder(group, member, sweep_at):
+def test_a_member_who_attested_or_was_excused_gets_no_reminder_and_the_log_has_no_row_for_them(
+    group, member, dpo, sweep_at
+):
+    excused = MembershipFactory(group=group).user
     sweep_at(PERIOD_END + MINUTES_15)
     obligation = Obligation.objects.get(user=member)
     services.obligation_attest(
@@ -52,8 +55,13 @@ def test_a_member_who_attested_gets_no_reminder(group, member, sweep_at):
         confirmed_saved=True,
         now=PERIOD_END + dt.timedelta(hours=1),
     )
+    services.obligation_excuse(obligation=Obligation.objects.get(user=excused), by=dpo, reason="On leave")
     sweep_at(DUE - dt.timedelta(hours=23))
     assert [e.user for e in sent(Kind.REMINDER)] == [group.admin]
+    # The DPO's email log: one reminder, to the one still owing; no "Not sent: already settled"
+    # row for those who had settled before the reminder was made.
+    log = SentEmail.objects.filter(kind=Kind.REMINDER).values_list("user", "status", "error")
+    assert list(log) == [(group.admin_id, "sent", "")]
 
 
 def test_the_admin_and_deputy_get_one_digest_per_batch_of_flags(group, admin_user, member, sweep_at):
