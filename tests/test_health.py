@@ -76,7 +76,11 @@ def web_process(tmp_path):
     yield start
     for process in processes:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a worker still stuck on the database
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _get(url: str, timeout: float) -> tuple[int, dict]:
