@@ -86,7 +86,7 @@ def test_a_prompt_email_failed_through_every_attempt_is_made_again_until_sent_or
 
 
 def test_a_weekly_summary_failed_through_every_attempt_is_made_again_by_a_later_sweep(
-    dpo, settings, at, sweep_at, smtp_server, django_capture_on_commit_callbacks
+    dpo, client, settings, at, sweep_at, smtp_server, django_capture_on_commit_callbacks
 ):
     settings.EMAIL_MAX_ATTEMPTS = 1
     port, settings.EMAIL_PORT = smtp_server.port, _closed_port()
@@ -99,6 +99,9 @@ def test_a_weekly_summary_failed_through_every_attempt_is_made_again_by_a_later_
     sweep_at(MONDAY_8AM + 3 * MINUTES_15)
     assert [m["To"] for m in smtp_server.messages] == [dpo.email]
     assert [status for _, status, _ in log("dpo_summary")] == ["failed", "failed", "sent"]
+    client.force_login(dpo)
+    page = text_of(client.get(reverse("dashboard:emails") + "?status=failed").content.decode())
+    assert page.count("Made again by a later sweep") == 2  # the emails page says the failures were not the end
 
 
 def test_a_weekly_summary_refused_for_good_is_not_made_again(
