@@ -7,9 +7,11 @@ Links are absolute, from SITE_URL. No email ever carries message content (R10).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import smtplib
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -45,6 +47,23 @@ LEGAL_REASON = (
     "The office's WhatsApp policy asks every member of a work group to clear its chat every seven days, "
     "so that we keep no information longer than necessary, as the Data Protection Act 2018 and the UK GDPR require."
 )
+
+
+# Why an email was not sent when its recipient has no address: a reason that may pass.
+NO_ADDRESS = "no email address"
+
+
+def message_id(email: SentEmail) -> str:
+    """The `Message-ID` of a recorded email: the same every time that row is sent.
+
+    Sending is at least once (a worker can die after the mail server took the message but
+    before the row says so); a resend with the same id is the same message to mail clients.
+    The hash of the key and creation time keeps ids apart between databases whose row ids
+    start again (a test or demo portal on the same host).
+    """
+    digest = hashlib.sha256(f"{email.key}|{email.created_at.isoformat()}".encode()).hexdigest()[:16]
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<sentemail-{email.pk}.{digest}@{host}>"
 
 
 def _url(name: str, *args) -> str:
@@ -167,7 +186,7 @@ def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives
     """
     to = email.to_address or (email.user.email if email.user_id else "")
     if not to:
-        return None, "no email address"
+        return None, NO_ADDRESS
     if email.group_id and (
         (email.cycle_id and email.cycle.hold_id)
         or Hold.objects.filter(group_id=email.group_id, lifted_at__isnull=True).exists()

@@ -343,6 +343,13 @@ class SentEmail(models.Model):
     attempted_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # When its send task was last handed to the broker: the sweep queues a pending email
+    # again only once this is EMAIL_REQUEUE_MINUTES old, so sweeps that run back to back
+    # (a worker catching up after an outage) do not each queue every pending email again.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Not sent for a reason that may pass (the mail server down through every attempt, no
+    # address yet): a later sweep makes the same email again once it can be sent.
+    retry_later = models.BooleanField(default=False)
 
     history = HistoricalRecords()
 
@@ -373,6 +380,21 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_address or self.user_id} ({self.get_status_display()})"
+
+
+class Heartbeat(models.Model):
+    """The last time a background process showed it was alive, one row per process kind.
+
+    The worker records `worker` from a tiny task that beat schedules; the sweep records
+    `sweep` when it has run. `/healthz/status` reports each as stale after two of its
+    intervals, so monitoring can tell a stopped worker or beat from a quiet week.
+    """
+
+    name = models.CharField(max_length=20, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M}"
 
 
 class LedgerEntry(models.Model):

@@ -8,7 +8,13 @@ same time, a retried task or a sweep after a day of downtime never email twice: 
 is in one admin digest and one escalation, each obligation gets one reminder.
 
 Emails are queued to the worker only after the commit, one task per `SentEmail` row. If
-the broker is down the rows stay pending and the next sweep queues them again.
+the broker is down the rows stay pending and a later sweep queues them again, each row at
+most once per EMAIL_REQUEUE_MINUTES (`queued_at`). An email that could not be sent for a
+reason that may pass (the mail server down through every attempt, a recipient with no
+address yet) gives back its claims and is made again by a later sweep, until it is sent or
+no longer needed. Delivery is at least once: a worker killed after the mail server took a
+message but before the row was committed sends it again, as the same message (its
+`Message-ID` is derived from the row), which mail clients show once.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 Status = Obligation.Status
 Kind = SentEmail.Kind
+_LIVE = (SentEmail.Status.PENDING, SentEmail.Status.SENT)  # at most one row per key (a constraint)
 
 _NOTIFY_LOCK = 7_103
 _SETTLE_LOCK = 7_102  # the same lock as `services.flags_raise`: settling and raising never interleave
@@ -44,16 +51,18 @@ def _group_held(path: str = "cycle__group") -> Exists:
 
 
 def _queue(ids: Sequence[int]) -> None:
-    """Queue one send task per email. Never raises: a broker outage leaves the rows pending
-    and the next sweep queues them again (`emails_requeue`)."""
+    """Queue one send task per email, all through one broker connection. Never raises: a
+    broker outage leaves the rows pending and a later sweep queues them again (`emails_requeue`)."""
     from .tasks import send_email
 
-    for pk in ids:
-        try:
-            send_email.delay(pk)
-        except Exception:
-            logger.exception("Could not queue email %s; the next sweep will queue it again.", pk)
-            return
+    try:
+        with send_email.app.producer_or_acquire() as producer:
+            for pk in ids:
+                send_email.apply_async((pk,), producer=producer)
+    except Exception:
+        logger.exception(
+            "Could not queue %d email(s); each stays pending and the next sweep will queue it again.", len(ids)
+        )
 
 
 def _queue_on_commit(ids: list[int], queue: bool) -> None:
@@ -61,10 +70,15 @@ def _queue_on_commit(ids: list[int], queue: bool) -> None:
         transaction.on_commit(lambda: _queue(ids))
 
 
-def _create_emails(rows: list[SentEmail], flags_of: dict[int, Iterable[int]] | None = None) -> list[int]:
-    """Insert the rows (with history) and the flags each reports. Three queries or four."""
+def _create_emails(
+    rows: list[SentEmail], flags_of: dict[str, Iterable[int]] | None = None, *, queue: bool
+) -> list[int]:
+    """Insert the rows (with history) and the flags each reports, and queue them after the
+    commit. Three queries or four."""
     if not rows:
         return []
+    for row in rows:
+        row.queued_at = row.created_at if queue else None
     created = SentEmail.objects.bulk_create(rows)
     services._history(SentEmail, created, by=None, reason="Queued", update=False)
     if flags_of:
@@ -75,7 +89,9 @@ def _create_emails(rows: list[SentEmail], flags_of: dict[int, Iterable[int]] | N
             for flag_id in flags_of.get(key, ())
         ]
         through.objects.bulk_create(links)
-    return [email.pk for email in created]
+    ids = [email.pk for email in created]
+    _queue_on_commit(ids, queue)
+    return ids
 
 
 # --- The sweep --------------------------------------------------------------------------
@@ -93,7 +109,8 @@ def sweep(*, now: dt.datetime | None = None, queue: bool = True) -> SweepResult:
     """Everything the 15-minute beat does, in order, each step its own transaction.
 
     Close due cycles, raise flags, resolve flags that are settled, then make the emails:
-    reminders, admin digests, DPO escalations, and re-queue emails whose task was lost.
+    prompt emails that could not be sent before, reminders, admin digests, DPO escalations,
+    weekly summaries that could not be sent before, and re-queue emails whose task was lost.
     Running it twice, or twice at once, does nothing more than running it once.
     """
     now = now or timezone.now()
@@ -101,9 +118,11 @@ def sweep(*, now: dt.datetime | None = None, queue: bool = True) -> SweepResult:
     result.cycles = len(services.cycle_close_due(now=now).cycles)
     result.flags_raised = len(services.flags_raise(now=now).raised)
     result.flags_resolved = flags_resolve_settled(now=now)
+    result.emails += prompt_emails_queue_again(now=now, queue=queue)  # before a reminder of the same week
     result.emails += reminders_queue(now=now, queue=queue)
     result.emails += admin_digests_queue(now=now, queue=queue)
     result.emails += escalations_queue(now=now, queue=queue)
+    result.emails += dpo_summaries_queue(now=now, queue=queue, again_only=True)
     result.emails += emails_requeue(now=now, queue=queue)
     return result
 
@@ -146,28 +165,52 @@ def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
 
 # --- The admin's prompt ---------------------------------------------------------------
 
+# What an email to a member is made from: (obligation, user, address, cycle, group).
+_MEMBER_EMAIL_FIELDS = ("pk", "user_id", "user__email", "cycle_id", "cycle__group_id")
+
 
 def prompt_emails_queue(*, cycle, now: dt.datetime, queue: bool = True) -> list[int]:
     """The prompt email to each member who still owes a clear-down for the cycle (R5).
 
     Called inside the prompt's own transaction (the cycle row locked), so the prompt and
     its emails are recorded together or not at all. Claimed by `prompt_emailed_at IS NULL`;
-    sent like every other email, so a lost task or a dead worker is caught by the sweep.
+    sent like every other email, so a lost task or a dead worker is caught by the sweep. A
+    member with no email address is not claimed: the sweep emails them once they have one
+    (`prompt_emails_queue_again`), and the dashboard names them meanwhile.
     """
-    pending = cycle.obligations.filter(status=Status.PENDING, prompt_emailed_at__isnull=True)
-    rows = list(pending.values_list("pk", "user_id", "user__email", "cycle_id", "cycle__group_id"))
+    pending = cycle.obligations.filter(status=Status.PENDING, prompt_emailed_at__isnull=True).exclude(user__email="")
+    rows = list(pending.values_list(*_MEMBER_EMAIL_FIELDS))
+    return _emails_to_members(Kind.PROMPT, "prompt_emailed_at", rows, now=now, queue=queue)
+
+
+@transaction.atomic
+def prompt_emails_queue_again(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
+    """The prompt email again, to each member of a prompted week who still owes and whose
+    prompt email was given back: it failed for a reason that may pass, or they had no
+    address when the prompt was issued. Not under a hold, as for reminders; a suspended or
+    retired group's week is still owed (R13), so its prompt is made again too. Claimed as the
+    prompt's own emails are (`prompt_emailed_at IS NULL`, rows locked with SKIP LOCKED)."""
+    now = now or timezone.now()
+    rows = list(
+        Obligation.objects.select_for_update(of=("self",), skip_locked=True)
+        .filter(status=Status.PENDING, prompt_emailed_at__isnull=True, cycle__prompted_at__isnull=False)
+        .filter(cycle__hold__isnull=True)
+        .filter(~_group_held())
+        .exclude(user__email="")
+        .values_list(*_MEMBER_EMAIL_FIELDS)
+    )
     return _emails_to_members(Kind.PROMPT, "prompt_emailed_at", rows, now=now, queue=queue)
 
 
 def _emails_to_members(kind: str, claim: str, rows: list[tuple], *, now: dt.datetime, queue: bool) -> list[int]:
     """Claim each obligation (`<claim> IS NULL`) and make one email of `kind` to its member.
 
-    `rows` are (obligation, user, address, cycle, group) ids; the key is one per obligation.
+    `rows` are `_MEMBER_EMAIL_FIELDS`; the key is one per obligation.
     """
     if not rows:
         return []
     Obligation.objects.filter(pk__in=[r[0] for r in rows], **{f"{claim}__isnull": True}).update(**{claim: now})
-    ids = _create_emails(
+    return _create_emails(
         [
             SentEmail(
                 key=f"{kind}:o{pk}",
@@ -180,10 +223,9 @@ def _emails_to_members(kind: str, claim: str, rows: list[tuple], *, now: dt.date
                 created_at=now,
             )
             for pk, user_id, address, cycle_id, group_id in rows
-        ]
+        ],
+        queue=queue,
     )
-    _queue_on_commit(ids, queue)
-    return ids
 
 
 # --- Member reminders -----------------------------------------------------------------
@@ -195,6 +237,8 @@ def reminders_queue(*, now: dt.datetime | None = None, queue: bool = True) -> li
 
     Claimed by `reminder_sent_at IS NULL` on rows locked with SKIP LOCKED; a reminder
     whose moment passed while the portal was down is not sent late (the digest follows).
+    Only those who still owe, and who have an address: a member without one is reminded
+    if they get one before the deadline, and the dashboard names them meanwhile.
     """
     now = now or timezone.now()
     lead = dt.timedelta(hours=settings.REMINDER_LEAD_HOURS)
@@ -203,7 +247,8 @@ def reminders_queue(*, now: dt.datetime | None = None, queue: bool = True) -> li
         .filter(status=Status.PENDING, reminder_sent_at__isnull=True, due_at__gt=now, due_at__lte=now + lead)
         .filter(cycle__hold__isnull=True)
         .filter(~_group_held())
-        .values_list("pk", "user_id", "user__email", "cycle_id", "cycle__group_id")
+        .exclude(user__email="")
+        .values_list(*_MEMBER_EMAIL_FIELDS)
     )
     return _emails_to_members(Kind.REMINDER, "reminder_sent_at", rows, now=now, queue=queue)
 
@@ -264,9 +309,7 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
                     created_at=now,
                 )
             )
-    ids = _create_emails(rows, flags_of)
-    _queue_on_commit(ids, queue)
-    return ids
+    return _create_emails(rows, flags_of, queue=queue)
 
 
 # --- Escalation to the DPO --------------------------------------------------------------
@@ -280,13 +323,15 @@ def _dpos():
 def escalations_queue(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
     """Flags still open ESCALATE_AFTER_HOURS after they were raised, in one digest to every DPO.
 
-    Claimed by `escalated_at IS NULL`; each flag is escalated once.
+    Claimed by `escalated_at IS NULL`; each flag is escalated once. Only DPOs with an
+    address are written to; when no DPO has one, the flags wait unclaimed (the dashboard
+    says who cannot be emailed) and are escalated once someone can receive them.
     """
     now = now or timezone.now()
     _serialise(_NOTIFY_LOCK)
-    dpos = list(_dpos())
+    dpos = [dpo for dpo in _dpos() if dpo.email]
     if not dpos:
-        logger.warning("Flags are due for escalation but no active user has the DPO role.")
+        logger.warning("Flags are due for escalation but no active DPO has an email address.")
         return []
     cutoff = now - dt.timedelta(hours=settings.ESCALATE_AFTER_HOURS)
     ids = list(
@@ -309,34 +354,42 @@ def escalations_queue(*, now: dt.datetime | None = None, queue: bool = True) -> 
         key = f"dpo-escalation:f{ids[0]}:u{dpo.pk}"
         flags_of[key] = ids
         rows.append(SentEmail(key=key, kind=Kind.DPO_ESCALATION, user=dpo, to_address=dpo.email, created_at=now))
-    email_ids = _create_emails(rows, flags_of)
-    _queue_on_commit(email_ids, queue)
-    return email_ids
+    return _create_emails(rows, flags_of, queue=queue)
 
 
 # --- Weekly summary to the DPO ----------------------------------------------------------
 
 
 @transaction.atomic
-def dpo_summaries_queue(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
-    """The weekly summary, once per DPO per ISO week, however often it is run."""
+def dpo_summaries_queue(*, now: dt.datetime | None = None, queue: bool = True, again_only: bool = False) -> list[int]:
+    """The weekly summary, once per DPO per ISO week, however often it is run.
+
+    With `again_only` (the sweep), only this week's summaries that were not sent for a
+    reason that may pass (`retry_later`: the mail server down through every attempt, no
+    address) are made again, to DPOs who have an address now. A summary refused for good
+    (a 5xx reply) is not made again.
+    """
     now = now or timezone.now()
-    _serialise(_NOTIFY_LOCK)
     year, week, _ = now.astimezone(periods.LONDON).isocalendar()
-    keys = {dpo.pk: f"dpo-summary:{year}-W{week:02d}:u{dpo.pk}" for dpo in _dpos()}
-    done = set(
-        SentEmail.objects.filter(
-            key__in=keys.values(), status__in=[SentEmail.Status.PENDING, SentEmail.Status.SENT]
-        ).values_list("key", flat=True)
-    )
+    prefix = f"dpo-summary:{year}-W{week:02d}:u"
+    if again_only:
+        again = SentEmail.objects.filter(kind=Kind.DPO_SUMMARY, key__startswith=prefix, retry_later=True)
+        live = SentEmail.objects.filter(key=OuterRef("key"), status__in=_LIVE)
+        waiting = set(again.filter(~Exists(live)).values_list("user_id", flat=True))
+        if not waiting:  # the usual case: one query, no lock
+            return []
+    _serialise(_NOTIFY_LOCK)
+    dpos = list(_dpos())
+    if again_only:
+        dpos = [dpo for dpo in dpos if dpo.pk in waiting and dpo.email]
+    keys = {dpo.pk: f"{prefix}{dpo.pk}" for dpo in dpos}
+    done = set(SentEmail.objects.filter(key__in=keys.values(), status__in=_LIVE).values_list("key", flat=True))
     rows = [
         SentEmail(key=key, kind=Kind.DPO_SUMMARY, user=dpo, to_address=dpo.email, created_at=now)
-        for dpo in _dpos()
+        for dpo in dpos
         if (key := keys[dpo.pk]) not in done
     ]
-    ids = _create_emails(rows)
-    _queue_on_commit(ids, queue)
-    return ids
+    return _create_emails(rows, queue=queue)
 
 
 @dataclass
@@ -426,18 +479,24 @@ def compliance_summary(*, now: dt.datetime) -> Summary:
 def emails_requeue(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
     """Queue again the emails still pending whose task was lost (broker down, worker killed).
 
-    Only those untouched for EMAIL_REQUEUE_MINUTES, longer than the longest retry backoff,
-    so an email waiting for its retry is not queued twice (and if it were, the send locks
-    the row and skips it once sent).
+    Only those neither queued nor tried for EMAIL_REQUEUE_MINUTES, longer than the longest
+    retry backoff, so an email waiting for its retry is not queued twice (and if it were,
+    the send locks the row and skips it once sent). Each is queued at most once per
+    interval: sweeps that a worker runs back to back after an outage queue it once, not
+    once each. `queued_at` is the claim, taken by a conditional UPDATE on locked rows.
     """
     now = now or timezone.now()
     stale = now - dt.timedelta(minutes=settings.EMAIL_REQUEUE_MINUTES)
     ids = list(
-        SentEmail.objects.filter(status=SentEmail.Status.PENDING, created_at__lt=stale)
+        SentEmail.objects.select_for_update(skip_locked=True)
+        .filter(status=SentEmail.Status.PENDING)
+        .filter(Q(queued_at__lt=stale) | Q(queued_at__isnull=True, created_at__lt=stale))
         .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lt=stale))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    if ids and queue:
+        SentEmail.objects.filter(pk__in=ids).update(queued_at=now)
     _queue_on_commit(ids, queue)
     return ids
 
@@ -458,11 +517,16 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
     The row is locked (SKIP LOCKED) for the send, as pretix does: a second task for the
     same email skips it, and one arriving later finds it sent. A transient error (the
     network, a 4xx reply) leaves it pending for a retry, up to EMAIL_MAX_ATTEMPTS; then it
-    is failed, with its error, and its claims are given back so a later sweep can report
-    the same flags or remind the same member in a new email. A permanent error (a 5xx
+    is failed, with its error, and its claims are given back so a later sweep makes it
+    again (the same flags reported, the same member prompted or reminded, the same weekly
+    summary), until it is sent or no longer needed. An email whose recipient has no address
+    is not sent and gives back its claims the same way. A permanent error (a 5xx
     reply such as an unknown address, or an error of the portal's own) fails it at once
     and keeps its claims: a new email would be refused the same way, and open flags still
     reach the DPO by escalation. Nothing is marked sent unless the mail server accepted it.
+
+    Each message carries a `Message-ID` derived from its row: if the worker dies after the
+    mail server accepted it but before the row is committed, the resend is the same message.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -484,8 +548,12 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
             return _send_failed(email, exc, transient=False)
         if message is None:
             email.status, email.error = SentEmail.Status.CANCELLED, why_not
+            if why_not == emails.NO_ADDRESS:  # it may pass: the work waits for an address
+                email.retry_later = True
+                _release_claims(email)
             services._save(email, by=None, reason=f"Not sent: {why_not}")
             return SendOutcome(status=email.status)
+        message.extra_headers["Message-ID"] = emails.message_id(email)
         email.subject, email.to_address = message.subject[:255], message.to[0]
         email.attempts += 1
         email.attempted_at = now
@@ -507,6 +575,7 @@ def _send_failed(email: SentEmail, exc: Exception, *, transient: bool) -> SendOu
         return SendOutcome(status=email.status)
     if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
         email.status = SentEmail.Status.FAILED
+        email.retry_later = True
         _release_claims(email)
         services._save(email, by=None, reason=f"Failed after {email.attempts} attempts")
     else:
@@ -516,18 +585,17 @@ def _send_failed(email: SentEmail, exc: Exception, *, transient: bool) -> SendOu
 
 
 def _release_claims(email: SentEmail) -> None:
-    """Give back what this email claimed, unless another recipient of the same batch got it."""
-    if email.kind == Kind.REMINDER and email.obligation_id:
-        Obligation.objects.filter(pk=email.obligation_id).update(reminder_sent_at=None)
+    """Give back what this email claimed, unless another recipient of the same batch got it.
+
+    A weekly summary claims nothing: `retry_later` is what the sweep looks for."""
+    member_claims = {Kind.PROMPT: "prompt_emailed_at", Kind.REMINDER: "reminder_sent_at"}
+    if email.kind in member_claims and email.obligation_id:
+        Obligation.objects.filter(pk=email.obligation_id).update(**{member_claims[email.kind]: None})
         return
     if email.kind not in (Kind.ADMIN_DIGEST, Kind.DPO_ESCALATION):
         return
     batch = email.key.rsplit(":", 1)[0] + ":"
-    delivered = (
-        SentEmail.objects.filter(key__startswith=batch, status__in=[SentEmail.Status.PENDING, SentEmail.Status.SENT])
-        .exclude(pk=email.pk)
-        .exists()
-    )
+    delivered = SentEmail.objects.filter(key__startswith=batch, status__in=_LIVE).exclude(pk=email.pk).exists()
     if delivered:
         return
     flags = Flag.objects.filter(emails=email)

@@ -6,15 +6,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
+from groups.permissions import DPO_ROLE
 
 from . import periods
-from .models import Cycle, Hold, Obligation, SentEmail
+from .models import Cycle, Heartbeat, Hold, Obligation, SentEmail
 from .stopped import stopped_note
 
 Status = Obligation.Status
@@ -235,3 +237,44 @@ def sent_emails_failed_since(*, since: dt.datetime) -> int:
     row that has none, by when it was made). One query."""
     when = Q(attempted_at__gte=since) | Q(attempted_at__isnull=True, created_at__gte=since)
     return SentEmail.objects.filter(when, status=SentEmail.Status.FAILED).count()
+
+
+@dataclass
+class CannotBeEmailed:
+    """People the portal should email and cannot (no address), the first `limit` of them."""
+
+    people: list = field(default_factory=list)
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.people)
+
+
+def people_who_cannot_be_emailed(*, limit: int = 20) -> CannotBeEmailed:
+    """Active accounts with no email address that the schedule should write to: DPOs
+    (escalations, the weekly summary), admins and deputies of groups still chased (digests)
+    and their members (prompts, reminders). Each carries `is_dpo`, `runs_group` and
+    `is_member`. Two queries at most, however many people there are."""
+    chased = [ChatGroup.Status.APPROVED, ChatGroup.Status.SUSPENDED]
+    User = get_user_model()
+    people = (
+        User.objects.filter(is_active=True, email="")
+        .annotate(
+            is_dpo=Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"), group__name=DPO_ROLE)),
+            runs_group=Exists(
+                ChatGroup.objects.filter(Q(admin=OuterRef("pk")) | Q(deputy=OuterRef("pk")), status__in=chased)
+            ),
+            is_member=Exists(Membership.objects.active().filter(user=OuterRef("pk"), group__status__in=chased)),
+        )
+        .filter(Q(is_dpo=True) | Q(runs_group=True) | Q(is_member=True))
+        .order_by("last_name", "first_name", "username")
+    )
+    first = list(people[: limit + 1])
+    total = len(first) if len(first) <= limit else people.count()
+    return CannotBeEmailed(people=first[:limit], total=total)
+
+
+def heartbeats() -> dict[str, dt.datetime]:
+    """When each background process (`worker`, `sweep`) was last seen. One query."""
+    return dict(Heartbeat.objects.values_list("name", "seen_at"))

@@ -31,7 +31,7 @@ from groups.validators import clean_text
 
 from . import periods
 from .ledger import ledger_append
-from .models import Cycle, Flag, Hold, Obligation
+from .models import Cycle, Flag, Heartbeat, Hold, Obligation
 
 logger = logging.getLogger(__name__)
 
@@ -563,3 +563,17 @@ def _flags_resolve(flags, *, by: AbstractBaseUser | None, now: dt.datetime, reas
     Flag.objects.bulk_update(open_flags, ["resolved_at"])
     _history(Flag, open_flags, by=by, reason=reason, update=True)
     return len(open_flags)
+
+
+# --- Heartbeats (/healthz/status) ----------------------------------------------------------
+
+
+def heartbeat_record(*, name: str, now: dt.datetime | None = None) -> None:
+    """Record that a background process (`worker`, `sweep`) is alive now.
+
+    One upsert statement: atomic on its own, and safe to run twice or at the same time.
+    """
+    now = now or timezone.now()
+    Heartbeat.objects.bulk_create(
+        [Heartbeat(name=name, seen_at=now)], update_conflicts=True, unique_fields=["name"], update_fields=["seen_at"]
+    )

@@ -31,7 +31,17 @@ def sweep() -> int:
 
     Returns the number of emails queued.
     """
-    return len(notifications.sweep().emails)
+    emails = notifications.sweep().emails
+    # Recorded here, not by `run_sweeps`: the time of the last sweep tells monitoring that beat
+    # is alive, and a sweep run by hand must not hide a beat that has stopped.
+    services.heartbeat_record(name="sweep")
+    return len(emails)
+
+
+@shared_task
+def heartbeat() -> None:
+    """Beat, every HEARTBEAT_MINUTES: record that a worker is taking tasks (`/healthz/status`)."""
+    services.heartbeat_record(name="worker")
 
 
 @shared_task

@@ -163,6 +163,7 @@ def index(request):
         "failed_emails_days": FAILED_EMAILS_WINDOW.days,
         # The viewer's own duties as a member, whatever their role (R12).
         "own_open": list(selectors.member_open_obligations(user=request.user, now=now)),
+        "cannot_email": selectors.people_who_cannot_be_emailed() if scope.is_all else None,
     }
     return render(request, "dashboard/index.html", context)
 
@@ -391,5 +392,6 @@ def emails(request):
         "status_counts": [(value, label, counts[value]) for value, label in SentEmail.Status.choices],
         "total": sum(counts.values()),
         "range_qs": _range_qs(dates),
+        "cannot_email": selectors.people_who_cannot_be_emailed(),
     }
     return render(request, "dashboard/emails.html", context)

@@ -152,6 +152,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database that accepts connections and never answers would otherwise hold every
+    # request (and the load balancer's /healthz probe) for minutes. libpq's minimum is 2 s.
+    # A connect_timeout given in DATABASE_URL's query string wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 2, minimum=2)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -237,6 +243,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often the sweep and the worker's heartbeat run; /healthz/status calls each stale after
+# two of its intervals. The sweep's minutes must divide an hour (a crontab step).
+SWEEP_MINUTES = 15
+HEARTBEAT_MINUTES = 5
 # Every periodic job lives here, with when it runs and why. Run ONE beat process only:
 # the tasks are safe to run twice, but one beat keeps the emails on time and the logs clean.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -246,7 +256,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # after downtime the first run catches up with one digest per admin, not one per run.
     "sweep": {
         "task": "attestations.tasks.sweep",
-        "schedule": crontab(minute="*/15"),
+        "schedule": crontab(minute=f"*/{SWEEP_MINUTES}"),
+    },
+    # Every 5 minutes: a tiny task that records when a worker last ran something, so
+    # /healthz/status can tell a stopped worker from a quiet one. A heartbeat not run within
+    # its interval (no worker) expires rather than piling up for the next worker.
+    "heartbeat": {
+        "task": "attestations.tasks.heartbeat",
+        "schedule": timedelta(minutes=HEARTBEAT_MINUTES),
+        "options": {"expires": HEARTBEAT_MINUTES * 60},
     },
     # Mondays at 08:00 UK time: the DPO's weekly summary (compliance this week and last,
     # groups below SUMMARY_THRESHOLD_PERCENT, holds standing), ready for the start of the week.
@@ -322,6 +340,12 @@ RETENTION: dict[str, int | None] = {
 for _kind, _days in RETENTION.items():
     if _days is not None and (not isinstance(_days, int) or _days < 1):
         raise ImproperlyConfigured(f"RETENTION[{_kind!r}] must be a number of days (at least 1) or None.")
+# --- Health ---------------------------------------------------------------------------
+# /healthz/status (database, broker, worker, beat) is open when this is empty: it names no
+# person and holds no record, only whether each part runs and when it last did. Set a token
+# when the portal is reachable from outside the office network; monitoring then sends
+# `Authorization: Bearer <token>`. /healthz (liveness, for the load balancer) is always open.
+HEALTH_STATUS_TOKEN = env.str("HEALTH_STATUS_TOKEN", default="")
 
 # --- Security -------------------------------------------------------------------------
 HTTPS = SITE_URL.startswith("https://")

@@ -8,6 +8,7 @@ from . import accounts, legal, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/status", views.healthz_status, name="healthz_status"),
     # The legal pages: readable signed out, linked from every page's footer.
     path("privacy/", legal.privacy, name="privacy"),
     path("accessibility/", legal.accessibility, name="accessibility"),

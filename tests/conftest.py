@@ -224,6 +224,7 @@ def smtp_server(settings):
             self.messages = []
             self.envelopes = []
             self.stalled = self.released = None
+            self.deliver_stalled = False
             self.refused = {}  # address -> the reply to its RCPT TO, e.g. "550 No such user"
             self.data_replies = []  # replies to the next DATA commands, instead of accepting
 
@@ -233,20 +234,30 @@ def smtp_server(settings):
             envelope.rcpt_tos.append(address)
             return "250 OK"
 
-        def stall_next(self):
+        def stall_next(self, *, deliver: bool = False):
             """Hold the next message at DATA, unanswered, until `released` is set; it is not
-            delivered. `stalled` is set once a client is waiting there."""
+            delivered. `stalled` is set once a client is waiting there. With `deliver`, the
+            server takes the message first and holds only its "250" reply: a client that dies
+            meanwhile never learns that the message was delivered."""
             self.stalled, self.released = threading.Event(), threading.Event()
+            self.deliver_stalled = deliver
+
+        def keep(self, envelope):
+            self.envelopes.append(envelope)
+            self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
 
         async def handle_DATA(self, server, session, envelope):
             if self.stalled is not None and not self.stalled.is_set():
+                if self.deliver_stalled:
+                    self.keep(envelope)
                 self.stalled.set()
                 await asyncio.to_thread(self.released.wait, 60)
+                if self.deliver_stalled:
+                    return "250 Message accepted for delivery"
                 return "451 Not delivered: the server held this message"
             if self.data_replies:
                 return self.data_replies.pop(0)
-            self.envelopes.append(envelope)
-            self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+            self.keep(envelope)
             return "250 Message accepted for delivery"
 
     with socket.socket() as probe:

@@ -39,6 +39,8 @@ MATRIX = {
     "password_reset_confirm":  ((200,) * 6, (200,) * 6),
     "password_reset_complete": ((200,) * 6, (405,) * 6),
     "healthz":                 ((200,) * 6, (405,) * 6),
+    # Open to monitoring (no token set); 503 here because no worker or beat ran in this test.
+    "healthz_status":          ((503,) * 6, (405,) * 6),
     # The legal pages: for everyone, signed in or not (staff read them before signing in).
     "privacy":                 ((200,) * 6, (405,) * 6),
     "accessibility":           ((200,) * 6, (405,) * 6),

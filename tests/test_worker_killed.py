@@ -21,11 +21,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from attestations import notifications, services, tasks
+from attestations import emails, notifications, services, tasks
 from attestations.models import Cycle, SentEmail
 from opcc_portal.celery import app as celery_app
+from tests.attestations.conftest import BASE, PERIOD_END
 from tests.conftest import service_missing, wait_for
-from tests.factories import MembershipFactory
+from tests.factories import ChatGroupFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,3 +124,39 @@ def test_a_worker_killed_while_sending_loses_nothing_and_duplicates_nothing(
     assert recipients == sorted(emails.values_list("to_address", flat=True))  # each once
     assert set(emails.values_list("status", flat=True)) == {"sent"}
     assert all(attempts == 1 for attempts in emails.values_list("attempts", flat=True))
+
+
+def test_a_worker_killed_after_the_server_took_a_message_sends_it_again_as_the_same_message(
+    start_worker, celery_queue, smtp_server, admin_user, member, time_machine
+):
+    """At least once, the same message: the server has delivered it, the worker dies before
+    it hears "250" and before the row says sent, and the next worker sends it again with
+    the same Message-ID, which mail clients show once."""
+    celery_app.conf.task_always_eager = False
+    time_machine.move_to(BASE, tick=False)
+    group = ChatGroupFactory(admin=admin_user)
+    MembershipFactory(group=group, user=member)
+    time_machine.move_to(PERIOD_END + dt.timedelta(hours=1), tick=True)
+    [cycle] = services.cycle_close_due(now=timezone.now()).cycles
+    smtp_server.stall_next(deliver=True)
+
+    first = start_worker()
+    services.cycle_prompt(cycle=cycle, by=admin_user)  # two prompt emails, queued on commit
+    assert smtp_server.stalled.wait(60), "the worker never reached the SMTP server"
+    first.send_signal(signal.SIGKILL)  # the message is delivered; its row still says pending
+    first.wait(timeout=30)
+    smtp_server.released.set()
+    rows = SentEmail.objects.filter(kind="prompt")
+    assert rows.filter(status="sent").count() < 2
+
+    start_worker()
+    notifications.emails_requeue(now=timezone.now() + dt.timedelta(minutes=settings.EMAIL_REQUEUE_MINUTES + 1))
+    wait_for(lambda: rows.filter(status="sent").count() == 2, timeout=60)
+    wait_for(lambda: queue_length(celery_queue) == 0, timeout=30)
+    time.sleep(1)  # the last task taken off the queue finishes (a no-op by now)
+
+    [first_to] = [m["To"] for m in smtp_server.messages[:1]]
+    copies = [m["Message-ID"] for m in smtp_server.messages if m["To"] == first_to]
+    row = rows.get(to_address=first_to)
+    assert copies == [emails.message_id(row)] * 2  # sent twice, as one message
+    assert len(smtp_server.messages) == 3  # the other member's email once

@@ -121,7 +121,7 @@ def test_the_prompt_and_its_emails_stand_when_the_broker_is_down(
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.send_email, "delay", broker_down)
+    monkeypatch.setattr(tasks.send_email, "apply_async", broker_down)
     with caplog.at_level(logging.ERROR, logger="attestations.notifications"):
         result = prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     cycle.refresh_from_db()

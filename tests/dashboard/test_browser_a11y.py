@@ -28,6 +28,7 @@ def test_the_dashboard_pages_have_no_accessibility_violations(
         subject="Weekly clear-down summary", created_at=NOW, status=SentEmail.Status.SENT, attempts=1,
         attempted_at=NOW, sent_at=NOW,
     )  # fmt: skip
+    type(member).objects.filter(pk=member.pk).update(email="")  # the notice of who cannot be emailed
     page.set_viewport_size(VIEWPORTS[size])
     login_page(dpo)
     expect(page.get_by_role("heading", name="Clear-down dashboard")).to_be_visible()  # the DPO lands on their work

@@ -285,8 +285,9 @@ def test_the_notice_goes_when_the_failure_leaves_the_window(dpo_client, office, 
 # --- Queries -----------------------------------------------------------------------------
 
 # session, user, two of permissions; groups of the filter, the page's count, counts by
-# status, the page's rows; the session's save (with its savepoint pair in a test transaction).
-EMAILS_QUERIES = 11
+# status, the page's rows, people who cannot be emailed; the session's save (with its
+# savepoint pair in a test transaction).
+EMAILS_QUERIES = 12
 
 
 @pytest.mark.parametrize("n", [5, 120])
