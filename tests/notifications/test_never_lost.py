@@ -210,9 +210,9 @@ def test_a_member_with_no_address_is_not_written_to_and_gets_what_is_still_owed_
     member.email = "morgan.lee@example.org"
     member.save()
     sweep_at(DUE - dt.timedelta(hours=23, minutes=30))
-    to_member = [m["Subject"] for m in smtp_server.messages if m["To"] == member.email]
+    to_member = [m["Subject"].strip() for m in smtp_server.messages if m["To"] == member.email]
     assert len(to_member) == 2 and to_member[1].startswith("Reminder")  # the prompt, then the reminder
-    assert to_member[0] == "Clear the Urgent Ops chat and confirm by Sun 15 Nov, 17:00"
+    assert to_member[0] == "Clear the Urgent Ops chat for 6–13 Nov and confirm by Sun 15 Nov, 17:00"
     assert log("prompt")[1:] == log("reminder")[1:] == [("member", "sent", "")]
 
 
