@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import notifications, services
+from . import hold_notices, notifications, services
 
 
 @shared_task
@@ -27,11 +27,12 @@ def raise_flags() -> int:
 
 @shared_task
 def sweep() -> int:
-    """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due.
+    """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due,
+    then the holds' step (notices to joiners, reminders, escalations, reviews).
 
     Returns the number of emails queued.
     """
-    return len(notifications.sweep().emails)
+    return len(notifications.sweep().emails) + len(hold_notices.sweep())
 
 
 @shared_task

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from groups.models import ChatGroup
 from opcc_portal.forms import call_service
 
-from . import links, permissions, selectors, services
+from . import hold_notices, links, permissions, selectors, services
 from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
 from .models import Obligation
 
@@ -70,7 +70,7 @@ def my_clear_downs(request):
             "form": form,
             "open_obligations": open_obligations,
             "past": list(selectors.member_past_obligations(user=request.user)),
-            "holds": list(selectors.member_active_holds(user=request.user)),
+            "holds": hold_notices.member_holds(user=request.user),
             "now": now,
         },
     )
@@ -192,7 +192,7 @@ def hold_place(request, pk: int):
     if request.method == "POST" and form.is_valid():
         placed = call_service(
             form,
-            services.hold_place,
+            hold_notices.hold_place,
             group=group,
             by=request.user,
             reference=form.cleaned_data["reference"],
@@ -200,9 +200,11 @@ def hold_place(request, pk: int):
         )
         if placed:
             messages.success(
-                request, f"{group.name} is on hold ({placed.reference}). Members are told not to clear it."
+                request,
+                f"{group.name} is on hold ({placed.reference}). Each member is emailed a notice not to clear "
+                "it; the group's admin is asked to post the message below in the chat.",
             )
-            return redirect(group)
+            return redirect(f"{group.get_absolute_url()}#hold-chat-heading")
     return render(request, "attestations/hold_place.html", {"form": form, "group": group, "hold": hold})
 
 
@@ -215,10 +217,16 @@ def hold_lift(request, pk: int):
     hold = permissions.get_hold_for_lift(request.user, pk)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        lifted = call_service(form, services.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"])
+        lifted = call_service(
+            form, hold_notices.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"]
+        )
         if lifted:
-            messages.success(request, f"The hold {lifted.reference} on {hold.group.name} is lifted.")
-            return redirect(hold.group)
+            messages.success(
+                request,
+                f"The hold {lifted.reference} on {hold.group.name} is lifted. Everyone who had its notice is "
+                "emailed that clear-downs resume; post the message below in the chat.",
+            )
+            return redirect(f"{hold.group.get_absolute_url()}#hold-chat-heading")
     return render(request, "attestations/hold_lift.html", {"form": form, "hold": hold, "group": hold.group})
 
 
@@ -233,4 +241,5 @@ def group_cycle_context(request, group: ChatGroup) -> dict:
         "can_prompt": can_prompt and group.status != ChatGroup.Status.RETIRED,
         "can_hold": permissions.can_hold(user),
         "prompt_text": selectors.cycle_prompt_text(cycle=cycle) if cycle and cycle.prompted_at and can_prompt else "",
+        "hold_chat": hold_notices.group_hold_chat(group=group, user=user, now=timezone.now()),
     }
