@@ -145,6 +145,7 @@ def test_the_link_shows_a_page_and_records_nothing_until_posted(place, group, me
     client.force_login(member)
     page = client.get(url)
     assert page.status_code == 200 and INSTRUCTION in page.content.decode()
+    assert f'action="{url}"' in page.content.decode()  # the form posts back to the link
     notice.refresh_from_db()
     assert notice.acknowledged_at is None
     response = client.post(url, follow=True)
