@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +31,7 @@ from django.utils import timezone
 from groups.models import ChatGroup, Membership
 from groups.services import _serialise
 
-from . import notifications, periods, services
+from . import notifications, periods, selectors, services
 from .models import Hold, HoldNotice, SentEmail
 
 logger = logging.getLogger(__name__)
@@ -375,23 +375,7 @@ def hold_record(*, hold: Hold) -> HoldRecord:
 def member_holds(*, user: AbstractBaseUser) -> list[Hold]:
     """The holds standing on the person's groups, each with `acknowledged_at` (theirs, or None)."""
     mine = HoldNotice.objects.filter(hold=OuterRef("pk"), user=user).values("acknowledged_at")[:1]
-    groups = Membership.objects.active().filter(user=user).values("group_id")
-    return list(
-        Hold.objects.filter(lifted_at__isnull=True, group_id__in=groups)
-        .select_related("group")
-        .annotate(acknowledged_at=Subquery(mine))
-        .order_by("placed_at")
-    )
-
-
-def hold_counts(*, holds: list[Hold]) -> dict[int, dict[str, int]]:
-    """Per hold: notices, and how many acknowledged. One query."""
-    rows = (
-        HoldNotice.objects.filter(hold__in=holds)
-        .values("hold_id")
-        .annotate(told=Count("pk"), acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)))
-    )
-    return {r["hold_id"]: {"told": r["told"], "acknowledged": r["acknowledged"]} for r in rows}
+    return list(selectors.member_active_holds(user=user).annotate(acknowledged_at=Subquery(mine)).order_by("placed_at"))
 
 
 def next_clear_down(*, group: ChatGroup, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
