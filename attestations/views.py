@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -205,7 +206,17 @@ def hold_place(request, pk: int):
                 "it; the group's admin is asked to post the message below in the chat.",
             )
             return redirect(f"{group.get_absolute_url()}#hold-chat-heading")
-    return render(request, "attestations/hold_place.html", {"form": form, "group": group, "hold": hold})
+    return render(
+        request,
+        "attestations/hold_place.html",
+        {
+            "form": form,
+            "group": group,
+            "hold": hold,
+            "reminder_hours": settings.HOLD_ACK_REMINDER_HOURS,
+            "escalate_hours": settings.HOLD_ACK_ESCALATE_HOURS,
+        },
+    )
 
 
 @login_required
