@@ -81,9 +81,7 @@ def hold_lift(
     now = now or timezone.now()
     _serialise(HOLD_NOTICE_LOCK)
     hold = services.hold_lift(hold=hold, by=by, reason=reason, now=now)
-    claimed = _claim(
-        HoldNotice.objects.filter(hold=hold, released_at__isnull=True), "released_at", by=by, now=now, why="Told"
-    )
+    claimed = _claim(HoldNotice.objects.filter(hold=hold), "released_at", by=by, now=now, why="Told", skip_locked=False)
     rows = [_member_email(Kind.HOLD_RELEASE, n, hold.group_id, now) for n in claimed]
     notifications.outbox_add(rows, queue=queue)
     return hold
@@ -141,14 +139,23 @@ def _notices_make(
     return notifications.outbox_add(emails, queue=queue)
 
 
-def _claim(notices: QuerySet, claim: str, *, by: AbstractBaseUser | None, now: dt.datetime, why: str) -> list:
+def _claim(
+    notices: QuerySet,
+    claim: str,
+    *,
+    by: AbstractBaseUser | None,
+    now: dt.datetime,
+    why: str,
+    skip_locked: bool = True,
+) -> list:
     """Lock the notices, set `claim` on those where it is still empty, with history.
 
-    Rows another transaction holds are skipped (the next sweep takes them); the UPDATE's
-    condition repeats the claim, so a row is never claimed twice. Four queries.
+    The sweep skips rows another transaction holds (a member acknowledging: the next sweep
+    takes them if still due); the lift waits for them, so nobody misses the release. The
+    UPDATE's condition repeats the claim, so a row is never claimed twice. Four queries.
     """
     ids = list(
-        notices.select_for_update(of=("self",), skip_locked=True)
+        notices.select_for_update(of=("self",), skip_locked=skip_locked)
         .filter(**{f"{claim}__isnull": True})
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -182,9 +189,12 @@ def hold_notice_acknowledge(
     now = now or timezone.now()
     if channel not in HoldNotice.Channel.values:
         raise ValidationError(f"Unknown channel “{channel}”.")
-    _serialise(HOLD_NOTICE_LOCK)
     hold = Hold.objects.select_related("group").get(pk=hold.pk)
     notice = HoldNotice.objects.select_for_update(of=("self",)).filter(hold=hold, user=user).first()
+    if notice is None:
+        # Only a notice made here needs the lock: the sweep may be making the same one.
+        _serialise(HOLD_NOTICE_LOCK)
+        notice = HoldNotice.objects.select_for_update(of=("self",)).filter(hold=hold, user=user).first()
     if notice is not None and notice.acknowledged_at is not None:
         return AckResult(notice=notice, first=False)
     if hold.lifted_at is not None:

@@ -464,3 +464,34 @@ def test_the_emails_page_names_the_hold_emails(place, group, dpo, client):
     client.force_login(dpo)
     page = client.get(reverse("dashboard:emails"), {"kind": "hold_notice"}).content.decode()
     assert "Hold notice: do not clear" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lift_while_a_member_is_acknowledging_still_tells_them(group, member, dpo, at, eager_celery):
+    if lock_queries() == 0:
+        pytest.skip("row locks need PostgreSQL")
+    import threading
+
+    from django.db import connections, transaction
+
+    at(NOW)
+    hold = hold_notices.hold_place(group=group, by=dpo, reference="FOI-1", reason="Request", now=NOW, queue=False)
+    locked, release = threading.Event(), threading.Event()
+
+    def acknowledging():  # holds the member's notice row, as an acknowledgement in progress does
+        try:
+            with transaction.atomic():
+                HoldNotice.objects.select_for_update().get(hold=hold, user=member)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=acknowledging)
+    thread.start()
+    assert locked.wait(10)
+    threading.Timer(1.0, release.set).start()
+    hold_notices.hold_lift(hold=hold, by=dpo, reason="Answered", now=NOW + dt.timedelta(hours=1), queue=False)
+    thread.join(10)
+    assert SentEmail.objects.filter(kind=Kind.HOLD_RELEASE, user=member).count() == 1
+    assert HoldNotice.objects.filter(hold=hold, released_at__isnull=True).count() == 0
