@@ -495,3 +495,10 @@ def test_a_lift_while_a_member_is_acknowledging_still_tells_them(group, member, 
     thread.join(10)
     assert SentEmail.objects.filter(kind=Kind.HOLD_RELEASE, user=member).count() == 1
     assert HoldNotice.objects.filter(hold=hold, released_at__isnull=True).count() == 0
+
+
+def test_the_group_dashboard_links_each_hold_to_its_record(place, group, dpo, client):
+    hold = place(group)
+    client.force_login(dpo)
+    page = client.get(reverse("dashboard:group", args=[group.pk])).content.decode()
+    assert f'href="{reverse("attestations:hold_detail", args=[hold.pk])}"' in page
