@@ -3,7 +3,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Cycle, Flag, Hold, Obligation, SentEmail
+from .models import Cycle, Flag, Hold, HoldNotice, Obligation, SentEmail
 
 
 class ReadOnlyAdmin(SimpleHistoryAdmin):
@@ -43,6 +43,14 @@ class FlagAdmin(ReadOnlyAdmin):
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ("group", "reference", "placed_by", "placed_at", "lifted_at")
     list_select_related = ("group", "placed_by")
+
+
+@admin.register(HoldNotice)
+class HoldNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("hold", "user", "notified_at", "acknowledged_at", "channel", "reminded_at", "escalated_at")
+    list_filter = ("channel",)
+    search_fields = ("user__username", "user__last_name", "hold__reference")
+    list_select_related = ("hold", "user")
 
 
 @admin.register(SentEmail)

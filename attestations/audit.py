@@ -21,7 +21,7 @@ from groups.models import ChatGroup, Membership
 
 from . import models as attestation_models
 from . import periods
-from .models import Cycle, Flag, Hold, Obligation
+from .models import Cycle, Flag, Hold, HoldNotice, Obligation
 
 CHUNK_SIZE = 2_000
 _HIDDEN_FIELDS = {"updated_at", "created_at", "id"}
@@ -136,6 +136,13 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
         ),
         HistoryKind("flag", "Flag", Flag, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")),
         HistoryKind("hold", "Hold", Hold, lambda g: Q(group_id=g), ("group",)),
+        HistoryKind(
+            "hold_notice",
+            "Hold notice",
+            HoldNotice,
+            lambda g: Q(hold_id__in=Hold.objects.filter(group_id=g).values("pk")),
+            ("user", "hold"),
+        ),
     ]
 }
 
@@ -407,6 +414,13 @@ def _holds(f: Filters) -> QuerySet:
     return _overlapping(qs, "placed_at", "lifted_at", f).order_by("pk")
 
 
+def _hold_notices(f: Filters) -> QuerySet:
+    qs = HoldNotice.objects.all()
+    if f.group_id:
+        qs = qs.filter(hold__group_id=f.group_id)
+    return _overlapping(qs, "hold__placed_at", "hold__lifted_at", f).order_by("hold_id", "pk")
+
+
 def _emails(f: Filters) -> QuerySet:
     qs = attestation_models.SentEmail.objects.all()
     if f.group_id:
@@ -548,8 +562,30 @@ _EXPORTS = [
             ("lifted_by", "lifted_by__username"),
             ("lifted_at", "lifted_at"),
             ("lift_reason", "lift_reason"),
+            ("chat_posted_at", "chat_posted_at"),
+            ("chat_posted_by", "chat_posted_by__username"),
         ),
         _holds,
+    ),
+    ExportSpec(
+        "hold_notices",
+        "Hold notices",
+        "Who was told of each hold, when, and whether and how they acknowledged it (holds in force in the dates).",
+        (
+            ("notice_id", "pk"),
+            ("hold_id", "hold_id"),
+            ("reference", "hold__reference"),
+            ("group_id", "hold__group_id"),
+            ("group", "hold__group__name"),
+            ("username", "user__username"),
+            ("notified_at", "notified_at"),
+            ("acknowledged_at", "acknowledged_at"),
+            ("channel", "channel"),
+            ("reminded_at", "reminded_at"),
+            ("escalated_at", "escalated_at"),
+            ("released_at", "released_at"),
+        ),
+        _hold_notices,
     ),
 ]
 if hasattr(attestation_models, "SentEmail"):
@@ -581,7 +617,8 @@ _EXPORTS.append(
     ExportSpec(
         "history",
         "Change history",
-        "Every change to groups, memberships, cycles, attestations, flags and holds, field by field, with who made it.",
+        "Every change to groups, memberships, cycles, attestations, flags, holds and hold notices, field by field, "
+        "with who made it.",
         headers_override=HISTORY_HEADERS,
         batches=_history_batches,
     )
@@ -619,6 +656,8 @@ class FoiPack:
     memberships: list[Membership] = field(default_factory=list)
     cycles: list[CycleLine] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
+    # Each hold's notices: who was told and whether they acknowledged (issue 20).
+    notices: dict[int, list[HoldNotice]] = field(default_factory=dict)
     admin_changes: list[dict] = field(default_factory=list)
 
     @property
@@ -634,9 +673,9 @@ class FoiPack:
 def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
     """What the office sends when asked why it holds no WhatsApp messages of a group.
 
-    Five queries whatever the size of the group: the group, its memberships in the range,
-    its cycles ending in the range with their counts by status, its holds, and the changes
-    of admin (from history).
+    Six queries whatever the size of the group: the group, its memberships in the range,
+    its cycles ending in the range with their counts by status, its holds, who was told
+    of each hold and acknowledged it, and the changes of admin (from history).
     """
     group = ChatGroup.objects.select_related("admin", "deputy", "approved_by").get(pk=group_id)
     pack = FoiPack(group=group, filters=filters)
@@ -668,6 +707,14 @@ def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
         .select_related("placed_by", "lifted_by")
         .order_by("placed_at")
     )
+    for notice in (
+        HoldNotice.objects.filter(hold__in=pack.holds)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    ):
+        pack.notices.setdefault(notice.hold_id, []).append(notice)
+    for hold in pack.holds:
+        hold.notice_list = pack.notices.get(hold.pk, [])
     admin_changes = (
         ChatGroup.history.filter(id=group.pk)
         .annotate(prev_admin=_prev_value("admin_id"))

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import logging
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -88,6 +88,15 @@ def _message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
     message.attach_alternative(html, "text/html")
     return message
+
+
+def message(name: str, context: dict, to: str) -> EmailMultiAlternatives:
+    """The email `name` (its three templates) to one address, for the modules with emails of their own."""
+    return _message(name, context, to)
+
+
+# Builders of the kinds other modules own (`hold_emails`), registered when they are imported.
+BUILDERS: dict[str, Callable[..., tuple[EmailMultiAlternatives | None, str]]] = {}
 
 
 def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime) -> EmailMultiAlternatives:
@@ -187,6 +196,8 @@ def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives
     to = email.to_address or (email.user.email if email.user_id else "")
     if not to:
         return None, NO_ADDRESS
+    if email.kind in BUILDERS:  # a hold's own emails, sent because the group is on hold
+        return BUILDERS[email.kind](email, to=to, now=now)
     if email.group_id and (
         (email.cycle_id and email.cycle.hold_id)
         or Hold.objects.filter(group_id=email.group_id, lifted_at__isnull=True).exists()

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from .models import Obligation
+from .models import HoldNotice, Obligation
 
 SALT = "attestations.obligation-link.v1"
 
@@ -38,14 +38,36 @@ def obligation_link_url(obligation: Obligation) -> str:
 
 def obligation_link_read(token: str) -> tuple[int, int]:
     """The (obligation id, user id) a token was made for; raises LinkExpired or LinkInvalid."""
-    max_age = dt.timedelta(days=settings.ATTEST_LINK_MAX_AGE_DAYS)
+    return _read(token, salt=SALT, key="o", max_age_days=settings.ATTEST_LINK_MAX_AGE_DAYS)
+
+
+def _read(token: str, *, salt: str, key: str, max_age_days: int) -> tuple[int, int]:
     try:
-        data = signing.loads(token, salt=SALT, max_age=max_age)
+        data = signing.loads(token, salt=salt, max_age=dt.timedelta(days=max_age_days))
     except signing.SignatureExpired as exc:
         raise LinkExpired from exc
     except signing.BadSignature as exc:
         raise LinkInvalid from exc
     try:
-        return int(data["o"]), int(data["u"])
+        return int(data[key]), int(data["u"])
     except (TypeError, KeyError, ValueError) as exc:
         raise LinkInvalid from exc
+
+
+# A hold notice's "I have read this" link: its own salt, so a clear-down link can never
+# be replayed as an acknowledgement, nor the other way round.
+HOLD_SALT = "attestations.hold-notice-link.v1"
+
+
+def hold_notice_link_token(notice: HoldNotice) -> str:
+    return signing.dumps({"n": notice.pk, "u": notice.user_id}, salt=HOLD_SALT, compress=True)
+
+
+def hold_notice_link_url(notice: HoldNotice) -> str:
+    path = reverse("attestations:hold_ack_link", args=[hold_notice_link_token(notice)])
+    return f"{settings.SITE_URL}{path}"
+
+
+def hold_notice_link_read(token: str) -> tuple[int, int]:
+    """The (hold notice id, user id) a token was made for; raises LinkExpired or LinkInvalid."""
+    return _read(token, salt=HOLD_SALT, key="n", max_age_days=settings.HOLD_ACK_LINK_MAX_AGE_DAYS)

@@ -30,6 +30,15 @@ class Hold(models.Model):
     )
     lifted_at = models.DateTimeField(null=True, blank=True)
     lift_reason = models.TextField(max_length=2000, blank=True)
+    # The admin (or the DPO) confirms they posted the hold message in the WhatsApp group:
+    # members who do not read their email see it there (issue 20).
+    chat_posted_at = models.DateTimeField(null=True, blank=True)
+    chat_posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # When the DPO was last asked to review a long-standing hold (HOLD_REVIEW_DAYS), the
+    # claim of the sweep's review step: one reminder per period.
+    review_reminded_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords()
 
@@ -55,6 +64,52 @@ class Hold(models.Model):
     @property
     def is_active(self) -> bool:
         return self.lifted_at is None
+
+
+class HoldNotice(models.Model):
+    """One person told of one hold: when, whether and how they acknowledged it (issue 20).
+
+    Made for every member of the group when the hold is placed, and for anyone who joins
+    while it stands. Its nullable times are the sweep's claims (`... WHERE reminded_at IS
+    NULL`), so each member is reminded once, escalated once and told of the release once.
+    """
+
+    class Channel(models.TextChoices):
+        WEB = "web", "Home page"
+        EMAIL = "email", "Email link"
+
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, related_name="notices")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hold_notices")
+    notified_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["hold", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["hold", "user"], name="holdnotice_one_per_person"),
+            models.CheckConstraint(condition=Q(channel__in=["", "web", "email"]), name="holdnotice_channel_valid"),
+            # An acknowledgement has its time and its channel, or neither.
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True, channel="")
+                | (Q(acknowledged_at__isnull=False, acknowledged_at__gte=F("notified_at")) & ~Q(channel="")),
+                name="holdnotice_acknowledged_complete",
+            ),
+        ]
+        indexes = [
+            # The sweep's reminders and escalations: notices not yet acknowledged, by age.
+            models.Index(
+                fields=["notified_at"], name="holdnotice_unacked_idx", condition=Q(acknowledged_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold notice of hold {self.hold_id} to {self.user_id}"
 
 
 class Cycle(models.Model):
@@ -318,6 +373,11 @@ class SentEmail(models.Model):
         ADMIN_DIGEST = "admin_digest", "Overdue digest to the group admin"
         DPO_ESCALATION = "dpo_escalation", "Escalation to the DPO"
         DPO_SUMMARY = "dpo_summary", "Weekly summary to the DPO"
+        HOLD_NOTICE = "hold_notice", "Hold notice: do not clear"
+        HOLD_REMINDER = "hold_reminder", "Hold notice reminder"
+        HOLD_ESCALATION = "hold_escalation", "Hold not acknowledged, to the DPO"
+        HOLD_REVIEW = "hold_review", "Long-standing hold, to the DPO"
+        HOLD_RELEASE = "hold_release", "Hold released: clear-downs resume"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -360,7 +420,20 @@ class SentEmail(models.Model):
                 fields=["key"], condition=Q(status__in=["pending", "sent"]), name="sentemail_one_live_per_key"
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["prompt", "reminder", "admin_digest", "dpo_escalation", "dpo_summary"]),
+                condition=Q(
+                    kind__in=[
+                        "prompt",
+                        "reminder",
+                        "admin_digest",
+                        "dpo_escalation",
+                        "dpo_summary",
+                        "hold_notice",
+                        "hold_reminder",
+                        "hold_escalation",
+                        "hold_review",
+                        "hold_release",
+                    ]
+                ),
                 name="sentemail_kind_valid",
             ),
             models.CheckConstraint(

@@ -63,3 +63,22 @@ def get_hold_for_lift(user: AbstractBaseUser, pk: int) -> Hold:
     if not can_hold(user):
         raise PermissionDenied
     return get_object_or_404(Hold.objects.select_related("group", "placed_by"), pk=pk)
+
+
+def get_hold_for_record(user: AbstractBaseUser, pk: int) -> Hold:
+    """A hold's record (who was told, who acknowledged): the DPO, auditors, and the group's
+    admin and deputy. Others who can see the group get 403; the rest 404."""
+    hold = get_object_or_404(Hold.objects.select_related("group"), pk=pk)
+    _check_sees(user, hold.group)
+    if not (can_hold(user) or can_see_people(user, hold.group)):
+        raise PermissionDenied
+    return hold
+
+
+def get_hold_for_chat(user: AbstractBaseUser, pk: int) -> Hold:
+    """Posting a hold's message in the chat: the group's admin or deputy, or the DPO."""
+    hold = get_object_or_404(Hold.objects.select_related("group"), pk=pk)
+    _check_sees(user, hold.group)
+    if not can_prompt(user, hold.group):
+        raise PermissionDenied
+    return hold

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import notifications, services
+from . import hold_notices, notifications, services
 
 
 @shared_task
@@ -27,11 +27,12 @@ def raise_flags() -> int:
 
 @shared_task
 def sweep() -> int:
-    """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due.
+    """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due,
+    then the holds' step (notices to joiners, reminders, escalations, reviews).
 
     Returns the number of emails queued.
     """
-    emails = notifications.sweep().emails
+    emails = notifications.sweep().emails + hold_notices.sweep()
     # Recorded here, not by `run_sweeps`: the time of the last sweep tells monitoring that beat
     # is alive, and a sweep run by hand must not hide a beat that has stopped.
     services.heartbeat_record(name="sweep")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_holds
 
 app_name = "attestations"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("obligations/<int:pk>/excuse/", views.excuse, name="excuse"),
     path("groups/<int:pk>/hold/", views.hold_place, name="hold_place"),
     path("holds/<int:pk>/lift/", views.hold_lift, name="hold_lift"),
+    path("holds/<int:pk>/", views_holds.hold_detail, name="hold_detail"),
+    path("holds/<int:pk>/acknowledge/", views_holds.hold_ack, name="hold_ack"),
+    path("holds/<int:pk>/posted/", views_holds.hold_chat_posted, name="hold_chat_posted"),
+    path("holds/notice/<str:token>/", views_holds.hold_ack_link, name="hold_ack_link"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from groups.models import ChatGroup
 from opcc_portal.forms import call_service
 
-from . import links, periods, permissions, selectors, services
+from . import hold_notices, links, periods, permissions, selectors, services
 from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
 from .models import Obligation
 
@@ -71,7 +72,7 @@ def my_clear_downs(request):
             "form": form,
             "open_obligations": open_obligations,
             "past": list(selectors.member_past_obligations(user=request.user)),
-            "holds": list(selectors.member_active_holds(user=request.user)),
+            "holds": hold_notices.member_holds(user=request.user),
             "now": now,
         },
     )
@@ -186,7 +187,7 @@ def hold_place(request, pk: int):
     if request.method == "POST" and form.is_valid():
         placed = call_service(
             form,
-            services.hold_place,
+            hold_notices.hold_place,
             group=group,
             by=request.user,
             reference=form.cleaned_data["reference"],
@@ -194,10 +195,22 @@ def hold_place(request, pk: int):
         )
         if placed:
             messages.success(
-                request, f"{group.name} is on hold ({placed.reference}). Members are told not to clear it."
+                request,
+                f"{group.name} is on hold ({placed.reference}). Each member is emailed a notice not to clear "
+                "it; the group's admin is asked to post the message below in the chat.",
             )
-            return redirect(group)
-    return render(request, "attestations/hold_place.html", {"form": form, "group": group, "hold": hold})
+            return redirect(f"{group.get_absolute_url()}#hold-chat-heading")
+    return render(
+        request,
+        "attestations/hold_place.html",
+        {
+            "form": form,
+            "group": group,
+            "hold": hold,
+            "reminder_hours": settings.HOLD_ACK_REMINDER_HOURS,
+            "escalate_hours": settings.HOLD_ACK_ESCALATE_HOURS,
+        },
+    )
 
 
 @login_required
@@ -207,10 +220,16 @@ def hold_lift(request, pk: int):
     hold = permissions.get_hold_for_lift(request.user, pk)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        lifted = call_service(form, services.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"])
+        lifted = call_service(
+            form, hold_notices.hold_lift, hold=hold, by=request.user, reason=form.cleaned_data["reason"]
+        )
         if lifted:
-            messages.success(request, f"The hold {lifted.reference} on {hold.group.name} is lifted.")
-            return redirect(hold.group)
+            messages.success(
+                request,
+                f"The hold {lifted.reference} on {hold.group.name} is lifted. Everyone who had its notice is "
+                "emailed that clear-downs resume; post the message below in the chat.",
+            )
+            return redirect(f"{hold.group.get_absolute_url()}#hold-chat-heading")
     return render(request, "attestations/hold_lift.html", {"form": form, "hold": hold, "group": hold.group})
 
 
@@ -225,4 +244,5 @@ def group_cycle_context(request, group: ChatGroup) -> dict:
         "can_prompt": can_prompt,
         "can_hold": permissions.can_hold(user),
         "prompt_text": selectors.cycle_prompt_text(cycle=cycle) if cycle and cycle.prompted_at and can_prompt else "",
+        "hold_chat": hold_notices.group_hold_chat(group=group, user=user, now=timezone.now()),
     }

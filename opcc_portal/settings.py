@@ -252,7 +252,9 @@ HEARTBEAT_MINUTES = 5
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Every 15 minutes: close the cycles whose period has ended, raise overdue and
     # missed-prompt flags, resolve settled flags, then queue the reminders, the admin
-    # digests and the DPO escalations due (R4, R5, R8). Cheap when there is nothing to do;
+    # digests and the DPO escalations due (R4, R5, R8); then the holds' step: notices to
+    # members who joined a held group, one reminder and one escalation for unacknowledged
+    # notices, the DPO's review of long holds (R9). Cheap when there is nothing to do;
     # after downtime the first run catches up with one digest per admin, not one per run.
     "sweep": {
         "task": "attestations.tasks.sweep",
@@ -292,6 +294,14 @@ SUMMARY_THRESHOLD_PERCENT = env_int("SUMMARY_THRESHOLD_PERCENT", 80, minimum=0, 
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 4, minimum=1)
 EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60, minimum=0)
 EMAIL_REQUEUE_MINUTES = env_int("EMAIL_REQUEUE_MINUTES", 15, minimum=1)
+# Holds (R9, issue 20): a member who has not acknowledged a hold notice is reminded once
+# after HOLD_ACK_REMINDER_HOURS and reported to the DPO once after HOLD_ACK_ESCALATE_HOURS;
+# the DPO is asked to review a hold that has stood HOLD_REVIEW_DAYS, once per such period.
+# The signed "acknowledge" link in the notice stays valid for HOLD_ACK_LINK_MAX_AGE_DAYS.
+HOLD_ACK_REMINDER_HOURS = env_int("HOLD_ACK_REMINDER_HOURS", 24, minimum=1)
+HOLD_ACK_ESCALATE_HOURS = env_int("HOLD_ACK_ESCALATE_HOURS", 48, minimum=1)
+HOLD_REVIEW_DAYS = env_int("HOLD_REVIEW_DAYS", 90, minimum=1)
+HOLD_ACK_LINK_MAX_AGE_DAYS = env_int("HOLD_ACK_LINK_MAX_AGE_DAYS", 30, minimum=1)
 LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1)
 LOGO_MAX_PIXELS = env_int("LOGO_MAX_PIXELS", 2000, minimum=1)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")

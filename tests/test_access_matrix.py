@@ -16,8 +16,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from attestations import hold_notices
 from attestations import services as clear_downs
-from attestations.links import obligation_link_token
+from attestations.links import hold_notice_link_token, obligation_link_token
 from attestations.models import ExportLog, Obligation
 from groups.models import Membership
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
@@ -57,6 +58,13 @@ MATRIX = {
     # Holds are the DPO's alone.
     "attestations:hold_place": ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
     "attestations:hold_lift":  ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    # A hold's record: the DPO and auditors, and the held group's own admin and deputy.
+    "attestations:hold_detail": ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # Acknowledging a hold is the member's own (R12); the link only its owner's.
+    "attestations:hold_ack":   ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 302, 403, 403, 403, 403)),
+    "attestations:hold_ack_link": ((LOGIN, 200, 403, 403, 403, 403), (LOGIN, 302, 403, 403, 403, 403)),
+    # Posting the hold message in the chat: the held group's admin or deputy, or the DPO.
+    "attestations:hold_chat_posted": ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 302, 403)),
     # The register: everyone reads approved groups; admins manage theirs; the DPO decides.
     "groups:register":         ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "groups:propose":          ((LOGIN, 200, 200, 200, 200, 403), (LOGIN, 200, 200, 200, 200, 403)),
@@ -121,7 +129,7 @@ def world(admin_user, member, dpo, auditor, group):
     held = ChatGroupFactory(name="Held Group", admin=UserFactory(username="heldadmin"))
     MembershipFactory(group=held, user=member)
     clear_downs.cycle_close_due(now=timezone.now())
-    hold = clear_downs.hold_place(group=held, by=dpo, reference="FOI-1", reason="Request received")
+    hold = hold_notices.hold_place(group=held, by=dpo, reference="FOI-1", reason="Request received", queue=False)
     obligation = Obligation.objects.get(cycle__group=group, user=member)
     export = ExportLog.objects.create(
         user=dpo,
@@ -140,6 +148,10 @@ def world(admin_user, member, dpo, auditor, group):
         "attestations:excuse": {"pk": obligation.pk},
         "attestations:hold_place": {"pk": group.pk},
         "attestations:hold_lift": {"pk": hold.pk},
+        "attestations:hold_detail": {"pk": hold.pk},
+        "attestations:hold_ack": {"pk": hold.pk},
+        "attestations:hold_ack_link": {"token": hold_notice_link_token(hold.notices.get(user=member))},
+        "attestations:hold_chat_posted": {"pk": hold.pk},
         "groups:detail": {"pk": group.pk},
         "groups:edit": {"pk": group.pk},
         "groups:transition": {"pk": group.pk, "action": "suspend"},

@@ -211,7 +211,7 @@ def test_the_dpo_places_and_lifts_a_hold_then_reads_the_dashboard_and_the_group(
     page.get_by_label("Reference").fill("FOI-2026-0101")
     page.get_by_label("Reason").fill("FOI request about the night rota")
     page.get_by_role("button", name="Place the hold").click()
-    expect(page.get_by_role("status")).to_contain_text("Urgent Ops is on hold (FOI-2026-0101)")
+    expect(page.get_by_role("status").first).to_contain_text("Urgent Ops is on hold (FOI-2026-0101)")
     expect(page.get_by_role("alert")).to_contain_text("Do NOT clear this chat")
     expect(page.locator(".cycle-panel")).to_contain_text("On hold")
 
@@ -219,7 +219,7 @@ def test_the_dpo_places_and_lifts_a_hold_then_reads_the_dashboard_and_the_group(
     expect(page.get_by_role("heading", name="Lift the hold FOI-2026-0101 on “Urgent Ops”")).to_be_visible()
     page.get_by_label("Reason").fill("Request answered")
     page.get_by_role("button", name="Lift the hold").click()
-    expect(page.get_by_role("status")).to_contain_text("The hold FOI-2026-0101 on Urgent Ops is lifted")
+    expect(page.get_by_role("status").first).to_contain_text("The hold FOI-2026-0101 on Urgent Ops is lifted")
     expect(page.get_by_role("link", name="Place a hold (FOI or legal)")).to_be_visible()
     hold = Hold.objects.get()
     assert hold.lifted_by == dpo and hold.lifted_at is not None

@@ -63,12 +63,12 @@ def test_the_dpo_places_and_lifts_a_hold_with_the_keyboard_only(live_server, pag
     tab_to(page, page.get_by_label("Reason"))
     page.keyboard.type("Employment tribunal")
     keyboard_activate(page, page.get_by_role("button", name="Place the hold"))
-    expect(page.get_by_role("status")).to_contain_text("is on hold (LEGAL-7)")
+    expect(page.get_by_role("status").first).to_contain_text("is on hold (LEGAL-7)")
     keyboard_activate(page, page.get_by_role("link", name="Lift the hold"))
     tab_to(page, page.get_by_label("Reason"))
     page.keyboard.type("Tribunal closed")
     keyboard_activate(page, page.get_by_role("button", name="Lift the hold"))
-    expect(page.get_by_role("status")).to_contain_text("The hold LEGAL-7 on Urgent Ops is lifted")
+    expect(page.get_by_role("status").first).to_contain_text("The hold LEGAL-7 on Urgent Ops is lifted")
     assert Hold.objects.get().lifted_at is not None
 
 

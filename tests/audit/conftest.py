@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from attestations import services
+from attestations import hold_notices, services
 from attestations.models import Cycle, Flag, Hold, Obligation
 from attestations.periods import LONDON
 from groups import services as group_services
@@ -48,8 +48,13 @@ def make_record(*, group, member, admin_user, dpo, reference: str = "FOI-2026-00
     raised = services.flags_raise(now=cycle.due_at + dt.timedelta(hours=1)).raised
     [flag] = [f for f in raised if f.user == admin_user and f.kind == Flag.Kind.MEMBER_OVERDUE]
     group_services.chatgroup_set_admin(group=group, user=member, by=dpo)
-    hold = services.hold_place(
-        group=group, by=dpo, reference=reference, reason="FOI request", now=cycle.due_at + dt.timedelta(hours=2)
+    hold = hold_notices.hold_place(
+        group=group,
+        by=dpo,
+        reference=reference,
+        reason="FOI request",
+        now=cycle.due_at + dt.timedelta(hours=2),
+        queue=False,
     )
     attested.refresh_from_db()
     overdue.refresh_from_db()

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from attestations import audit, exports, models
-from attestations.models import ExportLog, Obligation
+from attestations.models import ExportLog, HoldNotice, Obligation
 from tests import factories
 from tests.conftest import service_missing
 
@@ -98,7 +98,7 @@ def awkward(record, dpo):
             resolved_at=when + dt.timedelta(seconds=1, microseconds=1),
         )
         lifted = i % 2 == 1
-        factories.HoldFactory(
+        hold = factories.HoldFactory(
             group=group,
             reference=f"{text[:20]}-{i}",
             reason=text,
@@ -107,6 +107,14 @@ def awkward(record, dpo):
             lifted_by=dpo if lifted else None,
             lifted_at=when + dt.timedelta(days=2) if lifted else None,
             lift_reason=text if lifted else "",
+        )
+        HoldNotice.objects.create(
+            hold=hold,
+            user=user,
+            notified_at=when,
+            acknowledged_at=when + dt.timedelta(minutes=5) if lifted else None,
+            channel="email" if lifted else "",
+            reminded_at=when + dt.timedelta(days=1) if not lifted else None,
         )
         if hasattr(models, "SentEmail"):
             models.SentEmail.objects.create(

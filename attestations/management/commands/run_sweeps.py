@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from attestations import notifications
+from attestations import hold_notices, notifications
 
 from ._now import add_now_argument, parse_now
 
@@ -8,7 +8,8 @@ from ._now import add_now_argument, parse_now
 class Command(BaseCommand):
     help = (
         "Run the whole schedule once by hand: the 15-minute sweep (close due cycles, raise and resolve "
-        "flags, queue reminders, digests and escalations) and the DPO's weekly summary (once a week per "
+        "flags, queue reminders, digests and escalations; then hold notices, reminders, escalations and "
+        "reviews) and the DPO's weekly summary (once a week per "
         "DPO). Safe to re-run."
     )
 
@@ -18,9 +19,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         now = parse_now(options["now"])
         result = notifications.sweep(now=now)
+        hold_emails = hold_notices.sweep(now=now)
         summaries = notifications.dpo_summaries_queue(now=now)
         self.stdout.write(
             f"{result.cycles} cycle(s) closed, {result.flags_raised} flag(s) raised, "
             f"{result.flags_resolved} resolved, {len(result.emails)} email(s) queued, "
-            f"{len(summaries)} weekly summary email(s) queued."
+            f"{len(hold_emails)} hold email(s) queued, {len(summaries)} weekly summary email(s) queued."
         )

@@ -111,6 +111,7 @@ class Command(BaseCommand):
 
         from django.utils import timezone
 
+        from attestations import hold_notices
         from attestations import services as clear_downs
         from attestations.models import Obligation
         from attestations.periods import LONDON
@@ -161,10 +162,12 @@ class Command(BaseCommand):
         clear_downs.flags_raise(now=now)
         held = next((g for g in groups if g.admin.username == "priya"), None)
         if held:
-            clear_downs.hold_place(
+            # With its notices: each member is emailed (the emails are sent by the next sweep).
+            hold_notices.hold_place(
                 group=held,
                 by=users["dpo"],
                 reference="FOI-2026-0142",
                 now=now - dt.timedelta(days=2),
                 reason="FOI request received for partnership meeting arrangements (demo data).",
+                queue=False,
             )
