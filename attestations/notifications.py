@@ -97,9 +97,7 @@ def _create_emails(
 def outbox_add(rows: list[SentEmail], *, queue: bool = True) -> list[int]:
     """Record emails and queue them after the commit: the outbox for the modules that make
     emails of their own (`hold_notices`). Call it inside the transaction that decides them."""
-    ids = _create_emails(rows)
-    _queue_on_commit(ids, queue)
-    return ids
+    return _create_emails(rows, queue=queue)
 
 
 def dpo_recipients():
