@@ -99,7 +99,14 @@ def test_it_catches_an_edited_entry(chain):
 def test_it_catches_a_deleted_entry_in_the_middle_and_at_the_end(chain):
     _sql(f"DELETE FROM {LedgerEntry._meta.db_table} WHERE sequence = 4")
     verdict = ledger.ledger_verify()
-    assert not verdict.ok and verdict.obligation_id == chain[3].obligation_id and "no ledger entry" in verdict.problem
+    assert verdict == ledger.Verdict(
+        ok=False,
+        checked=3,
+        head=chain[2].hash,
+        sequence=4,
+        obligation_id=chain[3].obligation_id,
+        problem="an attestation on record has no ledger entry: its entry was deleted",
+    )
     _sql(f"DELETE FROM {LedgerEntry._meta.db_table} WHERE sequence = 2")
     verdict = ledger.ledger_verify()
     assert not verdict.ok and verdict.sequence == 2 and "missing" in verdict.problem
@@ -293,9 +300,14 @@ def test_it_catches_an_edit_of_each_field_it_vouches_for(chain, field):
     assert [key for key in before if before[key] != after[key]] != [], "the edit changed nothing"
     assert len([key for key in before if before[key] != after[key]]) == 1, "the edit changed more than the field"
 
-    verdict = ledger.ledger_verify()
-    assert not verdict.ok and (verdict.sequence, verdict.obligation_id, verdict.checked) == (3, edited, 2)
-    assert "hash does not match the attestation" in verdict.problem
+    assert ledger.ledger_verify() == ledger.Verdict(
+        ok=False,
+        checked=2,
+        head=chain[1].hash,
+        sequence=3,
+        obligation_id=edited,
+        problem="its hash does not match the attestation: the attestation or the entry was edited",
+    )
 
 
 @pytest.mark.django_db
@@ -310,7 +322,7 @@ def test_only_the_link_check_catches_an_entry_rehashed_after_its_attestation_was
     LedgerEntry.objects.filter(pk=entry.pk).update(hash=rehashed)
 
     verdict = ledger.ledger_verify()
-    assert not verdict.ok and (verdict.sequence, verdict.obligation_id, verdict.checked) == (
+    assert verdict.ok is False and (verdict.sequence, verdict.obligation_id, verdict.checked) == (
         4,
         chain[3].obligation_id,
         3,
@@ -415,3 +427,19 @@ def test_the_version_migration_keeps_an_existing_chain_as_version_1(clock):
     assert list(LedgerEntry.objects.values_list("payload_version", flat=True)) == [1, 1, 1]
     verdict = ledger.ledger_verify()
     assert verdict.ok and verdict.checked == 3 and verdict.versions == {1: 3}
+
+
+@pytest.mark.django_db
+def test_an_empty_ledger_is_intact_and_says_so(capsys):
+    assert ledger.ledger_size() == {"count": 0, "head": None}
+    call_command("verify_ledger")
+    assert f"Ledger intact: 0 entries (none), head {ledger.GENESIS}." in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_size_of_the_ledger_is_its_last_entry(chain):
+    head = chain[-1]
+    assert ledger.ledger_size() == {
+        "count": 4,
+        "head": {"sequence": 4, "hash": head.hash, "recorded_at": head.recorded_at},
+    }
