@@ -15,6 +15,7 @@ from django.urls import reverse
 from attestations import ledger, services
 from attestations.models import LedgerEntry, Obligation
 from tests import factories
+from tests.audit.conftest import NOW
 from tests.conftest import service_missing
 
 
@@ -151,8 +152,9 @@ def test_concurrent_attestations_never_fork_the_chain():
         service_missing("concurrent appends need PostgreSQL (DATABASE_URL=postgres://…)")
     threads_n = 8
     people = [factories.UserFactory() for _ in range(threads_n)]
-    cycle = factories.CycleFactory()
-    obligations = [factories.ObligationFactory(cycle=cycle, user=p) for p in people]
+    # Each in a cycle of its own: the per-cycle count row would otherwise queue them by itself,
+    # and the test would pass without the ledger's lock.
+    obligations = [factories.ObligationFactory(cycle=factories.CycleFactory(), user=p) for p in people]
     barrier = threading.Barrier(threads_n)
     errors = []
 
@@ -443,3 +445,23 @@ def test_the_size_of_the_ledger_is_its_last_entry(chain):
         "count": 4,
         "head": {"sequence": 4, "hash": head.hash, "recorded_at": head.recorded_at},
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_to_chain_outside_the_attestations_transaction(clock):
+    # In autocommit each entry would commit on its own, apart from the attestation it vouches for.
+    obligation = factories.ObligationFactory()
+    assert ledger.ledger_append(obligations=[]) == []
+    with pytest.raises(RuntimeError, match="^ledger_append must run inside the attestation's transaction$"):
+        ledger.ledger_append(obligations=[obligation])
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_each_entry_records_the_time_of_its_attestation_not_of_the_clock(clock):
+    made_at = NOW - dt.timedelta(minutes=5)
+    first, second = factories.ObligationFactory(), factories.ObligationFactory()
+    [entry] = ledger.ledger_append(obligations=[first], now=made_at)
+    assert entry.recorded_at == made_at
+    [entry] = ledger.ledger_append(obligations=[second])  # no time given: the clock's
+    assert entry.recorded_at == NOW
