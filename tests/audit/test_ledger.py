@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from attestations import ledger, services
 from attestations.models import LedgerEntry, Obligation
+from attestations.periods import LONDON
 from tests import factories
 from tests.audit.conftest import NOW
 from tests.conftest import service_missing
@@ -355,17 +356,21 @@ def _first_release_hash(obligation: Obligation, *, sequence: int, prev: str) -> 
 
 
 @pytest.mark.django_db
-def test_a_ledger_begun_by_the_first_release_goes_on_with_version_2_and_verifies(record, member, capsys):
+def test_a_ledger_begun_by_the_first_release_goes_on_with_version_2_and_verifies(record, member, clock, capsys):
+    # The process's own zone as in the portal, where Django sets it to TIME_ZONE (time-machine
+    # otherwise sets UTC): a time hashed in local rather than UTC time would then show.
+    clock.move_to(NOW.astimezone(LONDON), tick=False)
     # Two attestations chained by the first release: version 1, no column named (the database's default).
     LedgerEntry.objects.all().delete()
-    later = factories.obligation_in_state(
+    # One attested in summer time (BST) and to the microsecond: the old recipe hashed the time in UTC.
+    summer = factories.obligation_in_state(
         cycle=record.cycle,
         user=factories.UserFactory(),
-        state="late" if record.attested.status == "late" else "on_time",
-        attested_at=record.attested.attested_at,
+        state="on_time",
+        attested_at=dt.datetime(2026, 7, 1, 12, 0, 0, 123456, tzinfo=dt.UTC),
     )
     prev = ledger.GENESIS
-    for sequence, obligation in enumerate([record.attested, later], start=1):
+    for sequence, obligation in enumerate([record.attested, summer], start=1):
         digest = _first_release_hash(obligation, sequence=sequence, prev=prev)
         LedgerEntry.objects.create(
             sequence=sequence, obligation=obligation, prev_hash=prev, hash=digest, recorded_at=obligation.attested_at
@@ -465,3 +470,9 @@ def test_each_entry_records_the_time_of_its_attestation_not_of_the_clock(clock):
     assert entry.recorded_at == made_at
     [entry] = ledger.ledger_append(obligations=[second])  # no time given: the clock's
     assert entry.recorded_at == NOW
+
+
+def test_a_payload_needs_exactly_the_fields_of_its_version():
+    values = range(len(ledger.PAYLOAD_FIELDS_BY_VERSION[1]))
+    with pytest.raises(ValueError, match="zip"):
+        ledger.payload_of(*values, version=2)  # one short: the deadline is missing
