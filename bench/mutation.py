@@ -131,6 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)} (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the results of the last run")
+    parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
     args = parser.parse_args()
     modules = [m for arg in args.modules for m in arg.split(",") if m] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -142,7 +143,18 @@ def main() -> int:
             k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REQUIRE_SERVICES")
         }
         mutmut = Path(sys.executable).with_name("mutmut")
-        command = [str(mutmut), "run", "--max-children", "1", *(g for m in modules for g in globs(m))]
+        names = [g for m in modules for g in globs(m)]
+        if args.survivors:
+            codes, listed = results(), explained()
+            patterns = [g for m in modules for g in globs(m, exact=True)]
+            names = [
+                n
+                for n, c in codes.items()
+                if c in SURVIVED | NO_TESTS and n not in listed and any(fnmatch.fnmatchcase(n, p) for p in patterns)
+            ]
+            if not names:
+                return report(modules)
+        command = [str(mutmut), "run", "--max-children", "1", *names]
         subprocess.run(command, cwd=ROOT, env=env, check=False)  # noqa: S603 - fixed arguments
     return report(modules)
 
