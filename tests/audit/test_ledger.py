@@ -62,6 +62,9 @@ def test_it_chains_each_attestation_when_it_is_made(chain, record):
     assert chain[0].prev_hash == ledger.GENESIS and chain[0].obligation_id == record.attested.pk
     assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
     assert {e.payload_version for e in chain} == {ledger.PAYLOAD_VERSION}
+    for entry in chain:
+        digest = _recipe_hash(entry.obligation, sequence=entry.sequence, prev=entry.prev_hash, version=2)
+        assert entry.hash == digest
     verdict = ledger.ledger_verify()
     assert verdict.ok and verdict.checked == 4 and verdict.head == chain[-1].hash
     assert verdict.versions == {ledger.PAYLOAD_VERSION: 4}
@@ -337,9 +340,10 @@ def test_only_the_link_check_catches_an_entry_rehashed_after_its_attestation_was
     assert f"BROKEN at entry #4 (obligation {chain[3].obligation_id})" in capsys.readouterr().err
 
 
-def _first_release_hash(obligation: Obligation, *, sequence: int, prev: str) -> str:
-    """An entry's hash as the first release computed it (payload version 1), written out here so
-    that any change to how version 1 is hashed breaks this test."""
+def _recipe_hash(obligation: Obligation, *, sequence: int, prev: str, version: int) -> str:
+    """An entry's hash in payload version 1 (the first release) or 2, written out here so that
+    any change to how a version is hashed, which would break every entry already written with
+    it, fails a test."""
     payload = {
         "obligation": obligation.pk,
         "user": obligation.user_id,
@@ -351,6 +355,8 @@ def _first_release_hash(obligation: Obligation, *, sequence: int, prev: str) -> 
         "confirmed_saved": obligation.confirmed_saved,
         "channel": obligation.channel,
     }
+    if version == 2:
+        payload["due_at"] = obligation.due_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
     body = json.dumps({"seq": sequence, "prev": prev, "att": payload}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -371,7 +377,7 @@ def test_a_ledger_begun_by_the_first_release_goes_on_with_version_2_and_verifies
     )
     prev = ledger.GENESIS
     for sequence, obligation in enumerate([record.attested, summer], start=1):
-        digest = _first_release_hash(obligation, sequence=sequence, prev=prev)
+        digest = _recipe_hash(obligation, sequence=sequence, prev=prev, version=1)
         LedgerEntry.objects.create(
             sequence=sequence, obligation=obligation, prev_hash=prev, hash=digest, recorded_at=obligation.attested_at
         )
