@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv lint format bench clean screenshots
+.PHONY: run test venv lint format bench clean screenshots mutation
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ test: venv
 	mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; echo $$status > var/test-exit-status; exit $$status
 
+# Mutation testing of the modules that hold the rules (like the benchmarks, not in every CI run):
+# prints the score per module and the survivors not explained in docs/mutation-survivors.md.
+# One mutant at a time (one core), fast tests only (SQLite, no browser, no services).
+# MUTATE=ledger,periods runs some modules; the README's Tests section lists them.
+mutation: venv
+	$(BIN)/python bench/mutation.py $(MUTATE)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,7 +52,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf var/celery var/mail var/staticfiles
+	rm -rf var/celery var/mail var/staticfiles mutants
 
 # Screenshots of the main pages for the README, from a throw-away demo database.
 SHOTS_VAR := var/screenshots

@@ -5,6 +5,9 @@ Each attestation, when made, appends one `LedgerEntry` whose hash is
     SHA-256( canonical JSON of the attestation's fields, its sequence number, and the
              previous entry's hash )
 
+The fields are those of the entry's payload version (PAYLOAD_FIELDS_BY_VERSION): a field
+that joins later does so in a new version, and older entries verify with their own.
+
 so anyone holding the database can recompute the chain and find the first place where it
 no longer holds: an attestation edited after the fact, an entry deleted or renumbered,
 entries swapped. The chain proves the record was not quietly altered *through the
@@ -22,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
@@ -45,38 +49,51 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
     return value.isoformat()
 
 
-# An attestation's fields that the chain vouches for, as values_list() names them.
-PAYLOAD_FIELDS = (
-    "pk",
-    "user_id",
-    "cycle_id",
-    "status",
-    "cleared_on",
-    "attested_at",
-    "confirmed_cleared",
-    "confirmed_saved",
-    "channel",
-)
+# An attestation's fields that the chain vouches for, as values_list() names them, by payload
+# version. Each entry records the version it was hashed with, so entries already written keep
+# verifying when a field joins. Version 1 (the first release) left out the deadline; version 2
+# adds `due_at`, which "on time" is judged against: without it an insider could move a late
+# attestation's deadline and make it look on time without breaking the chain.
+PAYLOAD_FIELDS_BY_VERSION = {
+    1: (
+        "pk",
+        "user_id",
+        "cycle_id",
+        "status",
+        "cleared_on",
+        "attested_at",
+        "confirmed_cleared",
+        "confirmed_saved",
+        "channel",
+    ),
+}
+PAYLOAD_FIELDS_BY_VERSION[2] = (*PAYLOAD_FIELDS_BY_VERSION[1], "due_at")
+PAYLOAD_VERSION = 2  # what new entries are written with
+PAYLOAD_FIELDS = PAYLOAD_FIELDS_BY_VERSION[PAYLOAD_VERSION]
 
 
-def payload_of(obligation_id, user_id, cycle_id, status, cleared_on, attested_at, cc, cs, channel) -> dict:
-    """The payload of an attestation from its PAYLOAD_FIELDS' values, in that order."""
-    return {
-        "obligation": obligation_id,
-        "user": user_id,
-        "cycle": cycle_id,
-        "status": status,
-        "cleared_on": _iso(cleared_on),
-        "attested_at": _iso(attested_at),
-        "confirmed_cleared": bool(cc),
-        "confirmed_saved": bool(cs),
-        "channel": channel,
+def payload_of(*values, version: int = PAYLOAD_VERSION) -> dict:
+    """The payload of an attestation from the values of its version's PAYLOAD_FIELDS, in that order."""
+    value = dict(zip(PAYLOAD_FIELDS_BY_VERSION[version], values, strict=True))
+    payload = {
+        "obligation": value["pk"],
+        "user": value["user_id"],
+        "cycle": value["cycle_id"],
+        "status": value["status"],
+        "cleared_on": _iso(value["cleared_on"]),
+        "attested_at": _iso(value["attested_at"]),
+        "confirmed_cleared": bool(value["confirmed_cleared"]),
+        "confirmed_saved": bool(value["confirmed_saved"]),
+        "channel": value["channel"],
     }
+    if version >= 2:
+        payload["due_at"] = _iso(value["due_at"])
+    return payload
 
 
-def attestation_payload(obligation: Obligation) -> dict:
+def attestation_payload(obligation: Obligation, *, version: int = PAYLOAD_VERSION) -> dict:
     """The fields of an attestation the chain vouches for."""
-    return payload_of(*(getattr(obligation, name) for name in PAYLOAD_FIELDS))
+    return payload_of(*(getattr(obligation, name) for name in PAYLOAD_FIELDS_BY_VERSION[version]), version=version)
 
 
 def entry_hash(*, sequence: int, prev_hash: str, payload: dict) -> str:
@@ -102,7 +119,14 @@ def ledger_append(*, obligations: Sequence[Obligation], now: dt.datetime | None 
         sequence += 1
         digest = entry_hash(sequence=sequence, prev_hash=prev, payload=attestation_payload(obligation))
         entries.append(
-            LedgerEntry(sequence=sequence, obligation=obligation, prev_hash=prev, hash=digest, recorded_at=now)
+            LedgerEntry(
+                sequence=sequence,
+                obligation=obligation,
+                prev_hash=prev,
+                hash=digest,
+                payload_version=PAYLOAD_VERSION,
+                recorded_at=now,
+            )
         )
         prev = digest
     return LedgerEntry.objects.bulk_create(entries)
@@ -116,31 +140,28 @@ class Verdict:
     sequence: int | None = None
     problem: str = ""
     obligation_id: int | None = None
+    # How many of the entries checked were hashed with each payload version.
+    versions: dict[int, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         if self.ok:
-            return f"Ledger intact: {self.checked} entries, head {self.head}."
+            return f"Ledger intact: {self.checked} entries ({self.versions_text()}), head {self.head}."
         return f"Ledger BROKEN at entry #{self.sequence} (obligation {self.obligation_id}): {self.problem}"
+
+    def versions_text(self) -> str:
+        return ", ".join(f"{n} with payload v{v}" for v, n in sorted(self.versions.items())) or "none"
+
+
+# The obligation's fields of the latest version, which include every earlier version's.
+_ENTRY_FIELDS = ("sequence", "prev_hash", "hash", "payload_version")
+_OBLIGATION_FIELDS = tuple("obligation_id" if f == "pk" else f"obligation__{f}" for f in PAYLOAD_FIELDS)
 
 
 def _entries() -> Iterator[tuple]:
     # The attestation's fields come with the entry in one query, read in chunks.
     return (
         LedgerEntry.objects.order_by("sequence")
-        .values_list(
-            "sequence",
-            "prev_hash",
-            "hash",
-            "obligation_id",
-            "obligation__user_id",
-            "obligation__cycle_id",
-            "obligation__status",
-            "obligation__cleared_on",
-            "obligation__attested_at",
-            "obligation__confirmed_cleared",
-            "obligation__confirmed_saved",
-            "obligation__channel",
-        )
+        .values_list(*_ENTRY_FIELDS, *_OBLIGATION_FIELDS)
         .iterator(chunk_size=_VERIFY_CHUNK)
     )
 
@@ -148,25 +169,32 @@ def _entries() -> Iterator[tuple]:
 def ledger_verify() -> Verdict:
     """Walk the chain from the first entry and report the first link that does not hold.
 
-    Also checks that every attestation on record is in the chain: one whose entry was
-    deleted along with the rows after it would otherwise go unnoticed.
+    Each entry is hashed again with its own payload version. Also checks that every
+    attestation on record is in the chain: one whose entry was deleted along with the rows
+    after it would otherwise go unnoticed.
     """
-    expected_seq, prev, checked = 1, GENESIS, 0
-    for row in _entries():
-        seq, prev_hash, digest, ob_id, user_id, cycle_id, status, cleared_on, attested_at, cc, cs, channel = row
+    expected_seq, prev, checked, versions = 1, GENESIS, 0, Counter()
+    for seq, prev_hash, digest, version, *values in _entries():
+        ob_id = values[0]
         broken = Verdict(ok=False, checked=checked, head=prev, sequence=seq, obligation_id=ob_id)
         if seq != expected_seq:
             broken.problem = f"entry #{expected_seq} is missing (the next entry is #{seq}): deleted or renumbered"
             broken.sequence = expected_seq
             return broken
         if prev_hash != prev:
-            broken.problem = "its previous-hash does not match the entry before it: an entry was edited or reordered"
+            broken.problem = (
+                f"its previous-hash does not match the hash of entry #{seq - 1}: an entry was edited or reordered"
+            )
             return broken
-        payload = payload_of(ob_id, user_id, cycle_id, status, cleared_on, attested_at, cc, cs, channel)
+        if version not in PAYLOAD_FIELDS_BY_VERSION:
+            broken.problem = f"its payload version {version} is unknown: the entry was edited"
+            return broken
+        payload = payload_of(*values[: len(PAYLOAD_FIELDS_BY_VERSION[version])], version=version)
         if entry_hash(sequence=seq, prev_hash=prev_hash, payload=payload) != digest:
             broken.problem = "its hash does not match the attestation: the attestation or the entry was edited"
             return broken
         prev, expected_seq, checked = digest, expected_seq + 1, checked + 1
+        versions[version] += 1
     unchained = Obligation.objects.filter(status__in=Obligation.DONE, ledger_entry__isnull=True).order_by("pk").first()
     if unchained is not None:
         return Verdict(
@@ -177,7 +205,7 @@ def ledger_verify() -> Verdict:
             obligation_id=unchained.pk,
             problem="an attestation on record has no ledger entry: its entry was deleted",
         )
-    return Verdict(ok=True, checked=checked, head=prev)
+    return Verdict(ok=True, checked=checked, head=prev, versions=dict(versions))
 
 
 def ledger_size() -> dict:

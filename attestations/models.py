@@ -484,6 +484,11 @@ class LedgerEntry(models.Model):
     obligation = models.OneToOneField(Obligation, on_delete=models.PROTECT, related_name="ledger_entry")
     prev_hash = models.CharField(max_length=64, unique=True)
     hash = models.CharField(max_length=64, unique=True)
+    # Which of the attestation's fields `hash` covers (`ledger.PAYLOAD_FIELDS_BY_VERSION`).
+    # The database default is 1, the first release's fields: entries written before the
+    # column existed, or by a process of that release still running during an upgrade,
+    # were hashed that way. The portal writes the current version explicitly.
+    payload_version = models.PositiveSmallIntegerField(db_default=1)
     recorded_at = models.DateTimeField()
 
     class Meta:

@@ -13,7 +13,10 @@ def chain_existing_attestations(apps, schema_editor):
     """
     from django.utils import timezone
 
-    from attestations.ledger import GENESIS, PAYLOAD_FIELDS, entry_hash, payload_of
+    from attestations.ledger import GENESIS, PAYLOAD_FIELDS_BY_VERSION, entry_hash, payload_of
+
+    # Entries written here have no payload version column yet; 0008 gives them version 1.
+    fields = PAYLOAD_FIELDS_BY_VERSION[1]
 
     Obligation = apps.get_model("attestations", "Obligation")
     LedgerEntry = apps.get_model("attestations", "LedgerEntry")
@@ -22,11 +25,11 @@ def chain_existing_attestations(apps, schema_editor):
     done = (
         Obligation.objects.filter(status__in=["attested", "late"])
         .order_by("attested_at", "pk")
-        .values_list(*PAYLOAD_FIELDS)
+        .values_list(*fields)
     )
     prev, batch = GENESIS, []
     for sequence, row in enumerate(done.iterator(chunk_size=CHAIN_CHUNK), start=1):
-        digest = entry_hash(sequence=sequence, prev_hash=prev, payload=payload_of(*row))
+        digest = entry_hash(sequence=sequence, prev_hash=prev, payload=payload_of(*row, version=1))
         batch.append((sequence, row[0], prev, digest, now))
         prev = digest
         if len(batch) >= CHAIN_CHUNK:

@@ -1,8 +1,10 @@
 """Exports: every kind in CSV and XLSX, filters, formula neutralisation, streaming, logging."""
 
 import csv
+import datetime as dt
 import hashlib
 import io
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -11,7 +13,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from attestations import audit, models
-from attestations.exports import neutralise
+from attestations.exports import cell, neutralise
 from attestations.models import ExportLog
 from tests import factories
 from tests.audit.conftest import make_record
@@ -38,6 +40,17 @@ def test_it_neutralises_every_formula_start():
     for start in "=+-@\t\r":
         assert neutralise(start + "1") == "'" + start + "1"
     assert neutralise("Urgent Ops") == "Urgent Ops"
+
+
+def test_each_kind_of_value_becomes_one_cell():
+    assert cell(None) == ""
+    assert cell("=SUM(A1)") == "'=SUM(A1)" and cell("Urgent Ops") == "Urgent Ops"
+    assert cell(7) == 7 and cell(True) == "yes" and cell(False) == "no"
+    assert (
+        cell(dt.datetime(2026, 3, 29, 2, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))) == "2026-03-29T01:30:00+00:00"
+    )
+    assert cell(dt.date(2026, 3, 29)) == "2026-03-29" and cell(dt.time(9, 5)) == "09:05:00"
+    assert cell(Decimal("-1.5")) == "'-1.5"  # anything else is text, neutralised
 
 
 def test_it_offers_the_emails_export_when_the_portal_records_emails():

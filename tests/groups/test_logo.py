@@ -1,4 +1,5 @@
-"""Logos: phone photos (MPO, EXIF orientation), the size message at the limit, a lost file."""
+"""Logos: only PNG or JPEG (real GIF, BMP, WebP, TIFF and ICO files are refused), phone photos (MPO,
+EXIF orientation), the size message at the limit, a lost file."""
 
 import io
 import logging
@@ -34,6 +35,29 @@ def test_it_accepts_a_phone_cameras_mpo_jpeg_and_keeps_its_first_frame():
     assert stored.format == "PNG" and stored.size == (48, 32)
     red, green, blue = stored.getpixel((24, 16))[:3]
     assert red > 150 and blue < 60  # the first frame, not the second
+
+
+def image_bytes(fmt: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (0, 90, 160)).save(out, format=fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "WEBP", "TIFF", "ICO"])
+def test_it_refuses_a_real_image_that_is_not_png_or_jpeg(fmt):
+    data = image_bytes(fmt)
+    # A well-formed image of that format, so only the format rule can refuse it.
+    assert Image.open(io.BytesIO(data)).format == fmt
+    with pytest.raises(ValidationError) as refused:
+        logo_clean(upload(data, name=f"logo.{fmt.lower()}"))
+    assert refused.value.code == "logo_not_image"
+    assert refused.value.messages == ["The logo must be a PNG or JPEG image."]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_the_same_image_as_png_or_jpeg_is_accepted(fmt):
+    stored = decoded(logo_clean(upload(image_bytes(fmt), name=f"logo.{fmt.lower()}")))
+    assert stored.format == "PNG" and stored.size == (32, 32)
 
 
 def test_it_turns_a_photo_taken_sideways_the_right_way_up():

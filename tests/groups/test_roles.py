@@ -1,6 +1,8 @@
 """Who hands over the admin role and names the deputy: the admin or the DPO, never the deputy,
 and never to a disabled account."""
 
+import datetime as dt
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
@@ -10,6 +12,8 @@ from groups.models import ChatGroup, Membership
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 10, 9, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -53,9 +57,20 @@ def test_the_deputy_cannot_name_or_clear_the_deputy(group, deputy, member):
     assert group.deputy == deputy
 
 
-def test_the_deputy_still_manages_members(group, deputy):
-    membership = services.membership_add(group=group, user=UserFactory(), by=deputy)
+def test_the_deputy_still_manages_members(group, deputy, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    newcomer = UserFactory()
+    membership = services.membership_add(group=group, user=newcomer, by=deputy)
+    assert Membership.objects.active().filter(group=group, user=newcomer, added_by=deputy).exists()
+
+    time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
     services.membership_remove(membership=membership, by=deputy)
+    membership.refresh_from_db()
+    assert (membership.left_at, membership.removed_by) == (NOW + dt.timedelta(hours=1), deputy)
+    assert not Membership.objects.active().filter(group=group, user=newcomer).exists()
+    # Both changes are on record as the deputy's.
+    changes = membership.history.order_by("history_date").values_list("history_change_reason", "history_user")
+    assert list(changes) == [("Added", deputy.pk), ("Removed", deputy.pk)]
 
 
 def test_the_dpo_hands_over_admin_and_names_the_deputy(group, dpo, member, admin_user):
