@@ -418,7 +418,7 @@ def test_the_version_migration_keeps_an_existing_chain_as_version_1(clock):
 
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("attestations", "0007_flag_group")]
+    before = [("attestations", "0009_hold_notices")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     try:

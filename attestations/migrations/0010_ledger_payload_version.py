@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attestations', '0007_flag_group'),
+        ('attestations', '0009_hold_notices'),
     ]
 
     operations = [
