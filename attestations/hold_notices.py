@@ -241,6 +241,7 @@ def sweep(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
     a held group, reminders, escalations and reviews. Returns the emails queued."""
     now = now or timezone.now()
     ids = notices_queue(now=now, queue=queue)
+    ids += notices_again(now=now, queue=queue)
     ids += reminders_queue(now=now, queue=queue)
     ids += escalations_queue(now=now, queue=queue)
     ids += reviews_queue(now=now, queue=queue)
@@ -252,6 +253,39 @@ def notices_queue(*, now: dt.datetime, queue: bool = True) -> list[int]:
     """The notice to everyone who joined a group while it is on hold (within one sweep)."""
     _serialise(HOLD_NOTICE_LOCK)
     return _notices_make(group_id=None, by=None, reason="Joined while on hold: notice sent", now=now, queue=queue)
+
+
+@transaction.atomic
+def notices_again(*, now: dt.datetime, queue: bool = True) -> list[int]:
+    """The notice email again to each member who has not acknowledged a standing hold and
+    whose last notice email failed for a reason that may pass (the mail server down past
+    every retry, or no address then): the rule of every email, made again until it is sent
+    or no longer needed. A refusal that will not pass is not made again; the reminder and
+    the DPO's escalation follow it as usual."""
+    _serialise(HOLD_NOTICE_LOCK)
+    key = _key_expression(Kind.HOLD_NOTICE)
+    live = SentEmail.objects.filter(key=key, status__in=[SentEmail.Status.PENDING, SentEmail.Status.SENT])
+    may_pass = SentEmail.objects.filter(key=key, retry_later=True)
+    rows = list(
+        HoldNotice.objects.filter(acknowledged_at__isnull=True, hold__lifted_at__isnull=True, user__is_active=True)
+        .exclude(user__email="")
+        .filter(~Exists(live), Exists(may_pass))
+        .values_list("pk", "user_id", "user__email", "hold__group_id")
+    )
+    return notifications.outbox_add(
+        [
+            SentEmail(
+                key=email_key(Kind.HOLD_NOTICE, pk),
+                kind=Kind.HOLD_NOTICE,
+                user_id=user_id,
+                to_address=address,
+                group_id=group_id,
+                created_at=now,
+            )
+            for pk, user_id, address, group_id in rows
+        ],
+        queue=queue,
+    )
 
 
 def _unacknowledged(claim: str, hours: int, now: dt.datetime) -> QuerySet:

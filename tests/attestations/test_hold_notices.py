@@ -117,6 +117,27 @@ def test_it_tells_a_member_who_joins_while_the_hold_stands_at_the_next_sweep(pla
     assert hold.notices.get(user=newcomer).notified_at == NOW + dt.timedelta(hours=1, minutes=15)
 
 
+def test_a_notice_that_failed_for_a_reason_that_may_pass_is_made_again_until_sent(place, hold_sweep, group, member):
+    # The mail server was down past every retry (or the member had no address): the notice is
+    # made again by the sweep, as every other email is, until it is sent or acknowledged.
+    hold = place(group)
+    failed = SentEmail.objects.get(kind=Kind.HOLD_NOTICE, user=member)
+    SentEmail.objects.filter(pk=failed.pk).update(status="failed", sent_at=None, retry_later=True)
+    refused = SentEmail.objects.exclude(user=member).get(kind=Kind.HOLD_NOTICE)
+    SentEmail.objects.filter(pk=refused.pk).update(status="failed", sent_at=None, retry_later=False)  # a 5xx: not again
+    hold_sweep(NOW + dt.timedelta(minutes=15))
+    hold_sweep(NOW + dt.timedelta(minutes=30))
+    again = SentEmail.objects.filter(kind=Kind.HOLD_NOTICE, user=member).exclude(pk=failed.pk)
+    assert [e.status for e in again] == ["sent"] and again[0].key == failed.key
+    assert SentEmail.objects.filter(kind=Kind.HOLD_NOTICE, user=refused.user).count() == 1
+    hold.notices.filter(user=member).update(
+        acknowledged_at=NOW + dt.timedelta(minutes=40), channel=HoldNotice.Channel.WEB
+    )
+    SentEmail.objects.filter(pk=again[0].pk).update(status="failed", sent_at=None, retry_later=True)
+    hold_sweep(NOW + dt.timedelta(minutes=45))  # acknowledged since: no longer needed
+    assert SentEmail.objects.filter(kind=Kind.HOLD_NOTICE, user=member).count() == 2
+
+
 def test_the_notice_email_goes_out_although_the_group_is_on_hold(place, group):
     # Every other email about a group on hold is cancelled at sending (R9); this one is why.
     place(group)
@@ -319,7 +340,7 @@ def test_the_sweep_step_runs_the_same_queries_for_5_or_30_members(
     assert counts[0] == counts[1]
     # Nothing due: per step its savepoint (in the test's transaction), its lock and one read;
     # the escalation also reads the DPOs, the review the DPOs and the due holds.
-    with django_assert_num_queries(4 * (2 + lock_queries()) + 6):
+    with django_assert_num_queries(5 * (2 + lock_queries()) + 7):
         hold_notices.sweep(now=NOW + dt.timedelta(days=4), queue=False)
 
 
