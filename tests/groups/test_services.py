@@ -56,6 +56,28 @@ def test_it_refuses_an_overlong_name(member):
     assert not ChatGroup.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "purpose", "errors"),
+    [
+        ("", "x", {"name": ["Give the group a name."]}),
+        ("x" * 101, "x", {"name": ["The name is too long (100 characters at most)."]}),
+        ("Ops", "", {"purpose": ["Say what business purpose the group serves."]}),
+        ("Ops", "x" * 2001, {"purpose": ["The purpose is too long (2000 characters at most)."]}),
+    ],
+)
+def test_it_says_which_field_is_wrong_and_why(member, name, purpose, errors):
+    with pytest.raises(ValidationError) as exc:
+        services.chatgroup_propose(name=name, purpose=purpose, by=member)
+    assert exc.value.message_dict == errors
+    assert not ChatGroup.objects.exists()
+
+
+def test_it_takes_a_name_and_a_purpose_at_their_limits(member):
+    group = services.chatgroup_propose(name="x" * 100, purpose="y" * 2000, by=member)
+    assert (len(group.name), len(group.purpose)) == (100, 2000)
+    assert group.history.get().history_change_reason == "Proposed"
+
+
 def test_it_stores_a_reencoded_png_logo_under_a_generated_name(member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     jpeg = SimpleUploadedFile("../../evil.php.jpg", png_bytes(fmt="JPEG"), content_type="image/jpeg")

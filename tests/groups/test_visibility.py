@@ -1,10 +1,11 @@
 """Who sees a proposal: outsiders learn nothing of it; the people in it see it."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils import timezone
 
-from groups import services
+from groups import permissions, services
 from groups.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +35,16 @@ def test_a_former_member_of_a_proposal_no_longer_sees_it(client, admin_user, mem
     client.force_login(member)
     assert client.get(reverse("groups:detail", args=[proposal.pk])).status_code == 404
     assert "New Idea" not in client.get(reverse("groups:register")).content.decode()
+
+
+def test_a_member_of_another_group_does_not_see_a_proposal(client, member, group, proposal):
+    # Being a member somewhere is not enough: it must be of this proposal.
+    client.force_login(member)
+    assert client.get(reverse("groups:detail", args=[proposal.pk])).status_code == 404
+    assert "New Idea" not in client.get(reverse("groups:register")).content.decode()
+
+
+def test_an_anonymous_visitor_manages_nothing(group, proposal):
+    anonymous = AnonymousUser()
+    assert permissions.can_manage(anonymous, group) is False
+    assert permissions.can_see_group(anonymous, proposal) is False
