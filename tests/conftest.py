@@ -15,6 +15,9 @@ import pytest  # noqa: E402
 
 from tests import factories  # noqa: E402
 
+# Every run starts its clock at an instant of the week chosen for it (see tests/clock.py).
+pytest_plugins = ["tests.clock"]
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 
 
