@@ -52,13 +52,12 @@ def instant_for_seed(seed: int) -> dt.datetime:
     """The instant, to the minute, that `seed` stands for (an aware datetime in UK time)."""
     rng = random.Random(seed)
     monday = rng.choice(REFERENCE_FORTNIGHTS)
-    start = dt.datetime.combine(monday, dt.time(0, 0), tzinfo=UK)
-    end = dt.datetime.combine(monday + dt.timedelta(days=14), dt.time(0, 0), tzinfo=UK)
-    # Counted in real minutes (UTC), so the hour skipped in March never comes up and the hour
-    # repeated in October comes up twice, as it does on a real clock.
+    # Counted in real minutes (UTC: arithmetic on two UK times would count wall-clock hours), so
+    # the hour skipped in March never comes up and the hour repeated in October comes up twice.
+    start = dt.datetime.combine(monday, dt.time(0, 0), tzinfo=UK).astimezone(dt.UTC)
+    end = dt.datetime.combine(monday + dt.timedelta(days=14), dt.time(0, 0), tzinfo=UK).astimezone(dt.UTC)
     minutes = int((end - start).total_seconds()) // 60
-    chosen = start.astimezone(dt.UTC) + dt.timedelta(minutes=rng.randrange(minutes))
-    return chosen.astimezone(UK)
+    return (start + dt.timedelta(minutes=rng.randrange(minutes))).astimezone(UK)
 
 
 def parse_instant(value: str) -> dt.datetime:
