@@ -134,6 +134,7 @@ def pytest_sessionstart(session):
     config.stash[_TRAVELLER_KEY] = traveller
 
 
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down, on the run's clock
 def pytest_sessionfinish(session):
     traveller = session.config.stash.get(_TRAVELLER_KEY, None)
     if traveller is not None:
