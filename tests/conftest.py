@@ -15,6 +15,9 @@ import pytest  # noqa: E402
 
 from tests import factories  # noqa: E402
 
+# Every run starts its clock at an instant of the week chosen for it (see tests/clock.py).
+pytest_plugins = ["tests.clock"]
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 
 
@@ -369,6 +372,10 @@ def assert_focus_visible(page) -> None:
 def tab_to(page, target, *, max_presses: int = 80, key: str = "Tab") -> None:
     """Press Tab until `target` (a locator) has the focus; every stop on the way must show its focus."""
     element = target.element_handle()
+    # A page reached at a `#main` URL moves the focus to <main> once it has loaded, undoing any
+    # press made before then. Seen often when the tests' clock is weeks away from the browser's
+    # (tests/clock.py), so wait for the load first.
+    page.wait_for_load_state("load")
     for _ in range(max_presses):
         page.keyboard.press(key)
         assert_focus_visible(page)

@@ -18,6 +18,8 @@ from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
+PERIOD_END = dt.datetime(2026, 11, 13, 17, tzinfo=dt.UTC)  # a Friday, 17:00 GMT: the factory groups' week ends
+
 
 _BROKER_KEYS = (
     "broker_url",
@@ -75,6 +77,14 @@ def broker_silent():
         restore()
 
 
+@pytest.fixture
+def week_just_ended(time_machine):
+    """An hour after the factory groups' week ended, before any of the test's data is made.
+    The clock runs: the broker's connection retries wait on it."""
+    time_machine.move_to(PERIOD_END + dt.timedelta(hours=1), tick=True)
+    return time_machine
+
+
 @contextlib.contextmanager
 def within(seconds: int):
     """Fail, instead of hanging the suite, if the block has not finished after `seconds`."""
@@ -95,7 +105,7 @@ def within(seconds: int):
 
 
 def test_a_broker_that_never_answers_does_not_hold_up_the_prompt(
-    client, group, admin_user, broker_silent, django_capture_on_commit_callbacks, caplog
+    week_just_ended, client, group, admin_user, broker_silent, django_capture_on_commit_callbacks, caplog
 ):
     services.cycle_close_due(now=timezone.now())
     cycle = Cycle.objects.get(group=group)
@@ -110,7 +120,7 @@ def test_a_broker_that_never_answers_does_not_hold_up_the_prompt(
 
 
 def test_attesting_and_prompting_work_while_the_broker_is_down_and_the_sweep_catches_up(
-    client, group, admin_user, member, broker_down, django_capture_on_commit_callbacks, caplog
+    week_just_ended, client, group, admin_user, member, broker_down, django_capture_on_commit_callbacks, caplog
 ):
     other = MembershipFactory(group=group).user
     services.cycle_close_due(now=timezone.now())
@@ -142,6 +152,7 @@ def test_attesting_and_prompting_work_while_the_broker_is_down_and_the_sweep_cat
     broker_down()
     app.conf.task_always_eager = True
     reminder_time = cycle.due_at - dt.timedelta(hours=1)
+    week_just_ended.move_to(reminder_time, tick=True)
     with django_capture_on_commit_callbacks(execute=True):
         notifications.sweep(now=reminder_time)
     reminded = [m.to[0] for m in mail.outbox]

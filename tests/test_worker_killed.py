@@ -28,7 +28,10 @@ from tests.attestations.conftest import BASE, PERIOD_END
 from tests.conftest import service_missing, wait_for
 from tests.factories import ChatGroupFactory, MembershipFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The worker is another process, which the run's clock (tests/clock.py) cannot reach: the test
+# and the worker share the real clock instead. No answer here depends on the hour: the week closed
+# is whichever ended last, and every date is made relative to now.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
