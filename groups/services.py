@@ -153,6 +153,7 @@ def chatgroup_update(
     _check_name_free(group.name, exclude_pk=group.pk)
     group.cycle_weekday = cycle_weekday
     group.cycle_time = cycle_time
+    old_logo = group.logo.name
     if logo:
         cleaned = logo_clean(logo)
         group.logo.save(cleaned.name, cleaned, save=False)
@@ -164,6 +165,10 @@ def chatgroup_update(
     except IntegrityError as exc:
         # Two renames to the same name at once: the database constraint decides.
         raise ValidationError({"name": NAME_TAKEN}) from exc
+    if old_logo and old_logo != group.logo.name:
+        # Only once the change is committed: a rolled-back change still shows the old logo.
+        storage = group.logo.storage
+        transaction.on_commit(lambda: storage.delete(old_logo))
     return group
 
 

@@ -21,6 +21,11 @@ _BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 # Formatting (zero-width spaces and joiners, byte-order and direction marks), controls and
 # separators: none of them shows on screen.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+# Bidirectional controls (embeddings, overrides, isolates, direction marks): a right-to-left
+# override makes "exe.txt" read "txt.exe" in a page or an email, so these go wherever they are.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C],
+)
 
 
 def _invisible(char: str) -> bool:
@@ -30,10 +35,11 @@ def _invisible(char: str) -> bool:
 def clean_text(value: str | None, *, one_line: bool = False) -> str:
     """Text without the invisible characters at its ends; "" when nothing visible is left.
 
-    Inside the text they stay: a zero-width joiner holds an emoji together. `one_line` also
-    turns each run of whitespace into one space (names).
+    Inside the text they stay: a zero-width joiner holds an emoji together. Bidirectional
+    controls are removed everywhere. `one_line` also turns each run of whitespace into one
+    space (names).
     """
-    value = value or ""
+    value = (value or "").translate(_BIDI_CONTROLS)
     start, end = 0, len(value)
     while start < end and _invisible(value[start]):
         start += 1

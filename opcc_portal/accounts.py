@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.core.cache import cache
+from django.http import HttpResponseRedirect
 from django.shortcuts import resolve_url
 
 from groups import permissions
 
 from .forms import LoginForm
+from .security import client_ip
 
 
 def landing_url(user) -> str:
@@ -32,3 +37,22 @@ class LoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return landing_url(self.request.user)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, sending at most PASSWORD_RESET_LIMIT emails an hour for one
+    address and email; past that the page says exactly what it always says ("if an account
+    exists, we have sent an email"), so it reveals nothing, and sends nothing.
+    """
+
+    extra_email_context = {"site_url": settings.SITE_URL}
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"].strip().lower()
+        # Hashed: the cache key must not carry an email address in clear.
+        digest = hashlib.sha256(f"{client_ip(self.request)}|{email}".encode()).hexdigest()
+        key = f"password-reset:{digest}"
+        cache.add(key, 0, timeout=60 * 60)
+        if cache.incr(key) > settings.PASSWORD_RESET_LIMIT:
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)

@@ -467,3 +467,11 @@ def run_at_once(*calls, timeout: float = 60) -> list:
     for thread in threads:
         thread.join(timeout=timeout)
     return outcomes
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttles count in the cache (password-reset emails): each test starts with none spent.
+    from django.core.cache import cache
+
+    cache.clear()
