@@ -28,6 +28,10 @@ PAGES = [
     ("dpo-dashboard", "dpo", "/dashboard/"),
     ("dpo-group-history", "dpo", "/groups/{group}/history/"),
     ("auditor-audit", "auditor", "/audit/"),
+    # A hold that reaches people: a member's notice, the admin's message for the chat, the record.
+    ("member-hold", "sam", "/"),
+    ("admin-hold-group", "priya", "/groups/{held}/"),
+    ("dpo-hold-record", "dpo", "/clear-downs/holds/{hold}/"),
 ]
 
 
@@ -41,12 +45,15 @@ class Command(BaseCommand):
     def handle(self, *args, base_url: str, out: str, **options):
         from playwright.sync_api import sync_playwright
 
+        from attestations.models import Hold
         from groups.models import ChatGroup
 
         chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
         if not chromium:
             raise CommandError("Chromium is not installed (apt-get install chromium).")
         group = ChatGroup.objects.filter(admin__username="admin").order_by("pk").first()
+        hold = Hold.objects.filter(lifted_at__isnull=True).order_by("pk").first()
+        ids = {"group": group.pk if group else 0, "hold": hold.pk if hold else 0, "held": hold.group_id if hold else 0}
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
@@ -64,7 +71,7 @@ class Command(BaseCommand):
                         if who:
                             self._sign_in(contexts[who].new_page(), base_url, who)
                     page = contexts[who].new_page()
-                    response = page.goto(base_url + path.format(group=group.pk if group else 0))
+                    response = page.goto(base_url + path.format(**ids))
                     if response is None or response.status >= 400:
                         self.stderr.write(f"skipped {name}: {path} answered {response and response.status}")
                         continue
