@@ -25,8 +25,8 @@ run: venv
 	@echo ""
 	@# `set -m` runs the processes as a job of their own, as an interactive shell would, so
 	@# Ctrl-C goes to them and not to make, which would otherwise end with "Interrupt";
-	@# tools/run_dev.py waits for the worker's warm shutdown and treats the stop as clean.
-	set -m; PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=true $(BIN)/python tools/run_dev.py -f Procfile.dev start
+	@# bench/run_dev.py waits for the worker's warm shutdown and treats the stop as clean.
+	set -m; PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=true $(BIN)/python bench/run_dev.py -f Procfile.dev start
 
 # The whole suite. Tests that need PostgreSQL, Redis or Chromium skip with a reason when
 # those are missing, unless REQUIRE_SERVICES=1 (as in CI), where they fail instead.

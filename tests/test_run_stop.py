@@ -1,7 +1,7 @@
 """`make run` stops cleanly on Ctrl-C: the worker finishes its warm shutdown, nothing is killed.
 
 The processes of Procfile.dev (but the web server, which needs a free port and a migrated
-database and stops at once) run under tools/run_dev.py, as `make run` runs them, on the
+database and stops at once) run under bench/run_dev.py, as `make run` runs them, on the
 embedded defaults in a throw-away folder. SIGINT (what Ctrl-C sends) must stop them all
 without a SIGKILL, and the runner must exit 0 so `make` reports no error.
 """
@@ -33,7 +33,7 @@ def test_ctrl_c_stops_the_worker_and_beat_cleanly(tmp_path):
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         runner = subprocess.Popen(
-            [sys.executable, "tools/run_dev.py", "-f", str(procfile), "--no-colour", "start"],
+            [sys.executable, "bench/run_dev.py", "-f", str(procfile), "--no-colour", "start"],
             cwd=ROOT,
             env=env,
             stdout=out,

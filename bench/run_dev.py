@@ -1,6 +1,6 @@
 """Run the processes of a Procfile with honcho, and stop them cleanly on Ctrl-C.
 
-Used by `make run`: `python tools/run_dev.py -f Procfile.dev start`, with honcho's own
+Used by `make run`: `python bench/run_dev.py -f Procfile.dev start`, with honcho's own
 arguments. Two things differ from plain honcho:
 
 - honcho gives its processes 5 seconds to stop before it kills them (`KILL_WAIT`, which
