@@ -153,6 +153,9 @@ def login_page(live_server, page):
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
+        # The page signed in to, with its stylesheets: a test that measures it measures it styled.
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        page.wait_for_load_state("load")
         return page
 
     return sign_in

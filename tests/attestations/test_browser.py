@@ -107,6 +107,8 @@ def test_long_names_and_references_without_spaces_wrap_on_a_phone(live_server, p
     expect(
         page.get_by_role("heading", name=f"Do NOT clear this chat: information is held for {reference}")
     ).to_be_visible()
+    # The heading is there before the stylesheets have loaded: measure the page once it has.
+    page.wait_for_load_state("load")
     assert page.evaluate(NO_SIDEWAYS_SCROLL), "home"
     page.goto(live_server.url + reverse("attestations:link", args=[links.obligation_link_token(obligation)]))
     expect(page.get_by_role("heading", name=f"Clear-down of {long_name}")).to_be_visible()
