@@ -6,5 +6,7 @@ class AttestationsConfig(AppConfig):
     verbose_name = "Weekly clear-downs"
 
     def ready(self) -> None:
-        # The hold emails register their builders with the outbox (`emails.BUILDERS`).
-        from . import hold_emails  # noqa: F401
+        # The app's composition root: the notifications register their email builders with
+        # the outbox, and their Celery tasks with the worker, when they are imported. The
+        # clear-down core never imports them (see the README's Architecture).
+        from .notifications import emails, holds, tasks  # noqa: F401

@@ -97,6 +97,9 @@ INSTALLED_APPS = [
     "js_lib_htmx",
     "groups",
     "attestations",
+    # Tools for developers (benchmarks, bulk seeding, screenshots): management commands only,
+    # nothing the portal's pages or tasks import.
+    "bench",
 ]
 
 MIDDLEWARE = [

@@ -18,7 +18,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("groups/", include("groups.urls")),
     path("clear-downs/", include("attestations.urls")),
-    path("dashboard/", include("attestations.urls_dashboard")),
-    path("audit/", include("attestations.urls_audit")),
+    path("dashboard/", include("attestations.dashboard.urls")),
+    path("audit/", include("attestations.audit.urls")),
     path("admin/", admin.site.urls),
 ]
