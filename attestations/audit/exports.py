@@ -29,6 +29,7 @@ import psycopg
 from django.db import connection, transaction
 from django.db.models import F, Func, QuerySet, TextField
 from django.utils import timezone
+from openpyxl import Workbook
 
 from opcc_portal.lib.text import FORMULA_STARTS, neutralise
 
@@ -260,8 +261,6 @@ def csv_export(
 
 def xlsx_build(*, title: str, headers: list[str], batches: Iterator[list[tuple]], log: ExportLog):
     """Write the workbook to a temporary file; return (file, sha256 hex, size)."""
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append(headers)

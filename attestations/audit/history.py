@@ -21,9 +21,8 @@ from groups.models import ChatGroup, Membership
 from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
 from opcc_portal.lib.text import display_name, percent
 
-from .. import models as attestation_models
 from .. import periods
-from ..models import Cycle, Flag, Hold, HoldNotice, Obligation
+from ..models import Cycle, Flag, Hold, HoldNotice, Obligation, SentEmail
 
 CHUNK_SIZE = 2_000
 
@@ -388,7 +387,7 @@ def _hold_notices(f: Filters) -> QuerySet:
 
 
 def _emails(f: Filters) -> QuerySet:
-    qs = attestation_models.SentEmail.objects.all()
+    qs = SentEmail.objects.all()
     if f.group_id:
         qs = qs.filter(group_id=f.group_id)
     return _in_range(qs, "created_at", f).order_by("pk")
@@ -553,32 +552,29 @@ _EXPORTS = [
         ),
         _hold_notices,
     ),
+    ExportSpec(
+        "emails",
+        "Emails sent",
+        "Every email the portal sent or tried to send: to whom, about what, and the result.",
+        (
+            ("email_id", "pk"),
+            ("kind", "kind"),
+            ("status", "status"),
+            ("to_address", "to_address"),
+            ("username", "user__username"),
+            ("subject", "subject"),
+            ("group_id", "group_id"),
+            ("group", "group__name"),
+            ("cycle_id", "cycle_id"),
+            ("obligation_id", "obligation_id"),
+            ("created_at", "created_at"),
+            ("sent_at", "sent_at"),
+            ("attempts", "attempts"),
+            ("error", "error"),
+        ),
+        _emails,
+    ),
 ]
-if hasattr(attestation_models, "SentEmail"):
-    _EXPORTS.append(
-        ExportSpec(
-            "emails",
-            "Emails sent",
-            "Every email the portal sent or tried to send: to whom, about what, and the result.",
-            (
-                ("email_id", "pk"),
-                ("kind", "kind"),
-                ("status", "status"),
-                ("to_address", "to_address"),
-                ("username", "user__username"),
-                ("subject", "subject"),
-                ("group_id", "group_id"),
-                ("group", "group__name"),
-                ("cycle_id", "cycle_id"),
-                ("obligation_id", "obligation_id"),
-                ("created_at", "created_at"),
-                ("sent_at", "sent_at"),
-                ("attempts", "attempts"),
-                ("error", "error"),
-            ),
-            _emails,
-        )
-    )
 _EXPORTS.append(
     ExportSpec(
         "history",
