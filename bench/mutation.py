@@ -36,7 +36,10 @@ MODULES: dict[str, list[tuple[str, str]]] = {
     "permissions": [("groups.permissions", "*")],
     "outbox": [("attestations.outbox", "*")]
     + [("attestations.notifications.sweep", "sweep")]
-    + [("attestations.notifications.emails", name) for name in ("_open_flags", "build_member_email", "build_flags_email")],
+    + [
+        ("attestations.notifications.emails", name)
+        for name in ("_open_flags", "build_member_email", "build_flags_email")
+    ],
 }
 
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
