@@ -143,7 +143,9 @@ def _identity_link(*, issuer: str, subject: str, claims: dict, now: dt.datetime)
         if existing is None:
             raise SignInRefused("taken") from None
         return existing
-    logger.info("Linked %s (id %s) to subject %s at %s by %s.", user.get_username(), user.pk, subject, issuer, linked_by)
+    logger.info(
+        "Linked %s (id %s) to subject %s at %s by %s.", user.get_username(), user.pk, subject, issuer, linked_by
+    )
     return identity
 
 

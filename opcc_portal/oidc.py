@@ -151,7 +151,10 @@ PROBLEMS = {
         "opened twice). Start again.",
     ),
     "not-completed": (400, "The sign-in provider did not complete the sign-in."),
-    "not-verified": (400, "The answer from the sign-in provider could not be verified, so you have not been signed in."),
+    "not-verified": (
+        400,
+        "The answer from the sign-in provider could not be verified, so you have not been signed in.",
+    ),
     "provider-refused": (400, "The sign-in provider did not confirm this sign-in. Start again."),
     "unreachable": (502, "The sign-in provider could not be reached. Try again in a few minutes."),
 }
@@ -202,8 +205,10 @@ class CallbackView(OIDCAuthenticationCallbackView):
         if not settings.OIDC_ENABLED:
             raise Http404("Sign-in through an identity provider is not configured.")
         state = request.GET.get("state")
-        if "code" in request.GET and state not in request.session.get("oidc_states", {}):
+        if ("code" in request.GET or "error" in request.GET) and state not in request.session.get("oidc_states", {}):
             # No sign-in of this browser is waiting for this state: forged, replayed or stale.
+            # (An "error" answer would otherwise sign out whoever is signed in: a forged link
+            # must not do that.)
             logger.warning("Sign-in callback with a state this session did not issue.")
             return problem(request, "stale")
         try:

@@ -36,6 +36,21 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None
     return value
 
 
+def env_bool(name: str, default: bool) -> bool:
+    """true/false (or yes/no, on/off, 1/0) from the environment: anything else stops start-up.
+
+    django-environ reads any other word as false, which would quietly turn a safeguard off.
+    """
+    value = env.str(name, default="").strip().lower()
+    if not value:
+        return default
+    if value in {"true", "yes", "on", "1"}:
+        return True
+    if value in {"false", "no", "off", "0"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
 def env_email(name: str) -> str:
     """An email address from the environment, or "" when unset: a malformed one stops start-up."""
     value = env.str(name, default="").strip()
@@ -185,7 +200,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Password sign-in. Off: only superusers (IT's break-glass accounts) may sign in with a
 # password; everyone else signs in through the identity provider.
-PASSWORD_SIGN_IN = env.bool("PASSWORD_SIGN_IN", default=True)
+PASSWORD_SIGN_IN = env_bool("PASSWORD_SIGN_IN", True)
 
 # --- Sign-in with the office's identity provider (OpenID Connect) ----------------------
 # Off while OIDC_ISSUER is empty. The provider's endpoints and signing keys are read from
@@ -210,7 +225,9 @@ OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your office account"
 OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
 OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
 if OIDC_RP_SIGN_ALGO not in {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}:
-    raise ImproperlyConfigured(f"OIDC_SIGN_ALGO must be one of RS256/384/512 or ES256/384/512, not {OIDC_RP_SIGN_ALGO!r}.")
+    raise ImproperlyConfigured(
+        f"OIDC_SIGN_ALGO must be one of RS256/384/512 or ES256/384/512, not {OIDC_RP_SIGN_ALGO!r}."
+    )
 # The claim that names a person for good: "sub", or Entra ID's "oid" (the same person in
 # every app of the tenant). Email addresses change; this does not.
 OIDC_SUBJECT_CLAIM = env.str("OIDC_SUBJECT_CLAIM", default="sub")
@@ -223,10 +240,10 @@ if OIDC_LINK_BY not in {"email", "username", "none"}:
 OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", default="preferred_username")
 # Entra ID sends no "email_verified": its emails come from the office's own directory. Set
 # this to trust the email claim of a single-tenant provider as verified.
-OIDC_TRUST_EMAIL = env.bool("OIDC_TRUST_EMAIL", default=False)
+OIDC_TRUST_EMAIL = env_bool("OIDC_TRUST_EMAIL", False)
 # A person the portal does not know: refused with a page saying whom to ask (off), or given
 # a new account with no role (on).
-OIDC_CREATE_USERS = env.bool("OIDC_CREATE_USERS", default=False)
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", False)
 # Roles from the provider: the claim holding app roles or group ids, and which of its values
 # give each role. A role with no values is managed in the portal alone; a role with values
 # is the provider's: granted and removed at each sign-in to match the claim.

@@ -16,6 +16,7 @@ from django.utils import timezone
 from groups import permissions
 from groups.models import ExternalIdentity
 from opcc_portal import identities
+from opcc_portal.oidc import OIDCBackend
 from tests import factories
 
 from .conftest import AUDITOR_VALUE, DPO_VALUE
@@ -33,6 +34,7 @@ def test_a_known_member_signs_in_and_is_linked_by_their_verified_email(sign_in_t
     response, _ = sign_in_through_provider("morgan")
     assert response.status_code == 302 and response["Location"] == reverse("home")
     assert signed_in_user(client) == member
+    assert client.session["_auth_user_backend"] == "opcc_portal.oidc.OIDCBackend"
     identity = ExternalIdentity.objects.get(user=member)
     assert (identity.issuer, identity.subject, identity.linked_by) == (oidc.issuer, "sub-morgan", "email")
     assert identity.last_sign_in_at is not None
@@ -41,7 +43,9 @@ def test_a_known_member_signs_in_and_is_linked_by_their_verified_email(sign_in_t
     assert AccessLog.objects.filter(username=member.username).exists()
 
 
-def test_the_next_sign_in_matches_by_subject_even_when_the_email_has_changed(sign_in_through_provider, client, member, oidc):
+def test_the_next_sign_in_matches_by_subject_even_when_the_email_has_changed(
+    sign_in_through_provider, client, member, oidc
+):
     oidc.person("morgan", email=member.email, email_verified=True)
     sign_in_through_provider("morgan")
     client.logout()
@@ -97,26 +101,20 @@ def test_an_expired_id_token_is_refused(sign_in_through_provider, client, settin
     assert signed_in_user(client) is None
 
 
-def test_an_id_token_for_another_client_is_refused(sign_in_through_provider, client, settings, member, oidc):
-    # The provider signs properly for "portal-expired"'s sibling, but the token names another audience.
+def test_an_id_token_for_another_client_is_refused(client, member, oidc, monkeypatch):
+    # The provider only issues this portal's tokens to this portal; so the portal is made to
+    # expect another client's, and must then refuse the genuine token as not addressed to it.
     oidc.person("morgan", email=member.email, email_verified=True)
     start = client.get("/oidc/authenticate/")
     back = urlsplit(oidc.approve(start["Location"], "morgan"))
-    # Redeemed by the right client; checked as if this portal were another client.
-    settings.OIDC_RP_CLIENT_ID = "portal"
-    from opcc_portal import oidc as portal_oidc
+    verify = OIDCBackend._verify_jws
 
-    original = portal_oidc.OIDCBackend._verify_jws
+    def as_another_client(backend, payload, key):
+        backend.OIDC_RP_CLIENT_ID = "another-client"
+        return verify(backend, payload, key)
 
-    def as_another_client(self, payload, key):
-        self.OIDC_RP_CLIENT_ID = "another-client"
-        return original(self, payload, key)
-
-    portal_oidc.OIDCBackend._verify_jws = as_another_client
-    try:
-        response = client.get(f"{back.path}?{back.query}")
-    finally:
-        portal_oidc.OIDCBackend._verify_jws = original
+    monkeypatch.setattr(OIDCBackend, "_verify_jws", as_another_client)
+    response = client.get(f"{back.path}?{back.query}")
     assert response.status_code == 400
     assert signed_in_user(client) is None
 
@@ -330,3 +328,28 @@ def test_the_provider_is_asked_for_pkce_and_a_nonce(client, oidc):
     assert query["nonce"][0] and query["state"][0]
     assert query["redirect_uri"] == ["http://testserver/oidc/callback/"]
     assert start["Location"].startswith(f"{oidc.issuer}/authorize/")
+
+
+def test_with_passwords_off_staff_still_sign_in_through_the_provider(
+    sign_in_through_provider, client, settings, member, oidc
+):
+    settings.PASSWORD_SIGN_IN = False
+    oidc.person("morgan", email=member.email, email_verified=True)
+    response, _ = sign_in_through_provider("morgan")
+    assert response.status_code == 302
+    assert signed_in_user(client) == member
+
+
+def test_a_forged_error_answer_does_not_sign_anyone_out(client, member, oidc):
+    client.force_login(member)
+    response = client.get("/oidc/callback/", {"error": "access_denied", "state": "not-ours"})
+    assert response.status_code == 400
+    assert signed_in_user(client) == member
+
+
+def test_a_person_who_cancels_at_the_provider_is_told_and_not_signed_in(client, oidc):
+    start = client.get("/oidc/authenticate/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    response = client.get("/oidc/callback/", {"error": "access_denied", "state": state})
+    assert response.status_code == 400
+    assert "did not complete the sign-in" in response.content.decode()
