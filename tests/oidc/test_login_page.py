@@ -115,7 +115,8 @@ def test_a_malformed_sign_in_setting_stops_start_up(variables, message):
 def test_entra_id_is_configured_by_issuer_client_id_and_secret_alone():
     code = (
         SETUP
-        + "; from django.conf import settings as s; print(repr((s.OIDC_ENABLED, s.OIDC_RP_CLIENT_ID, s.OIDC_ROLE_VALUES)))"
+        + "; from django.conf import settings as s"
+        + "; print(repr((s.OIDC_ENABLED, s.OIDC_RP_CLIENT_ID, s.OIDC_ROLE_VALUES)))"
     )
     result = run_python(
         code,

@@ -6,8 +6,8 @@ process's does (tests/clock.py), so both agree on when a token was issued and ex
 """
 
 import os
-import sys
 import time
+from pathlib import Path
 
 import time_machine
 from cryptography.hazmat.primitives import serialization
@@ -21,8 +21,6 @@ def _write_key(path) -> None:
 
 
 def main() -> None:
-    from pathlib import Path
-
     offset = float(os.environ.get("PROVIDER_CLOCK_OFFSET", "0") or 0)
     if offset:
         time_machine.travel(time.time() + offset, tick=True).start()
@@ -32,6 +30,7 @@ def main() -> None:
             _write_key(directory / name)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.oidc_provider.settings"
 
+    # Django and the toolkit need the settings chosen above before their modules load.
     import django
 
     django.setup()
@@ -63,11 +62,8 @@ def main() -> None:
     server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler)
     server.set_app(get_wsgi_application())
     print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    sys.exit(0)
+    # Until the tests end it (SIGTERM).
+    server.serve_forever()
 
 
 if __name__ == "__main__":
