@@ -101,11 +101,6 @@ class OIDCBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_IDP_SIGN_KEY = None
         return super().authenticate(request, nonce=nonce, code_verifier=code_verifier)
 
-    def get_settings(self, attr, *args):
-        if attr == "OIDC_TIMEOUT":
-            return settings.OIDC_TIMEOUT
-        return super().get_settings(attr, *args)
-
     def get_token(self, payload):
         payload["redirect_uri"] = callback_url()
         return super().get_token(payload)
