@@ -98,3 +98,36 @@ def _enter_task(task_id=None, task=None, **kwargs) -> None:
 def _leave_task(**kwargs) -> None:
     REQUEST_ID.set("")
     TASK.set(("", ""))
+
+
+# --- Error reports (Sentry, when SENTRY_DSN is set) ------------------------------------------
+
+# Parts of a URL that are secrets in themselves: a signed link acts for its person.
+# (the emailed clear-down link, a hold notice's link, a calendar feed's secret address).
+_SIGNED_PATH = re.compile(r"/(link|notice|calendar)/(?!reset/)[^/?#]+")
+# The request headers a report keeps: none of them names a person or carries a credential.
+_SAFE_HEADERS = {"accept", "accept-language", "content-type", "content-length", "host", "user-agent", "x-request-id"}
+
+
+def sentry_scrub(event: dict, hint: dict | None = None) -> dict:
+    """Strip an error report of personal data before it leaves the portal.
+
+    The SDK already sends no cookies, user details or request bodies (`send_default_pii` is
+    off); this also drops the query string, every header but a few harmless ones, the token
+    of a signed link in the URL, and any user field but the account's number. The request
+    id goes with it, to find the same request in the logs.
+    """
+    request = event.get("request") or {}
+    for key in ("cookies", "data", "query_string", "env"):
+        request.pop(key, None)
+    if "url" in request:
+        request["url"] = _SIGNED_PATH.sub(r"/\1/[signed]", request["url"])
+    headers = request.get("headers") or {}
+    request["headers"] = {k: v for k, v in headers.items() if k.lower() in _SAFE_HEADERS}
+    user = event.get("user")
+    if user:
+        event["user"] = {"id": user["id"]} if "id" in user else {}
+    request_id = REQUEST_ID.get()
+    if request_id:
+        event.setdefault("tags", {})["request_id"] = request_id
+    return event

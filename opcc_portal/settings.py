@@ -517,6 +517,30 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# Error reports to Sentry, off unless SENTRY_DSN is set. No personal data is sent: no
+# cookies, bodies, query strings, local variables or breadcrumbs (log lines may name people),
+# and the user as an account number only (observability.sentry_scrub). Errors only: no
+# performance tracing.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from opcc_portal.observability import sentry_scrub
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        include_local_variables=False,
+        max_breadcrumbs=0,
+        max_request_body_size="never",
+        traces_sample_rate=0,
+        before_send=sentry_scrub,
+    )
+
 # Logs go to standard error, as plain text (`text`, the default) or as one JSON object per
 # line (`json`) for a log shipper; every line carries the request's id (observability.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
