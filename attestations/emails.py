@@ -115,6 +115,7 @@ def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime
         "home_url": _url("home"),
         "howto_url": _url("attestations:howto"),
         "link_days": settings.ATTEST_LINK_MAX_AGE_DAYS,
+        "link_sign_in": settings.ATTEST_LINK_SIGN_IN_REQUIRED,
     }
     return _message(kind, context, to)
 
