@@ -126,8 +126,9 @@ def add_member(page, name: str) -> None:
     page.get_by_role("link", name="Add members").click()
     page.get_by_label("Find a colleague").fill(name.split()[0])
     page.get_by_role("button", name="Search staff").click()
-    page.get_by_role("button", name=f"Add {name}").click()
-    expect(page.get_by_role("status")).to_contain_text(f"{name} has been added")
+    page.get_by_label(name).check()
+    page.get_by_role("button", name=re.compile(r"^Add to ")).click()
+    expect(page.get_by_role("status")).to_contain_text(f"(1): {name}.")
 
 
 def test_the_admin_proposes_a_group_with_a_logo_runs_its_members_prompts_and_excuses(
