@@ -29,7 +29,11 @@ def calendar_page(request):
     address = _address(feed) if feed else ""
     # webcal:// opens the phone's calendar app at its "subscribe" screen.
     webcal = "webcal://" + address.split("://", 1)[1] if address else ""
-    return render(request, "attestations/calendar.html", {"feed": feed, "address": address, "webcal": webcal})
+    return render(
+        request,
+        "attestations/calendar.html",
+        {"feed": feed, "address": address, "webcal": webcal, "alarm_hours": settings.CALENDAR_ALARM_HOURS},
+    )
 
 
 @login_required
