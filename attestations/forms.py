@@ -12,6 +12,7 @@ from groups.validators import clean_text
 from . import periods
 from .models import Obligation
 
+
 def confirmation_text(obligation: Obligation) -> str:
     """The sentence a member confirms, naming the group and the dates (R6)."""
     cycle = obligation.cycle

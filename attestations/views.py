@@ -24,7 +24,9 @@ def _names(obligations) -> str:
     6–13 Nov and 13–20 Nov". Two weeks of one group must read apart."""
     by_group: dict[str, list[str]] = {}
     for o in sorted(obligations, key=lambda o: (o.cycle.group.name, o.cycle.period_start)):
-        by_group.setdefault(o.cycle.group.name, []).append(periods.period_short(o.cycle.period_start, o.cycle.period_end))
+        by_group.setdefault(o.cycle.group.name, []).append(
+            periods.period_short(o.cycle.period_start, o.cycle.period_end)
+        )
     return "; ".join(f"{name}, {_and(dates)}" for name, dates in by_group.items())
 
 

@@ -177,9 +177,7 @@ class BulkAddForm(forms.Form):
     def clean_pasted(self) -> list[str]:
         entries = pasted_entries(clean_text(self.cleaned_data["pasted"]))
         if len(entries) > BULK_MAX_ENTRIES:
-            raise forms.ValidationError(
-                f"That names {len(entries)} people; add at most {BULK_MAX_ENTRIES} at a time."
-            )
+            raise forms.ValidationError(f"That names {len(entries)} people; add at most {BULK_MAX_ENTRIES} at a time.")
         return entries
 
     def clean(self):

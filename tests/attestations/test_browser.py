@@ -41,7 +41,9 @@ def test_a_member_on_a_phone_attests_two_groups_at_once(live_server, page, login
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
     page.get_by_role("button", name="Confirm all 2 clear-downs").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Communications On-Call, 6–13 Nov; Urgent Ops, 6–13 Nov: recorded.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Communications On-Call, 6–13 Nov; Urgent Ops, 6–13 Nov: recorded."
+    )
     expect(page.get_by_text("Nothing to do")).to_be_visible()
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
     assert set(Obligation.objects.filter(user=member).values_list("status", "channel")) == {("attested", "web")}

@@ -40,7 +40,12 @@ def in_first_screen(page, locator) -> bool:
     """Entirely inside the viewport as the page first shows it: nothing to scroll to."""
     box = locator.bounding_box()
     height = page.viewport_size["height"]
-    return page.evaluate("window.scrollY") == 0 and box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+    return (
+        page.evaluate("window.scrollY") == 0
+        and box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= height
+    )
 
 
 def three_owed(member) -> None:

@@ -75,7 +75,11 @@ def test_times_stay_on_the_uk_clock_across_the_autumn_change(client, group, memb
     feed = calendar.calendar_feed_create(user=member)
     ends = [event.decoded("dtend") for event in events_of(client, feed)][:3]
     assert [str(end.tzinfo) for end in ends] == ["Europe/London"] * 3
-    assert [end.strftime("%a %-d %b %H:%M") for end in ends] == ["Sun 18 Oct 17:00", "Sun 25 Oct 17:00", "Sun 1 Nov 17:00"]
+    assert [end.strftime("%a %-d %b %H:%M") for end in ends] == [
+        "Sun 18 Oct 17:00",
+        "Sun 25 Oct 17:00",
+        "Sun 1 Nov 17:00",
+    ]
     assert [end.astimezone(dt.UTC).hour for end in ends] == [16, 17, 17]
 
 
@@ -83,7 +87,11 @@ def test_times_stay_on_the_uk_clock_across_the_spring_change(client, group, memb
     at(utc(2026, 3, 18, 9))  # GMT; the clocks go forward on Sun 29 Mar
     feed = calendar.calendar_feed_create(user=member)
     ends = [event.decoded("dtend") for event in events_of(client, feed)][:3]
-    assert [end.strftime("%a %-d %b %H:%M") for end in ends] == ["Sun 22 Mar 17:00", "Sun 29 Mar 17:00", "Sun 5 Apr 17:00"]
+    assert [end.strftime("%a %-d %b %H:%M") for end in ends] == [
+        "Sun 22 Mar 17:00",
+        "Sun 29 Mar 17:00",
+        "Sun 5 Apr 17:00",
+    ]
     assert [end.astimezone(dt.UTC).hour for end in ends] == [17, 16, 16]
     ical = client.get(feed_url(feed)).content.decode()
     assert "DTEND;TZID=Europe/London:20260329T170000" in ical

@@ -181,11 +181,13 @@ def test_a_suspended_group_says_why_and_still_takes_the_clear_down(client, oblig
 def test_a_bad_date_is_refused_beside_its_field_with_a_summary(client, obligation):
     html = client.post(url_for(obligation), {"cleared_on": "2026-11-10"}).content.decode()
     assert '<a href="#id_cleared_on">Urgent Ops: the period ended on Friday 13 November 2026' in html
-    assert "<details class=\"attest-details mb-2\" open>" in html
+    assert '<details class="attest-details mb-2" open>' in html
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
-def test_with_sign_in_required_a_visitor_signs_in_first_and_gets_the_email_channel(client, obligation, member, settings):
+def test_with_sign_in_required_a_visitor_signs_in_first_and_gets_the_email_channel(
+    client, obligation, member, settings
+):
     settings.ATTEST_LINK_SIGN_IN_REQUIRED = True
     for method in (client.get, client.post):
         response = method(url_for(obligation), CONFIRM)

@@ -24,10 +24,14 @@ def test_the_prompt_and_the_reminder_give_the_iphone_and_the_android_route(oblig
 @pytest.mark.parametrize("required, said", [(False, "no sign-in needed"), (True, "asks you to sign in first")])
 def test_the_email_says_whether_the_link_asks_for_sign_in(obligation, member, settings, required, said):
     settings.ATTEST_LINK_SIGN_IN_REQUIRED = required
-    message = emails.member_email(kind="prompt", obligation=obligation, to=member.email, now=obligation.cycle.period_end)
+    message = emails.member_email(
+        kind="prompt", obligation=obligation, to=member.email, now=obligation.cycle.period_end
+    )
     assert said in message.body and said in message.alternatives[0][0]
 
 
 def test_the_message_for_the_whatsapp_group_gives_both_routes(cycle):
     text = selectors.cycle_prompt_text(cycle=cycle)
-    assert "iPhone: tap the group name > Clear Chat" in text and "Android: tap ⋮ (top right) > More > Clear chat" in text
+    assert (
+        "iPhone: tap the group name > Clear Chat" in text and "Android: tap ⋮ (top right) > More > Clear chat" in text
+    )

@@ -255,7 +255,7 @@ def test_a_date_before_the_period_ended_is_shown_beside_the_date_field(client, o
     assert "the period ended on Friday 13 November 2026" in beside
     # The summary at the top links to the field instead of standing alone.
     assert '<a href="#id_cleared_on">Urgent Ops: the period ended' in html
-    assert "<details class=\"attest-details mb-2\" open>" in html  # the folded field is shown
+    assert '<details class="attest-details mb-2" open>' in html  # the folded field is shown
 
 
 def test_confirming_two_weeks_of_one_group_names_the_dates_of_each(client, obligation, member, at):

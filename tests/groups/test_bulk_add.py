@@ -47,7 +47,9 @@ def test_a_pasted_list_says_who_was_added_already_in_disabled_or_not_found(clien
     UserFactory(username="twin1", email="shared@example.org")
     UserFactory(username="twin2", email="shared@example.org")
     client.force_login(admin_user)
-    pasted = f"ANN\nBob Brown <bob@example.org>; {member.username}, gone@example.org, nobody@example.org, shared@example.org"
+    pasted = (
+        f"ANN\nBob Brown <bob@example.org>; {member.username}, gone@example.org, nobody@example.org, shared@example.org"
+    )
     response = client.post(add_url(group), {"pasted": pasted}, follow=True)
     html = response.content.decode()
     assert "Added to Urgent Ops (2): Ann Other and Bob Brown." in html
@@ -81,7 +83,7 @@ def test_a_list_of_too_many_people_is_refused_whole(client, admin_user, group):
 
 
 def test_only_those_who_run_the_group_may_add_several(client, member, outsider, group):
-    newcomer = UserFactory(username="newcomer")
+    UserFactory(username="newcomer")
     for person in (member, outsider):
         client.force_login(person)
         assert client.post(add_url(group), {"pasted": "newcomer"}).status_code == 403
