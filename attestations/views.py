@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from groups.models import ChatGroup
@@ -27,11 +28,7 @@ def _names(obligations) -> str:
         by_group.setdefault(o.cycle.group.name, []).append(
             periods.period_short(o.cycle.period_start, o.cycle.period_end)
         )
-    return "; ".join(f"{name}, {_and(dates)}" for name, dates in by_group.items())
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return "; ".join(f"{name}, {get_text_list(dates, 'and')}" for name, dates in by_group.items())
 
 
 def _report(request, result: services.AttestResult) -> None:

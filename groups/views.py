@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.utils.text import get_text_list
 from django.views.decorators.http import require_http_methods, require_safe
 
 from attestations import views as attestation_views
@@ -230,8 +231,7 @@ def member_add(request, pk: int):
 
 
 def _names(users) -> str:
-    names = [_name(u) for u in users]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return get_text_list([_name(u) for u in users], "and")
 
 
 def _report_added(request, group: ChatGroup, result: services.MembersAdded, found: selectors.StaffLookup) -> None:

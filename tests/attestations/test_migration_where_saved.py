@@ -4,27 +4,19 @@ keeps every attestation of an older database as it was."""
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from attestations.models import Obligation
 from tests.factories import CycleFactory, UserFactory
+from tests.migrate import migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("attestations", "0010_ledger_payload_version")]
 
 
-def _migrate(target=None):
-    executor = MigrationExecutor(connection)
-    target = target or executor.loader.graph.leaf_nodes()
-    executor.migrate(target)
-    executor.loader.build_graph()
-    return executor.loader.project_state(target).apps
-
-
 def test_every_older_attestation_is_kept_with_an_empty_where_saved():
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     try:
         # Groups, users and cycles are unchanged by the migration; obligations are written
         # with the older model, which has no where_saved.
@@ -38,7 +30,7 @@ def test_every_older_attestation_is_kept_with_an_empty_where_saved():
         )  # fmt: skip
         owed = Old.objects.create(cycle_id=cycle.pk, user_id=UserFactory().pk, due_at=cycle.due_at)
     finally:
-        _migrate()
+        migrate_to()
     rows = {o.pk: o for o in Obligation.objects.filter(pk__in=[done.pk, owed.pk])}
     assert (rows[done.pk].status, rows[done.pk].channel, rows[done.pk].where_saved) == ("attested", "email", "")
     assert (rows[owed.pk].status, rows[owed.pk].where_saved) == ("pending", "")
