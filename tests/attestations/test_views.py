@@ -268,3 +268,44 @@ def test_confirming_two_weeks_of_one_group_names_the_dates_of_each(client, oblig
     html = response.content.decode()
     assert "Urgent Ops, 13–20 Nov: recorded." in html
     assert "Urgent Ops, 6–13 Nov: recorded, marked late (after the deadline)." in html
+
+
+def test_a_rows_own_button_confirms_only_that_clear_down(client, obligation, member):
+    other = second_group(member)
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert "Confirm all 2 clear-downs" in html and f'name="only" value="{other.pk}"' in html
+    response = client.post(HOME, {**attest_data(obligation, other), "only": other.pk}, follow=True)
+    assert "Comms On-Call, 6–13 Nov: recorded." in response.content.decode()
+    assert Obligation.objects.get(pk=other.pk).status == "attested"
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", str(2**63)])
+def test_a_rows_button_with_a_bad_id_records_nothing(client, obligation, member, value):
+    client.force_login(member)
+    response = client.post(HOME, {**attest_data(obligation), "only": value})
+    assert response.status_code == 200 and "That clear-down is not yours" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_a_rows_button_naming_someone_elses_clear_down_records_nothing(client, cycle, obligation, member, admin_user):
+    theirs = cycle.obligations.get(user=admin_user)
+    client.force_login(member)
+    response = client.post(HOME, {**attest_data(obligation), "only": theirs.pk})
+    assert "That clear-down is not yours" in response.content.decode()
+    assert set(Obligation.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_where_saved_is_kept_and_shown_in_the_past_list(client, obligation, member):
+    client.force_login(member)
+    client.post(HOME, {**attest_data(obligation), "where_saved": " Case\u200b 2026/114 "})
+    assert Obligation.objects.get(pk=obligation.pk).where_saved == "Case\u200b 2026/114"
+    assert "Saved to: Case" in client.get(HOME).content.decode()
+
+
+def test_an_overlong_where_saved_is_refused_beside_its_field(client, obligation, member):
+    client.force_login(member)
+    html = client.post(HOME, {**attest_data(obligation), "where_saved": "x" * 201}).content.decode()
+    assert '<a href="#id_where_saved">Keep where you saved it to 200 characters.</a>' in html
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
