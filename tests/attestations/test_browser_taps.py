@@ -178,11 +178,11 @@ def test_the_new_pages_have_no_accessibility_violations(
     assert_accessible(page, "group after adding two")
 
 
-def test_three_overdue_with_long_names_still_fit_the_first_screen(live_server, page, login_page, clock, member):
+def test_three_overdue_with_long_names_still_fit_the_first_screen(live_server, page, login_page, time_machine, member):
     for name in ("Commissioner's Office Urgent", "Communications On-Call Rota", "Custody Handover Sergeants"):
         MembershipFactory(group=ChatGroupFactory(name=name), user=member, joined_at=utc(2026, 10, 1))
     close_the_week()
-    clock.move_to(utc(2026, 11, 16, 9), tick=True)  # the day after the deadline: all three overdue
+    time_machine.move_to(utc(2026, 11, 16, 9), tick=True)  # the day after the deadline: all three overdue
     page.set_viewport_size(PHONE)
     login_page(member)
     expect(page.get_by_text("Overdue", exact=True)).to_have_count(3)
