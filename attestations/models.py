@@ -190,8 +190,10 @@ class Obligation(models.Model):
     confirmed_saved = models.BooleanField(default=False)
     channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
     # Where the member saved any business information before clearing (a case number, a
-    # system's name): optional evidence, never required. Not in the ledger's payload.
-    where_saved = models.CharField(max_length=200, blank=True)
+    # system's name): optional evidence, never required. Not in the ledger's payload. The
+    # database default covers rows written without it (bulk loads, a process of the release
+    # before still running during an upgrade).
+    where_saved = models.CharField(max_length=200, blank=True, default="", db_default="")
     excused_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

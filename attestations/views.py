@@ -36,7 +36,8 @@ def _report(request, result: services.AttestResult) -> None:
     if on_time:
         messages.success(request, f"Thank you. {_names(on_time)}: recorded.")
     if result.late:
-        messages.success(request, f"Thank you. {_names(result.late)}: recorded, marked late (after the deadline).")
+        thanks = "" if on_time else "Thank you. "
+        messages.success(request, f"{thanks}{_names(result.late)}: recorded, marked late (after the deadline).")
     if result.already_done:
         messages.info(request, f"{_names(result.already_done)}: you had already confirmed; nothing new was recorded.")
 
