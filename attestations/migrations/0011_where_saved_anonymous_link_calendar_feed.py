@@ -5,6 +5,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def reinstall_count_triggers(apps, schema_editor):
+    # SQLite alters a table by rebuilding it, which drops its triggers: the dashboard's
+    # counts (attestations/counts.py, migration 0006) need them back. Idempotent elsewhere.
+    from attestations import counts
+
+    counts.cycle_counts_triggers_install(schema_editor.connection)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -13,6 +21,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Run last when this migration is reversed, after the reverse alterations.
+        migrations.RunPython(migrations.RunPython.noop, reinstall_count_triggers),
         migrations.CreateModel(
             name='CalendarFeed',
             fields=[
@@ -59,4 +69,5 @@ class Migration(migrations.Migration):
             name='user',
             field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='calendar_feed', to=settings.AUTH_USER_MODEL),
         ),
+        migrations.RunPython(reinstall_count_triggers, migrations.RunPython.noop),
     ]
