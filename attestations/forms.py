@@ -12,17 +12,19 @@ from groups.validators import clean_text
 from . import periods
 from .models import Obligation
 
-SAVED_LABEL = (
-    "Before clearing, I saved any substantive business information from these chats (decisions, actions, "
-    "anything the office must keep) to a corporate system such as email or the case system."
-)
-
 
 def confirmation_text(obligation: Obligation) -> str:
     """The sentence a member confirms, naming the group and the dates (R6)."""
     cycle = obligation.cycle
     dates = periods.period_label(cycle.period_start, cycle.period_end)
     return f"I have cleared all messages in {cycle.group.name} for {dates}"
+
+
+def declaration_text(count: int) -> str:
+    """What pressing a confirm button declares (R6): saving comes first, so it is said first."""
+    if count == 1:
+        return "I saved any business information from this chat to a corporate system, then cleared all its messages."
+    return "I saved any business information from these chats to a corporate system, then cleared all their messages."
 
 
 class _DateClearedMixin(forms.Form):
@@ -32,9 +34,12 @@ class _DateClearedMixin(forms.Form):
         help_text="Today, unless you cleared it earlier (not before the period ended).",
         error_messages={"required": "Give the date you cleared the chat.", "invalid": "Give a real date."},
     )
-    confirmed_saved = forms.BooleanField(
-        label=SAVED_LABEL,
-        error_messages={"required": "Confirm that anything the office needs was saved first."},
+    where_saved = forms.CharField(
+        label="Where you saved it (optional)",
+        max_length=Obligation._meta.get_field("where_saved").max_length,
+        required=False,
+        help_text="A case number or a system's name, if you saved anything. Kept as evidence.",
+        error_messages={"max_length": "Keep where you saved it to %(limit_value)d characters."},
     )
 
     def __init__(self, *args, **kwargs):
@@ -42,6 +47,10 @@ class _DateClearedMixin(forms.Form):
         today = timezone.localdate()
         self.fields["cleared_on"].initial = today
         self.fields["cleared_on"].widget.attrs["max"] = today.isoformat()
+        self.fields["where_saved"].widget.attrs["autocomplete"] = "off"
+
+    def clean_where_saved(self) -> str:
+        return clean_text(self.cleaned_data["where_saved"], one_line=True)
 
     def offer_dates_for(self, obligations) -> None:
         """A phone's date picker offers only days valid for every clear-down shown: from the
@@ -76,43 +85,61 @@ class ObligationChoiceField(forms.ModelMultipleChoiceField):
 
 
 class AttestForm(_DateClearedMixin):
-    """One form for several groups: each tick is the confirmation for that group and period."""
+    """Home: one button confirms every clear-down listed, another button beside each
+    confirms only that one. Pressing either is the declaration written above them (R6)."""
 
+    # The clear-downs the page listed, so that one which appeared after it was shown is
+    # never confirmed unseen.
     obligations = ObligationChoiceField(
         queryset=Obligation.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        label="Chats you have cleared",
+        widget=forms.MultipleHiddenInput,
+        required=False,
         error_messages={
-            "required": "Tick each group whose chat you have cleared.",
-            # The choices are all of the person's own clear-downs, so a tick outside them is
+            # The choices are all of the person's own clear-downs, so one outside them is
             # someone else's (or none at all); whose it is is not said.
-            "invalid_choice": "One of the ticked clear-downs is not yours, so nothing was recorded. "
-            "Tick only your own clear-downs.",
+            "invalid_choice": "One of these clear-downs is not yours, so nothing was recorded.",
         },
     )
+    only = forms.ModelChoiceField(
+        queryset=Obligation.objects.none(),
+        widget=forms.HiddenInput,
+        required=False,
+        error_messages={"invalid_choice": "That clear-down is not yours, so nothing was recorded."},
+    )
 
-    field_order = ["obligations", "cleared_on", "confirmed_saved"]
+    field_order = ["obligations", "only", "cleared_on", "where_saved"]
 
     def __init__(self, *args, obligations=None, **kwargs):
         super().__init__(*args, **kwargs)
         if obligations is not None:
             self.fields["obligations"].queryset = obligations
+            self.fields["only"].queryset = obligations
+
+    def clean_only(self):
+        # Checked before any query, like the list (see ObligationChoiceField).
+        value = self.data.get("only") or ""
+        if value and not is_id(value):
+            raise forms.ValidationError(self.fields["only"].error_messages["invalid_choice"])
+        return self.cleaned_data.get("only")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("only"):
+            cleaned["obligations"] = [cleaned["only"]]
+        elif not cleaned.get("obligations") and "obligations" not in self.errors:
+            raise forms.ValidationError("There was nothing to confirm. Reload the page and try again.")
+        return cleaned
+
+    def chosen(self) -> list[Obligation]:
+        return list(self.cleaned_data["obligations"])
 
 
 class LinkAttestForm(_DateClearedMixin):
-    """The confirm page of an emailed link: one group, one period."""
-
-    confirmed_cleared = forms.BooleanField(
-        error_messages={"required": "Confirm that you cleared the chat."},
-    )
-
-    field_order = ["confirmed_cleared", "cleared_on", "confirmed_saved"]
+    """The confirm page of an emailed link: one group, one period, one button."""
 
     def __init__(self, *args, obligation: Obligation, **kwargs):
         super().__init__(*args, **kwargs)
         self.offer_dates_for([obligation])
-        self.fields["confirmed_cleared"].label = confirmation_text(obligation)
-        self.fields["confirmed_saved"].label = SAVED_LABEL.replace("these chats", "this chat")
 
 
 class ReasonForm(forms.Form):

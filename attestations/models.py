@@ -184,6 +184,9 @@ class Obligation(models.Model):
     class Channel(models.TextChoices):
         WEB = "web", "Web form"
         EMAIL = "email", "Email link"
+        # The emailed link used without signing in: the signed link named this one
+        # obligation and its owner, and authenticated that one action (issue 15).
+        EMAIL_ANON = "email_anon", "Email link, not signed in"
 
     DONE = (Status.ATTESTED, Status.LATE)
 
@@ -197,6 +200,11 @@ class Obligation(models.Model):
     confirmed_cleared = models.BooleanField(default=False)
     confirmed_saved = models.BooleanField(default=False)
     channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    # Where the member saved any business information before clearing (a case number, a
+    # system's name): optional evidence, never required. Not in the ledger's payload. The
+    # database default covers rows written without it (bulk loads, a process of the release
+    # before still running during an upgrade).
+    where_saved = models.CharField(max_length=200, blank=True, default="", db_default="")
     excused_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -217,7 +225,14 @@ class Obligation(models.Model):
                 condition=Q(status__in=["pending", "attested", "late", "excused", "held"]),
                 name="obligation_status_valid",
             ),
-            models.CheckConstraint(condition=Q(channel__in=["", "web", "email"]), name="obligation_channel_valid"),
+            models.CheckConstraint(
+                condition=Q(channel__in=["", "web", "email", "email_anon"]), name="obligation_channel_valid"
+            ),
+            # Only an attestation says where its information was saved.
+            models.CheckConstraint(
+                condition=Q(status__in=["attested", "late"]) | Q(where_saved=""),
+                name="obligation_where_saved_only_attested",
+            ),
             # An attestation is complete or it does not exist: both confirmations, a date,
             # a time and a channel (R6).
             models.CheckConstraint(
@@ -541,3 +556,19 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.format} by {self.user_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(models.Model):
+    """A person's secret calendar address: their clear-down deadlines as an iCal feed (issue 15).
+
+    The token is the only key to the feed, so it is long and random; resetting it makes a
+    new one and the old address answers 404 from then on.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    reset_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user_id}"

@@ -78,6 +78,8 @@ def period_short(start: dt.datetime, end: dt.datetime) -> str:
     """A period's UK days in few characters, for a subject line or a list: "6–13 Nov",
     "30 Oct–6 Nov", "26 Dec 2026–2 Jan 2027". Two weeks of one group never read the same."""
     first, last = start.astimezone(LONDON).date(), end.astimezone(LONDON).date()
+    if first == last:  # a final period cut short on the day it began (R13)
+        return f"{last:%-d %b}"
     if first.year != last.year:
         return f"{first:%-d %b %Y}–{last:%-d %b %Y}"
     if first.month != last.month:

@@ -175,7 +175,8 @@ def cycle_prompt_text(*, cycle: Cycle) -> str:
         f"Weekly clear-down of “{cycle.group.name}”: {start:%a %-d %b} to {end:%a %-d %b}.\n"
         + (f"{note}\n" if note else "")
         + "1. Save anything the office needs to keep to a corporate system.\n"
-        "2. Tap the group name > Clear Chat > delete all messages.\n"
+        "2. iPhone: tap the group name > Clear Chat > Delete All Messages.\n"
+        "   Android: tap ⋮ (top right) > More > Clear chat.\n"
         f"3. Confirm by {due:%a %-d %b, %H:%M} at {home}\n"
         f"How to: {howto}"
     )

@@ -216,11 +216,13 @@ def obligation_attest(
     confirmed_cleared: bool,
     confirmed_saved: bool,
     channel: str = Obligation.Channel.WEB,
+    where_saved: str = "",
     now: dt.datetime | None = None,
 ) -> AttestResult:
     """Record a person's attestation for one or several of their obligations at once.
 
-    All or nothing: if any obligation is refused, nothing is recorded. An obligation
+    All or nothing: if any obligation is refused, nothing is recorded. `where_saved` is the
+    optional note of where business information was saved, kept with each. An obligation
     already attested is left exactly as it is and reported in `already_done` (double
     click, two tabs, a replayed POST). After the deadline it is accepted and marked
     late, and the member's overdue flag is resolved.
@@ -246,6 +248,9 @@ def obligation_attest(
             "Tick both confirmations: that you cleared the chat, and that anything "
             "the office needs was first saved to a corporate system."
         )
+    where_saved = clean_text(where_saved, one_line=True)
+    if len(where_saved) > Obligation._meta.get_field("where_saved").max_length:
+        raise ValidationError({"where_saved": "Keep where you saved it to 200 characters."})
     today = now.astimezone(periods.LONDON).date()
     if cleared_on > today:
         raise ValidationError({"cleared_on": "The date you cleared the chat cannot be in the future."})
@@ -288,6 +293,7 @@ def obligation_attest(
         obligation.confirmed_cleared = True
         obligation.confirmed_saved = True
         obligation.channel = channel
+        obligation.where_saved = where_saved
         save_with_history(obligation, by=user, reason=f"Attested ({obligation.get_channel_display().lower()})")
         result.recorded.append(obligation)
     if result.recorded:

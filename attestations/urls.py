@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_holds
+from . import views, views_calendar, views_holds
 
 app_name = "attestations"
 
@@ -15,4 +15,7 @@ urlpatterns = [
     path("holds/<int:pk>/acknowledge/", views_holds.hold_ack, name="hold_ack"),
     path("holds/<int:pk>/posted/", views_holds.hold_chat_posted, name="hold_chat_posted"),
     path("holds/notice/<str:token>/", views_holds.hold_ack_link, name="hold_ack_link"),
+    path("calendar/", views_calendar.calendar_page, name="calendar"),
+    path("calendar/reset/", views_calendar.calendar_reset, name="calendar_reset"),
+    path("calendar/<slug:token>.ics", views_calendar.calendar_feed, name="calendar_feed"),
 ]

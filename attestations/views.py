@@ -5,42 +5,48 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from opcc_portal.forms import call_service
 from opcc_portal.lib.text import display_name
 
 from . import hold_notices, links, periods, permissions, selectors, services
-from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
+from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, declaration_text
 from .models import Obligation
 
 
 def _names(obligations) -> str:
-    """Each clear-down by its group and its dates: two weeks of one group must read apart."""
-    names = [
-        f"{o.cycle.group.name} ({periods.period_short(o.cycle.period_start, o.cycle.period_end)})" for o in obligations
-    ]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    """Each clear-down by its group and its dates, a group's weeks together: "Urgent Ops,
+    6–13 Nov and 13–20 Nov". Two weeks of one group must read apart."""
+    by_group: dict[str, list[str]] = {}
+    for o in sorted(obligations, key=lambda o: (o.cycle.group.name, o.cycle.period_start)):
+        by_group.setdefault(o.cycle.group.name, []).append(
+            periods.period_short(o.cycle.period_start, o.cycle.period_end)
+        )
+    return "; ".join(f"{name}, {get_text_list(dates, 'and')}" for name, dates in by_group.items())
 
 
 def _report(request, result: services.AttestResult) -> None:
-    if result.recorded:
-        late = f" ({_names(result.late)} after the deadline, so marked late)" if result.late else ""
-        messages.success(request, f"Thank you. Your clear-down of {_names(result.recorded)} is recorded{late}.")
+    on_time = [o for o in result.recorded if o.status != Obligation.Status.LATE]
+    if on_time:
+        messages.success(request, f"Thank you. {_names(on_time)}: recorded.")
+    if result.late:
+        thanks = "" if on_time else "Thank you. "
+        messages.success(request, f"{thanks}{_names(result.late)}: recorded, marked late (after the deadline).")
     if result.already_done:
-        messages.info(
-            request,
-            f"You had already confirmed {_names(result.already_done)}; nothing new was recorded.",
-        )
+        messages.info(request, f"{_names(result.already_done)}: you had already confirmed; nothing new was recorded.")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_clear_downs(request):
-    """Home: every open clear-down of the person, one form to confirm several at once (R6)."""
+    """Home: every open clear-down of the person; one button confirms them all, and each
+    can be confirmed on its own (R6). All or nothing: one refused, none recorded."""
     # The form accepts any of the person's own obligations, so a second submit of one
     # already done reaches the service, which says so instead of a vague "invalid choice".
     form = AttestForm(request.POST or None, obligations=Obligation.objects.filter(user=request.user))
@@ -48,12 +54,13 @@ def my_clear_downs(request):
         result = call_service(
             form,
             services.obligation_attest,
-            obligations=form.cleaned_data["obligations"],
+            obligations=form.chosen(),
             user=request.user,
             cleared_on=form.cleaned_data["cleared_on"],
             confirmed_cleared=True,
-            confirmed_saved=form.cleaned_data["confirmed_saved"],
+            confirmed_saved=True,
             channel=Obligation.Channel.WEB,
+            where_saved=form.cleaned_data["where_saved"],
         )
         if result:
             _report(request, result)
@@ -61,16 +68,15 @@ def my_clear_downs(request):
     now = timezone.now()
     open_obligations = list(selectors.member_open_obligations(user=request.user, now=now))
     form.offer_dates_for(open_obligations)
-    ticked = {str(v) for v in (form["obligations"].value() or [])}
     for obligation in open_obligations:
-        obligation.confirmation = confirmation_text(obligation)
-        obligation.ticked = str(obligation.pk) in ticked
+        obligation.dates = periods.period_short(obligation.cycle.period_start, obligation.cycle.period_end)
     return render(
         request,
         "attestations/my_clear_downs.html",
         {
             "form": form,
             "open_obligations": open_obligations,
+            "declaration": declaration_text(len(open_obligations)),
             "past": list(selectors.member_past_obligations(user=request.user)),
             "holds": hold_notices.member_holds(user=request.user),
             "now": now,
@@ -88,24 +94,33 @@ def _link_problem(request, problem: str, status: int):
     return render(request, "attestations/link_problem.html", {"problem": problem}, status=status)
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def link(request, token: str):
-    """The page an emailed link opens. A GET shows it; only the owner's POST records (R6)."""
+    """The page an emailed link opens. A GET shows it and records nothing (email scanners
+    open links); a POST from it records that one clear-down for the link's owner (R6).
+
+    Unless ATTEST_LINK_SIGN_IN_REQUIRED, the signed link is enough for that one action, as
+    with e-signature services: no session is made and no other page opens. Someone signed
+    in as another person is refused. After recording, it redirects to itself, and the page
+    then says what was recorded and when, however often it is opened again.
+    """
+    if settings.ATTEST_LINK_SIGN_IN_REQUIRED and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     try:
         obligation_id, user_id = links.obligation_link_read(token)
     except links.LinkExpired:
         return _link_problem(request, "expired", 410)
     except links.LinkInvalid:
         return _link_problem(request, "invalid", 400)
-    if user_id != request.user.pk:
+    signed_in = request.user.is_authenticated
+    if signed_in and user_id != request.user.pk:
         return _link_problem(request, "not_yours", 403)
     obligation = (
-        Obligation.objects.select_related("cycle__group", "cycle__hold")
-        .filter(pk=obligation_id, user=request.user)
+        Obligation.objects.select_related("cycle__group", "cycle__hold", "user")
+        .filter(pk=obligation_id, user_id=user_id)
         .first()
     )
-    if obligation is None:
+    if obligation is None or not obligation.user.is_active:
         return _link_problem(request, "invalid", 404)
     form = LinkAttestForm(request.POST or None, obligation=obligation)
     if request.method == "POST" and form.is_valid():
@@ -113,22 +128,32 @@ def link(request, token: str):
             form,
             services.obligation_attest,
             obligations=[obligation],
-            user=request.user,
+            user=obligation.user,
             cleared_on=form.cleaned_data["cleared_on"],
-            confirmed_cleared=form.cleaned_data["confirmed_cleared"],
-            confirmed_saved=form.cleaned_data["confirmed_saved"],
-            channel=Obligation.Channel.EMAIL,
+            confirmed_cleared=True,
+            confirmed_saved=True,
+            channel=Obligation.Channel.EMAIL if signed_in else Obligation.Channel.EMAIL_ANON,
+            where_saved=form.cleaned_data["where_saved"],
         )
         if result:
-            _report(request, result)
-            return redirect("home")
+            return redirect(request.path)
     # A hold on the group stands even for a clear-down it did not mark (R9): the page then
     # says not to clear instead of offering the form.
     hold = None if obligation.is_done else selectors.group_active_hold(group=obligation.cycle.group)
+    cycle = obligation.cycle
     return render(
         request,
         "attestations/link_confirm.html",
-        {"form": form, "obligation": obligation, "cycle": obligation.cycle, "hold": hold, "now": timezone.now()},
+        {
+            "form": form,
+            "obligation": obligation,
+            "cycle": cycle,
+            "dates": periods.period_short(cycle.period_start, cycle.period_end),
+            "declaration": declaration_text(1),
+            "hold": hold,
+            "signed_in": signed_in,
+            "now": timezone.now(),
+        },
     )
 
 

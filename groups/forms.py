@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib.auth import get_user_model
 
@@ -129,3 +131,59 @@ class DeputyForm(UserChoiceForm):
         self.fields["user"].required = False
         self.fields["user"].label = "Deputy"
         self.fields["user"].empty_label = "No deputy"
+
+
+# How many people one paste may name: a whole team, not the whole force.
+BULK_MAX_ENTRIES = 200
+# A list as copied from a mail client's To line ("Jo Bloggs <jo.bloggs@example.org>; ..."),
+# a spreadsheet column or a chat: entries apart by commas, semicolons or new lines.
+_ENTRY_SEPARATORS = re.compile(r"[,;\n]+")
+_ANGLE_ADDRESS = re.compile(r"<([^<>\s]+)>")
+
+
+def pasted_entries(text: str) -> list[str]:
+    """The email addresses or usernames in pasted text, in order, each once (case aside).
+
+    "Name <address>" gives the address; otherwise every word is an entry.
+    """
+    entries, seen = [], set()
+    for segment in _ENTRY_SEPARATORS.split(text or ""):
+        inside = _ANGLE_ADDRESS.findall(segment)
+        for word in inside or segment.split():
+            word = word.strip("\"'()[]<>")
+            if word and word.lower() not in seen:
+                seen.add(word.lower())
+                entries.append(word)
+    return entries
+
+
+class BulkAddForm(forms.Form):
+    """Several people at once: ticked in the staff search, or pasted (issue 15)."""
+
+    people = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "One of the people ticked is no longer in the staff list. Search again."},
+    )
+    pasted = forms.CharField(
+        label="Or paste email addresses or usernames",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="As many as you like, up to 200, apart by commas, semicolons or new lines. "
+        "A list copied from an email's To line works too.",
+        error_messages={"max_length": "That is too long to be a list of people (%(limit_value)d characters at most)."},
+    )
+
+    def clean_pasted(self) -> list[str]:
+        entries = pasted_entries(clean_text(self.cleaned_data["pasted"]))
+        if len(entries) > BULK_MAX_ENTRIES:
+            raise forms.ValidationError(f"That names {len(entries)} people; add at most {BULK_MAX_ENTRIES} at a time.")
+        return entries
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("people") and not cleaned.get("pasted"):
+            raise forms.ValidationError("Tick the people to add, or paste their email addresses or usernames.")
+        return cleaned

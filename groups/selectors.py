@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, Q, QuerySet, Window
@@ -55,6 +58,51 @@ def staff_search(*, group: ChatGroup, search: str, limit: int = 20):
 def dpos_active() -> QuerySet:
     """The active DPOs, in a stable order: who receives escalations, reviews and summaries."""
     return get_user_model().objects.filter(groups__name=permissions.DPO_ROLE, is_active=True).order_by("pk").distinct()
+
+
+@dataclass
+class StaffLookup:
+    people: list[AbstractBaseUser] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    # An email address that several accounts share names none of them: ask for the username.
+    ambiguous: list[str] = field(default_factory=list)
+
+
+def staff_lookup(*, entries: Iterable[str]) -> StaffLookup:
+    """The accounts that usernames or email addresses name exactly (case aside), disabled
+    ones too (the admin is told); one query. A username wins over an email address."""
+    entries = list(entries)
+    wanted = {e.lower() for e in entries}
+    result = StaffLookup()
+    if not wanted:
+        return result
+    users = list(
+        get_user_model()
+        .objects.annotate(username_lc=Lower("username"), email_lc=Lower("email"))
+        .filter(Q(username_lc__in=wanted) | Q(email_lc__in=wanted))
+        .order_by("pk")
+    )
+    by_username = {u.username_lc: u for u in users}
+    by_email: dict[str, list] = {}
+    for user in users:
+        if user.email_lc:
+            by_email.setdefault(user.email_lc, []).append(user)
+    seen: set[int] = set()
+    for entry in entries:
+        key = entry.lower()
+        user = by_username.get(key)
+        if user is None:
+            matches = by_email.get(key, [])
+            if len(matches) > 1:
+                result.ambiguous.append(entry)
+                continue
+            user = matches[0] if matches else None
+        if user is None:
+            result.not_found.append(entry)
+        elif user.pk not in seen:
+            seen.add(user.pk)
+            result.people.append(user)
+    return result
 
 
 def user_runs_a_group(*, user: AbstractBaseUser) -> bool:

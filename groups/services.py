@@ -7,6 +7,9 @@ acting user and the reason through django-simple-history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -255,6 +258,50 @@ def membership_add(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBase
         # The conditional unique constraint caught a concurrent add of the same person.
         raise ValidationError({"user": f"{display_name(user)} is already a member of {group.name}."}) from exc
     return membership
+
+
+@dataclass
+class MembersAdded:
+    added: list[AbstractBaseUser] = field(default_factory=list)
+    already: list[AbstractBaseUser] = field(default_factory=list)
+    disabled: list[AbstractBaseUser] = field(default_factory=list)
+
+
+@transaction.atomic
+def memberships_add_many(*, group: ChatGroup, users: Iterable[AbstractBaseUser], by: AbstractBaseUser) -> MembersAdded:
+    """Add several people to a group at once (issue 15). Admin, deputy or DPO.
+
+    Current members and disabled accounts are reported and left out; the rest join at the
+    same moment, each with a history row, in one transaction and a constant number of
+    queries however many they are.
+    """
+    group = _check_can_manage(group, by)
+    people = list({user.pk: user for user in users}.values())
+    current = set(
+        Membership.objects.active()
+        .filter(group=group, user_id__in=[user.pk for user in people])
+        .values_list("user_id", flat=True)
+    )
+    result = MembersAdded()
+    for user in people:
+        if user.pk in current:
+            result.already.append(user)
+        elif not user.is_active:
+            result.disabled.append(user)
+        else:
+            result.added.append(user)
+    if not result.added:
+        return result
+    now = timezone.now()
+    rows = [Membership(group=group, user=user, joined_at=now, added_by=by) for user in result.added]
+    try:
+        with transaction.atomic():
+            created = Membership.objects.bulk_create(rows)
+    except IntegrityError as exc:
+        # The one-active-membership constraint caught someone added at the same moment.
+        raise ValidationError("Someone else changed this group's members at the same moment. Try again.") from exc
+    Membership.history.bulk_history_create(created, default_user=by, default_change_reason="Added")
+    return result
 
 
 @transaction.atomic

@@ -13,13 +13,22 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.utils.text import get_text_list
 from django.views.decorators.http import require_http_methods, require_safe
 
 from opcc_portal.forms import call_service
 from opcc_portal.lib.text import display_name
 
 from . import permissions, selectors, services
-from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
+from .forms import (
+    BulkAddForm,
+    ChatGroupEditForm,
+    ChatGroupForm,
+    DeputyForm,
+    StaffSearchForm,
+    TransitionForm,
+    UserChoiceForm,
+)
 from .models import DEFAULT_LOGO, ChatGroup, Membership
 
 logger = logging.getLogger(__name__)
@@ -175,24 +184,72 @@ def transition(request, pk: int, action: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_add(request, pk: int):
+    """Add people: ticked in the staff search or pasted as a list, in one round trip (issue 15).
+
+    A POST naming one `user` (an older page, a script) adds that one person."""
     group = permissions.get_group_for_manage(request.user, pk)
     search_form = StaffSearchForm(request.GET or None)
     results = []
     if search_form.is_valid():
         results = list(selectors.staff_search(group=group, search=search_form.cleaned_data["q"]))
-    form = UserChoiceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    one = request.method == "POST" and "user" in request.POST
+    form = UserChoiceForm(request.POST if one else None)
+    if one and form.is_valid():
         membership = call_service(
             form, services.membership_add, group=group, user=form.cleaned_data["user"], by=request.user
         )
         if membership:
             messages.success(request, f"{display_name(membership.user)} has been added to {group.name}.")
             return redirect(group)
+    bulk_form = BulkAddForm(request.POST if request.method == "POST" and not one else None)
+    if bulk_form.is_bound and bulk_form.is_valid():
+        found = selectors.staff_lookup(entries=bulk_form.cleaned_data["pasted"])
+        people = [*bulk_form.cleaned_data["people"], *found.people]
+        result = call_service(bulk_form, services.memberships_add_many, group=group, users=people, by=request.user)
+        if result is not None:
+            _report_added(request, group, result, found)
+            if result.added:
+                return redirect(group)
+    # The people ticked stay ticked when the page comes back with a problem.
+    ticked = {str(v) for v in (bulk_form["people"].value() or [])} if bulk_form.is_bound else set()
     return render(
         request,
         "groups/member_add.html",
-        {"group": group, "search_form": search_form, "results": results, "form": form},
+        {
+            "group": group,
+            "search_form": search_form,
+            "results": results,
+            "form": form if one else bulk_form,
+            "bulk_form": bulk_form,
+            "ticked": ticked,
+        },
     )
+
+
+def _names(users) -> str:
+    return get_text_list([display_name(u) for u in users], "and")
+
+
+def _report_added(request, group: ChatGroup, result: services.MembersAdded, found: selectors.StaffLookup) -> None:
+    """Who was added, who was already in, who is disabled, and what matched nobody."""
+    if result.added:
+        messages.success(request, f"Added to {group.name} ({len(result.added)}): {_names(result.added)}.")
+    else:
+        messages.info(request, "Nobody new was added.")
+    if result.already:
+        messages.info(request, f"Already members: {_names(result.already)}.")
+    if result.disabled:
+        messages.warning(request, f"Not added, their accounts are disabled: {_names(result.disabled)}.")
+    if found.not_found:
+        messages.warning(
+            request,
+            f"Not found: {', '.join(found.not_found)}. Check the spelling, or search by name.",
+        )
+    if found.ambiguous:
+        messages.warning(
+            request,
+            f"Several accounts share {', '.join(found.ambiguous)}: paste their usernames instead.",
+        )
 
 
 @login_required

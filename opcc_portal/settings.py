@@ -373,6 +373,13 @@ ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 72, minimum=0)
 CLEAR_DOWN_PROMPT_HOURS = env_int("CLEAR_DOWN_PROMPT_HOURS", 24, minimum=0)
 # How long the signed "confirm your clear-down" link in a prompt email stays valid.
 ATTEST_LINK_MAX_AGE_DAYS = env_int("ATTEST_LINK_MAX_AGE_DAYS", 14, minimum=1)
+# Off: the signed link alone lets its owner confirm that one clear-down, with no sign-in (it
+# opens nothing else and makes no session). On: the member signs in first, as before.
+ATTEST_LINK_SIGN_IN_REQUIRED = env.bool("ATTEST_LINK_SIGN_IN_REQUIRED", default=False)
+# The calendar feed (issue 15): each deadline's alarm goes off this many hours before it,
+# and the feed looks this many weeks ahead on each group's schedule.
+CALENDAR_ALARM_HOURS = env_int("CALENDAR_ALARM_HOURS", 24, minimum=0, maximum=168)
+CALENDAR_WEEKS_AHEAD = env_int("CALENDAR_WEEKS_AHEAD", 8, minimum=1, maximum=52)
 # Schedule and email (R8): members are reminded this many hours before their deadline; the
 # weekly summary lists groups whose compliance is below this percentage; an email is tried
 # this many times (backoff from EMAIL_RETRY_SECONDS, doubling) before it is recorded as

@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from attestations import hold_notices
+from attestations import calendar, hold_notices
 from attestations import services as clear_downs
 from attestations.links import hold_notice_link_token, obligation_link_token
 from attestations.models import ExportLog, Obligation
@@ -54,8 +54,17 @@ MATRIX = {
     # gets the form's errors like anyone's (tests/test_role_combinations.py attests).
     "home":                    ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 200, 200, 200, 200, 200)),
     "attestations:howto":      ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
-    # The link in the member's email: only its owner may use it; others get a clear page.
-    "attestations:link":       ((LOGIN, 200, 403, 403, 403, 403), (LOGIN, 200, 403, 403, 403, 403)),
+    # The link in the member's email authenticates its one clear-down: signed out, its page
+    # opens (and an empty POST gets the form's errors); signed in as anyone but its owner,
+    # a clear refusal. With ATTEST_LINK_SIGN_IN_REQUIRED, anonymous gets the login page
+    # (tests/attestations/test_link_without_sign_in.py).
+    "attestations:link":       ((200, 200, 403, 403, 403, 403), (200, 200, 403, 403, 403, 403)),
+    # Each person's calendar address and its reset (everyone here has one already). The feed
+    # opens for whoever holds its secret token, signed in or not (calendar apps cannot sign
+    # in); any other token is 404 (tests/attestations/test_calendar.py).
+    "attestations:calendar":   ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 302, 302, 302, 302, 302)),
+    "attestations:calendar_reset": ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 302, 302, 302, 302, 302)),
+    "attestations:calendar_feed": ((200,) * 6, (405,) * 6),
     # The admin's weekly work: prompt and excuse. The DPO may too.
     "attestations:prompt":     ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 302, 302, 403)),
     "attestations:excuse":     ((LOGIN, 403, 403, 200, 200, 403), (LOGIN, 403, 403, 200, 200, 403)),
@@ -145,7 +154,10 @@ def world(admin_user, member, dpo, auditor, group):
         size=10,
         sha256="0" * 64,
     )
+    feeds = {person: calendar.calendar_feed_create(user=person) for person in (member, other_admin, admin_user, dpo)}
+    calendar.calendar_feed_create(user=auditor)
     kwargs = {
+        "attestations:calendar_feed": {"token": feeds[member].token},
         "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
         "attestations:link": {"token": obligation_link_token(obligation)},
         "attestations:prompt": {"pk": obligation.cycle_id},

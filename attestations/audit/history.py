@@ -488,6 +488,8 @@ _EXPORTS = [
             ("excuse_reason", "excuse_reason"),
             ("ledger_sequence", "ledger_entry__sequence"),
             ("ledger_hash", "ledger_entry__hash"),
+            # Added after the first release: last, so readers of the older columns keep working.
+            ("where_saved", "where_saved"),
         ),
         _obligations,
     ),

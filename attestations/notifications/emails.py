@@ -71,6 +71,7 @@ def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime
         "home_url": url("home"),
         "howto_url": url("attestations:howto"),
         "link_days": settings.ATTEST_LINK_MAX_AGE_DAYS,
+        "link_sign_in": settings.ATTEST_LINK_SIGN_IN_REQUIRED,
     }
     return message(kind, context, to)
 

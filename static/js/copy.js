@@ -25,7 +25,7 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       copyFrom(field).then(
-        function () { announce(button, "Copied. Paste it into the WhatsApp group."); },
+        function () { announce(button, button.getAttribute("data-copied") || "Copied. Paste it into the WhatsApp group."); },
         function () { field.select(); announce(button, "Select the text and copy it by hand."); }
       );
     });

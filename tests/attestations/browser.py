@@ -14,8 +14,8 @@ from tests.conftest import VIEWPORTS
 
 PHONE = VIEWPORTS["phone"]
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
-CONFIRMATION = "I have cleared all messages in Urgent Ops for Fri 6 Nov to Fri 13 Nov 2026"
-SAVED = "Before clearing, I saved"
+# The sentence each confirm button stands for (R6): saving first, then clearing.
+DECLARATION = "I saved any business information from"
 
 
 @pytest.fixture(autouse=True)

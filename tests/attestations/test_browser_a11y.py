@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from attestations import links, services
 from attestations.models import Hold
 from groups.services import chatgroup_transition
-from tests.attestations.browser import CONFIRMATION, clock, close_the_week  # noqa: F401
+from tests.attestations.browser import clock, close_the_week  # noqa: F401
 from tests.conftest import VIEWPORTS, visit_and_scan
 from tests.factories import dpo_user
 
@@ -54,9 +54,14 @@ def test_the_clear_down_pages_have_no_accessibility_violations(
         visit_and_scan(page, assert_accessible, base, [path])
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     page.goto(f"{base}/")
-    page.get_by_role("button", name="Confirm my clear-downs").click()  # nothing ticked: the errors
-    expect(page.locator("#error-summary")).to_be_visible()
+    page.get_by_text("Change the date cleared (today) or add where you saved it").click()
+    page.get_by_label("Date you cleared the chat").fill("2026-11-12")  # before the period ended
+    page.get_by_role("button", name="Confirm my clear-down").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()  # the GOV.UK pattern: focus moves to the summary
     assert_accessible(page, "home with errors")
+    summary.get_by_role("link").click()
+    expect(page.get_by_label("Date you cleared the chat")).to_be_focused()
 
     as_user(admin_user, [group.get_absolute_url(), f"/clear-downs/obligations/{obligation.pk}/excuse/"])
     # Suspended (R13): the member's home and the group page say the clear-down is still owed, and why.
@@ -66,7 +71,7 @@ def test_the_clear_down_pages_have_no_accessibility_violations(
     expect(note).to_have_count(1)
     expect(note).to_contain_text("clear it and do not post in it")
     expect(note).to_be_visible()
-    expect(page.get_by_role("checkbox", name=CONFIRMATION)).to_be_visible()
+    expect(page.get_by_role("button", name="Confirm my clear-down")).to_be_visible()
     as_user(dpo, [f"/clear-downs/groups/{group.pk}/hold/"])
     page.get_by_label("Reference").fill("FOI-2026-0001")
     page.get_by_label("Reason").fill("FOI request")

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from attestations.models import Hold, Obligation
-from tests.attestations.browser import CONFIRMATION, SAVED, clock, close_the_week  # noqa: F401
+from tests.attestations.browser import clock, close_the_week  # noqa: F401
 from tests.conftest import VIEWPORTS, assert_skip_link_first, keyboard_activate, tab_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,16 +18,14 @@ def test_a_member_attests_with_the_keyboard_only(live_server, page, keyboard_log
     keyboard_login(member)
     expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
     assert_skip_link_first(page, f"{live_server.url}/")
-    tab_to(page, page.get_by_label(CONFIRMATION))
-    page.keyboard.press("Space")
-    expect(page.get_by_label(CONFIRMATION)).to_be_checked()
-    tab_to(page, page.get_by_label("Date you cleared the chat"))
-    tab_to(page, page.get_by_label(SAVED))
-    page.keyboard.press("Space")
-    keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-downs"))
-    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops (6–13 Nov) is recorded")
+    # The date and the note are folded away; a keyboard opens them like any summary.
+    keyboard_activate(page, page.get_by_text("Change the date cleared (today) or add where you saved it"))
+    tab_to(page, page.get_by_label("Where you saved it (optional)"))
+    page.keyboard.type("Case 2026/7")
+    keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-down"))
+    expect(page.get_by_role("status")).to_contain_text("Urgent Ops, 6–13 Nov: recorded.")
     expect(page.get_by_text("Nothing to do")).to_be_visible()
-    assert Obligation.objects.get(user=member).status == "attested"
+    assert Obligation.objects.filter(user=member, status="attested", where_saved="Case 2026/7").exists()
 
 
 def test_the_admin_prompts_and_excuses_with_the_keyboard_only(live_server, page, keyboard_login, group, admin_user):
@@ -89,10 +87,6 @@ def test_on_a_phone_a_member_opens_the_menu_and_attests_with_the_keyboard_only(
     keyboard_activate(page, page.get_by_role("button", name="Menu"))
     keyboard_activate(page, page.get_by_role("link", name="My clear-downs"))
     expect(page.get_by_role("heading", name="My clear-downs")).to_be_visible()
-    tab_to(page, page.get_by_label(CONFIRMATION))
-    page.keyboard.press("Space")
-    tab_to(page, page.get_by_label(SAVED))
-    page.keyboard.press("Space")
-    keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-downs"))
-    expect(page.get_by_role("status")).to_contain_text("Your clear-down of Urgent Ops (6–13 Nov) is recorded")
+    keyboard_activate(page, page.get_by_role("button", name="Confirm my clear-down"))
+    expect(page.get_by_role("status")).to_contain_text("Urgent Ops, 6–13 Nov: recorded.")
     assert Obligation.objects.get(user=member).status == "attested"

@@ -14,14 +14,15 @@ from tests.factories import HoldFactory
 
 pytestmark = pytest.mark.django_db
 
-CONFIRM = {"confirmed_cleared": "on", "cleared_on": "2026-11-13", "confirmed_saved": "on"}
+CONFIRM = {"cleared_on": "2026-11-13"}
 
 
 def url_for(obligation) -> str:
     return reverse("attestations:link", args=[obligation_link_token(obligation)])
 
 
-def test_it_asks_for_sign_in_first_and_comes_back(client, obligation):
+def test_with_sign_in_required_it_asks_for_sign_in_first_and_comes_back(client, obligation, settings):
+    settings.ATTEST_LINK_SIGN_IN_REQUIRED = True
     url = url_for(obligation)
     response = client.get(url)
     assert response.status_code == 302
@@ -32,7 +33,8 @@ def test_a_get_shows_the_confirm_page_and_records_nothing(client, obligation, me
     client.force_login(member)
     before = Obligation.history.count()
     html = client.get(url_for(obligation)).content.decode()
-    assert "I have cleared all messages in Urgent Ops for Fri 6 Nov to Fri 13 Nov 2026" in html
+    assert "Clear-down of Urgent Ops" in html and "6–13 Nov" in html
+    assert "I saved any business information from this chat to a corporate system, then cleared all its" in html
     assert reverse("attestations:howto") in html
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
     assert Obligation.history.count() == before
@@ -48,7 +50,7 @@ def test_the_date_picker_offers_days_from_the_period_end_to_today(client, obliga
 def test_the_owners_post_records_it_by_email_link(client, obligation, member):
     client.force_login(member)
     response = client.post(url_for(obligation), CONFIRM)
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == url_for(obligation)
     obligation.refresh_from_db()
     assert (obligation.status, obligation.channel) == ("attested", "email")
 
@@ -56,15 +58,16 @@ def test_the_owners_post_records_it_by_email_link(client, obligation, member):
 def test_a_second_post_says_it_is_already_done(client, obligation, member):
     client.force_login(member)
     client.post(url_for(obligation), CONFIRM)
+    before = Obligation.history.count()
     response = client.post(url_for(obligation), CONFIRM, follow=True)
-    assert "You had already confirmed Urgent Ops" in response.content.decode()
-    assert "You already confirmed this clear-down" in client.get(url_for(obligation)).content.decode()
+    assert "Urgent Ops, 6–13 Nov: recorded" in response.content.decode()
+    assert Obligation.history.count() == before
 
 
-def test_it_refuses_an_incomplete_confirmation(client, obligation, member):
+def test_it_refuses_a_missing_date(client, obligation, member):
     client.force_login(member)
-    response = client.post(url_for(obligation), {**CONFIRM, "confirmed_cleared": ""})
-    assert response.status_code == 200 and "Confirm that you cleared the chat" in response.content.decode()
+    response = client.post(url_for(obligation), {**CONFIRM, "cleared_on": ""})
+    assert response.status_code == 200 and "Give the date you cleared the chat" in response.content.decode()
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
 
@@ -125,7 +128,7 @@ def test_a_held_clear_down_shows_the_hold_banner_and_no_form(client, obligation,
     client.force_login(member)
     html = client.get(url_for(obligation)).content.decode()
     assert "Do NOT clear this chat: information is held for FOI-7" in html
-    assert 'name="confirmed_cleared"' not in html
+    assert 'name="cleared_on"' not in html
     client.post(url_for(obligation), CONFIRM)
     assert Obligation.objects.get(pk=obligation.pk).status == "held"
 
@@ -136,7 +139,7 @@ def test_an_open_clear_down_of_a_group_under_a_hold_shows_the_banner_and_no_form
     client.force_login(member)
     html = client.get(url_for(obligation)).content.decode()
     assert "Do NOT clear this chat: information is held for FOI-8" in html
-    assert 'name="confirmed_cleared"' not in html
+    assert 'name="cleared_on"' not in html
     client.post(url_for(obligation), CONFIRM)
     assert Obligation.objects.get(pk=obligation.pk).status == "pending"
 
@@ -153,7 +156,6 @@ def test_an_auditor_confirms_their_own_clear_down_through_its_link(client, audit
 def test_a_date_before_the_period_ended_is_shown_beside_the_date_field(client, obligation, member):
     client.force_login(member)
     html = client.post(url_for(obligation), {**CONFIRM, "cleared_on": "2026-11-10"}).content.decode()
-    field = html.split('id="id_cleared_on"', 1)[1]
-    beside = field.split('id="error_1_id_cleared_on"', 1)[1].split("</span>", 1)[0]
+    beside = html.split('id="id_cleared_on_error">', 1)[1].split("</div>", 1)[0]
     assert "the period ended on Friday 13 November 2026" in beside
-    assert '<a href="#id_cleared_on">Date you cleared the chat: Urgent Ops: the period ended' in html
+    assert '<a href="#id_cleared_on">Urgent Ops: the period ended' in html

@@ -80,6 +80,8 @@ def test_it_gives_the_end_of_the_running_period():
         (utc(2026, 12, 25, 17), utc(2027, 1, 1, 17), "25 Dec 2026–1 Jan 2027"),
         # UK days, not UTC days: 23:30 UTC on 31 March 2027 is 00:30 on 1 April in London.
         (utc(2027, 3, 24, 23, 30), utc(2027, 3, 31, 23, 30), "24 Mar–1 Apr"),
+        # A final period of a group stopped on the day its last week ended: one day, said once.
+        (utc(2026, 11, 13, 17), utc(2026, 11, 13, 19), "13 Nov"),
     ],
 )
 def test_it_names_a_periods_dates_shortly_in_uk_days(start, end, short):

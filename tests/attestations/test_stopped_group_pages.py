@@ -47,7 +47,7 @@ def test_the_members_home_gives_the_retirement_and_its_final_clear_down(client, 
     stop(cycle, dpo, at, "retire")
     body = page(client, member, "/")
     assert body.count(RETIRED) == 2
-    assert "Fri 13 Nov" in body  # the final period, 13 Nov 17:00 to 19:00
+    assert '<span class="fw-normal">13 Nov</span>' in body  # the final period, 13 Nov 17:00 to 19:00
 
 
 def test_the_members_home_says_nothing_of_suspension_for_a_group_taking_part(client, cycle, member):

@@ -57,11 +57,13 @@ def test_home_sends_anonymous_visitors_to_sign_in(client):
 def test_home_lists_open_clear_downs_with_the_confirmation_deadline_and_time_left(client, obligation, member):
     client.force_login(member)
     html = client.get(HOME).content.decode()
-    assert "I have cleared all messages in Urgent Ops for Fri 6 Nov to Fri 13 Nov 2026" in html
+    assert "Urgent Ops <span" in html and "6–13 Nov" in html
     assert "By Sun 15 Nov, 17:00" in html and "1\xa0day, 23\xa0hours left" in html
     assert 'value="2026-11-13"' in html  # the date cleared defaults to today
     assert reverse("attestations:howto") in html
-    assert "saved any substantive business information" in html
+    # The button is the declaration: saving first, then clearing.
+    assert "I saved any business information from this chat to a corporate system, then cleared" in html
+    assert "Confirm my clear-down</button>" in html
 
 
 def test_the_date_picker_offers_days_from_the_latest_period_end_to_today(client, group, member, at):
@@ -92,7 +94,7 @@ def test_home_attests_several_groups_in_one_submit(client, obligation, member):
     client.force_login(member)
     response = client.post(HOME, attest_data(obligation, other), follow=True)
     assert response.redirect_chain == [(HOME, 302)]
-    recorded = "Your clear-down of Urgent Ops (6–13 Nov) and Comms On-Call (6–13 Nov) is recorded"
+    recorded = "Thank you. Comms On-Call, 6–13 Nov; Urgent Ops, 6–13 Nov: recorded."
     assert recorded in response.content.decode()
     statuses = set(Obligation.objects.filter(user=member).values_list("status", "channel"))
     assert statuses == {("attested", "web")}
@@ -110,7 +112,7 @@ def test_a_second_submit_records_nothing_and_says_it_is_already_done(client, obl
     client.post(HOME, attest_data(obligation))
     before = Obligation.history.count()
     response = client.post(HOME, attest_data(obligation), follow=True)
-    assert "You had already confirmed Urgent Ops" in response.content.decode()
+    assert "Urgent Ops, 6–13 Nov: you had already confirmed; nothing new was recorded" in response.content.decode()
     assert Obligation.history.count() == before
 
 
@@ -131,8 +133,7 @@ def test_a_late_attestation_is_marked_late_everywhere(client, obligation, member
         ({"cleared_on": "2026-11-12"}, "the period ended on Friday 13 November 2026"),
         ({"cleared_on": ""}, "Give the date you cleared the chat"),
         ({"cleared_on": "13/13/2026"}, "Give a real date"),
-        ({"saved": False}, "anything the office needs was saved first"),
-        ({"none": True}, "Tick each group whose chat you have cleared"),
+        ({"none": True}, "There was nothing to confirm"),
     ],
 )
 def test_home_refuses_bad_input_with_an_error_summary_and_records_nothing(client, obligation, member, data, message):
@@ -154,7 +155,7 @@ def test_home_refuses_another_persons_clear_down_without_saying_whose(client, cy
     response = client.post(HOME, attest_data(theirs))
     html = response.content.decode()
     assert response.status_code == 200
-    assert "One of the ticked clear-downs is not yours, so nothing was recorded." in html
+    assert "One of these clear-downs is not yours, so nothing was recorded." in html
     assert "Grace" not in html and admin_user.username not in html
     assert Obligation.objects.get(pk=theirs.pk).status == "pending"
     assert Obligation.history.count() == before
@@ -253,7 +254,8 @@ def test_a_date_before_the_period_ended_is_shown_beside_the_date_field(client, o
     beside = html.split('id="id_cleared_on_error">', 1)[1].split("</div>", 1)[0]
     assert "the period ended on Friday 13 November 2026" in beside
     # The summary at the top links to the field instead of standing alone.
-    assert '<a href="#id_cleared_on">Date you cleared the chat: Urgent Ops: the period ended' in html
+    assert '<a href="#id_cleared_on">Urgent Ops: the period ended' in html
+    assert '<details class="attest-details mb-2" open>' in html  # the folded field is shown
 
 
 def test_confirming_two_weeks_of_one_group_names_the_dates_of_each(client, obligation, member, at):
@@ -264,5 +266,46 @@ def test_confirming_two_weeks_of_one_group_names_the_dates_of_each(client, oblig
     client.force_login(member)
     response = client.post(HOME, attest_data(*both, cleared_on="2026-11-20"), follow=True)
     html = response.content.decode()
-    assert "Your clear-down of Urgent Ops (6–13 Nov) and Urgent Ops (13–20 Nov) is recorded" in html
-    assert "(Urgent Ops (6–13 Nov) after the deadline, so marked late)" in html
+    assert "Urgent Ops, 13–20 Nov: recorded." in html
+    assert "Urgent Ops, 6–13 Nov: recorded, marked late (after the deadline)." in html
+
+
+def test_a_rows_own_button_confirms_only_that_clear_down(client, obligation, member):
+    other = second_group(member)
+    client.force_login(member)
+    html = client.get(HOME).content.decode()
+    assert "Confirm all 2 clear-downs" in html and f'name="only" value="{other.pk}"' in html
+    response = client.post(HOME, {**attest_data(obligation, other), "only": other.pk}, follow=True)
+    assert "Comms On-Call, 6–13 Nov: recorded." in response.content.decode()
+    assert Obligation.objects.get(pk=other.pk).status == "attested"
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", str(2**63)])
+def test_a_rows_button_with_a_bad_id_records_nothing(client, obligation, member, value):
+    client.force_login(member)
+    response = client.post(HOME, {**attest_data(obligation), "only": value})
+    assert response.status_code == 200 and "That clear-down is not yours" in response.content.decode()
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"
+
+
+def test_a_rows_button_naming_someone_elses_clear_down_records_nothing(client, cycle, obligation, member, admin_user):
+    theirs = cycle.obligations.get(user=admin_user)
+    client.force_login(member)
+    response = client.post(HOME, {**attest_data(obligation), "only": theirs.pk})
+    assert "That clear-down is not yours" in response.content.decode()
+    assert set(Obligation.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_where_saved_is_kept_and_shown_in_the_past_list(client, obligation, member):
+    client.force_login(member)
+    client.post(HOME, {**attest_data(obligation), "where_saved": " Case\u200b 2026/114 "})
+    assert Obligation.objects.get(pk=obligation.pk).where_saved == "Case\u200b 2026/114"
+    assert "Saved to: Case" in client.get(HOME).content.decode()
+
+
+def test_an_overlong_where_saved_is_refused_beside_its_field(client, obligation, member):
+    client.force_login(member)
+    html = client.post(HOME, {**attest_data(obligation), "where_saved": "x" * 201}).content.decode()
+    assert '<a href="#id_where_saved">Keep where you saved it to 200 characters.</a>' in html
+    assert Obligation.objects.get(pk=obligation.pk).status == "pending"

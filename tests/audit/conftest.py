@@ -42,6 +42,7 @@ def make_record(*, group, member, admin_user, dpo, reference: str = "FOI-2026-00
         cleared_on=now.astimezone(LONDON).date(),
         confirmed_cleared=True,
         confirmed_saved=True,
+        where_saved="Case 2026/114",
         now=now,
     )
     overdue = cycle.obligations.get(user=admin_user)

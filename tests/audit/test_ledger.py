@@ -423,15 +423,23 @@ def test_the_version_migration_keeps_an_existing_chain_as_version_1(clock):
     executor.migrate(before)
     try:
         # A database of the release before: attestations chained by its own migration (0005).
+        # Obligations are written with that release's model: today's has columns it lacks.
         cycle = factories.CycleFactory()
-        for n in range(3):
-            factories.obligation_in_state(
-                cycle=cycle,
-                user=factories.UserFactory(),
-                state="on_time",
-                attested_at=cycle.period_end + dt.timedelta(hours=n + 1),
-            )
         old_apps = executor.loader.project_state(before).apps
+        OldObligation = old_apps.get_model("attestations", "Obligation")
+        for n in range(3):
+            attested_at = cycle.period_end + dt.timedelta(hours=n + 1)
+            OldObligation.objects.create(
+                cycle_id=cycle.pk,
+                user_id=factories.UserFactory().pk,
+                due_at=cycle.due_at,
+                status="attested",
+                attested_at=attested_at,
+                cleared_on=attested_at.date(),
+                confirmed_cleared=True,
+                confirmed_saved=True,
+                channel="web",
+            )
         chain_0005 = importlib.import_module("attestations.migrations.0005_audit_ledger_exportlog")
         chain_0005.chain_existing_attestations(old_apps, SimpleNamespace(connection=connection))
     finally:

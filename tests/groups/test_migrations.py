@@ -4,8 +4,8 @@ the register's history (R13 needs the moment a group was suspended or retired)."
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrate import migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,17 +16,8 @@ def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
 
 
-def _migrate(target=None):
-    """Migrate to `target`, or to the latest of every app (leaving the database as it was)."""
-    executor = MigrationExecutor(connection)
-    target = target or executor.loader.graph.leaf_nodes()
-    executor.migrate(target)
-    executor.loader.build_graph()
-    return executor.loader.project_state(target).apps
-
-
 def test_it_fills_in_when_each_group_last_changed_status_from_its_history():
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     try:
         User = apps.get_model("auth", "User")
         ChatGroup = apps.get_model("groups", "ChatGroup")
@@ -68,7 +59,7 @@ def test_it_fills_in_when_each_group_last_changed_status_from_its_history():
         )
         no_history = group("Imported", "approved", [], approved_at=utc(2025, 6, 1))
     finally:
-        apps = _migrate()
+        apps = migrate_to()
     ChatGroup = apps.get_model("groups", "ChatGroup")
     assert ChatGroup.objects.count() == 3
     changed = dict(ChatGroup.objects.values_list("pk", "status_changed_at"))

@@ -12,8 +12,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from playwright.sync_api import sync_playwright
 
+from attestations.links import obligation_link_token
 from attestations.management.commands.seed_demo import DEMO_PASSWORD
-from attestations.models import Hold
+from attestations.models import Hold, Obligation
 from groups.models import ChatGroup
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -26,6 +27,11 @@ PAGES = [
     ("legal-cookies", None, "/cookies/"),
     ("member-home", "member", "/"),
     ("member-howto", "member", "/clear-downs/how-to/"),
+    # The emailed link opened on a phone without signing in, and the receipt it leaves.
+    ("member-link", None, "{link}"),
+    ("member-link-recorded", None, "{done_link}"),
+    ("member-calendar", "member", "/clear-downs/calendar/"),
+    ("admin-member-add", "admin", "/groups/{group}/members/add/?q=a"),
     ("register", "member", "/groups/"),
     ("admin-group", "admin", "/groups/{group}/"),
     ("dpo-dashboard", "dpo", "/dashboard/"),
@@ -51,7 +57,16 @@ class Command(BaseCommand):
             raise CommandError("Chromium is not installed (apt-get install chromium).")
         group = ChatGroup.objects.filter(admin__username="admin").order_by("pk").first()
         hold = Hold.objects.standing().order_by("pk").first()
-        ids = {"group": group.pk if group else 0, "hold": hold.pk if hold else 0, "held": hold.group_id if hold else 0}
+        mine = Obligation.objects.filter(user__username="member").order_by("-due_at", "pk")
+        owed = mine.filter(status=Obligation.Status.PENDING, cycle__hold__isnull=True).first()
+        done = mine.filter(status__in=Obligation.DONE).first()
+        ids = {
+            "group": group.pk if group else 0,
+            "hold": hold.pk if hold else 0,
+            "held": hold.group_id if hold else 0,
+            "link": f"/clear-downs/link/{obligation_link_token(owed)}/" if owed else "/clear-downs/link/none/",
+            "done_link": f"/clear-downs/link/{obligation_link_token(done)}/" if done else "/clear-downs/link/none/",
+        }
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
