@@ -115,7 +115,8 @@ def test_liveness_fails_within_seconds_when_the_database_accepts_connections_and
     status, body = _get(f"{base}/healthz", timeout=30)
     elapsed = time.monotonic() - started
     assert status == 503 and body["status"] == "unavailable" and body["database"] == "down"
-    assert elapsed < 4, f"/healthz took {elapsed:.1f} s"  # the 2-second connect timeout, and a busy machine
+    # The 2-second connect timeout, with room for a loaded machine: a hang would take the 30 s.
+    assert elapsed < 8, f"/healthz took {elapsed:.1f} s"
 
 
 # --- The detailed status, in this process -------------------------------------------------
