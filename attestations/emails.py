@@ -51,6 +51,7 @@ LEGAL_REASON = (
 
 # Why an email was not sent when its recipient has no address: a reason that may pass.
 NO_ADDRESS = "no email address"
+ACCOUNT_DISABLED = "the account is disabled"
 
 
 def message_id(email: SentEmail) -> str:
@@ -193,6 +194,9 @@ def build(email: SentEmail, *, now: dt.datetime) -> tuple[EmailMultiAlternatives
     Built when it is sent, so that a flag resolved or a hold placed in the meantime is
     left out: nothing is sent about a group on hold (R9).
     """
+    if email.user_id and not email.user.is_active:
+        # Whoever queued it, a disabled account (someone who left, R14) gets no email.
+        return None, ACCOUNT_DISABLED
     to = email.to_address or (email.user.email if email.user_id else "")
     if not to:
         return None, NO_ADDRESS

@@ -169,6 +169,8 @@ class Obligation(models.Model):
         LATE = "late", "Done late"
         EXCUSED = "excused", "Excused"
         HELD = "held", "On hold"
+        # The person left the organisation while it was open (R14): not overdue, not done.
+        LEFT = "left", "Left the organisation"
 
     class Channel(models.TextChoices):
         WEB = "web", "Web form"
@@ -203,7 +205,7 @@ class Obligation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cycle", "user"], name="obligation_one_per_person"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "attested", "late", "excused", "held"]),
+                condition=Q(status__in=["pending", "attested", "late", "excused", "held", "left"]),
                 name="obligation_status_valid",
             ),
             models.CheckConstraint(condition=Q(channel__in=["", "web", "email"]), name="obligation_channel_valid"),
@@ -292,11 +294,14 @@ class CycleCount(models.Model):
     n_late = models.IntegerField(default=0)
     n_excused = models.IntegerField(default=0)
     n_held = models.IntegerField(default=0)
+    n_left = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(n_pending__gte=0, n_attested__gte=0, n_late__gte=0, n_excused__gte=0, n_held__gte=0),
+                condition=Q(
+                    n_pending__gte=0, n_attested__gte=0, n_late__gte=0, n_excused__gte=0, n_held__gte=0, n_left__gte=0
+                ),
                 name="cyclecount_not_negative",
             ),
         ]
@@ -378,6 +383,7 @@ class SentEmail(models.Model):
         HOLD_ESCALATION = "hold_escalation", "Hold not acknowledged, to the DPO"
         HOLD_REVIEW = "hold_review", "Long-standing hold, to the DPO"
         HOLD_RELEASE = "hold_release", "Hold released: clear-downs resume"
+        ADMIN_LEFT = "admin_left", "A group's admin left, to the DPO"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -432,6 +438,7 @@ class SentEmail(models.Model):
                         "hold_escalation",
                         "hold_review",
                         "hold_release",
+                        "admin_left",
                     ]
                 ),
                 name="sentemail_kind_valid",
