@@ -543,6 +543,7 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
     with transaction.atomic():
         email = (
             SentEmail.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("user")  # whether the recipient's account is still open (R14)
             .filter(pk=sent_email_id, status=SentEmail.Status.PENDING)
             .first()
         )

@@ -5,10 +5,17 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def drop(apps, schema_editor):
+    # Dropped while the tables change: SQLite rebuilds the count table to alter it, and
+    # refuses to while triggers name it.
+    from attestations import counts
+
+    counts.cycle_counts_triggers_uninstall(schema_editor.connection)
+
+
 def reinstall(apps, schema_editor):
-    # The triggers count "left" from now on; on SQLite, altering the obligation table above
-    # rebuilt it and dropped them. Every existing count row keeps its figures (n_left 0,
-    # as no obligation was "left" before this migration).
+    # The triggers count "left" from now on. Every existing count row keeps its figures
+    # (n_left 0: no obligation was "left" before this migration), so nothing is rebuilt.
     from attestations import counts
 
     counts.cycle_counts_triggers_install(schema_editor.connection)
@@ -29,6 +36,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(drop, reinstall_before),
         migrations.RemoveConstraint(
             model_name='cyclecount',
             name='cyclecount_not_negative',
@@ -78,5 +86,5 @@ class Migration(migrations.Migration):
             model_name='sentemail',
             constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['prompt', 'reminder', 'admin_digest', 'dpo_escalation', 'dpo_summary', 'hold_notice', 'hold_reminder', 'hold_escalation', 'hold_review', 'hold_release', 'admin_left'])), name='sentemail_kind_valid'),
         ),
-        migrations.RunPython(reinstall, reinstall_before),
+        migrations.RunPython(reinstall, drop),
     ]

@@ -92,3 +92,10 @@ def test_superusers_have_no_staff_page(client, dpo):
     client.force_login(dpo)
     assert client.get(f"/staff/{it.pk}/").status_code == 404
     assert client.post(f"/staff/{it.pk}/deactivate/", {"reason": "x"}).status_code == 404
+
+
+def test_a_person_closed_by_the_directory_shows_who_did_it(client, dpo, member):
+    staff.user_deactivate(user=member, by=None, reason="Closed by the directory (SCIM)")
+    client.force_login(dpo)
+    page = client.get(f"/staff/{member.pk}/").content.decode()
+    assert "Closed by the directory (SCIM)" in page and "the directory or an import" in page
