@@ -211,6 +211,15 @@ def _primary_email(emails) -> str:
     return _text(chosen[0].get("value"), "emails.value") if chosen else ""
 
 
+# The attributes kept as plain text: SCIM path (lower case) -> key of the state.
+_TEXT_ATTRIBUTES = {
+    "username": "userName",
+    "externalid": "externalId",
+    "name.givenname": "givenName",
+    "name.familyname": "familyName",
+}
+
+
 def _set(state: dict, path: str, value) -> None:
     """One attribute by its SCIM path. Attributes the portal does not keep are ignored."""
     key = path.strip()
@@ -226,10 +235,8 @@ def _set(state: dict, path: str, value) -> None:
     if lower.startswith(USER_SCHEMA.lower() + ":"):
         key = key[len(USER_SCHEMA) + 1 :]
         lower = key.lower()
-    if lower == "username":
-        state["userName"] = _text(value, "userName")
-    elif lower == "externalid":
-        state["externalId"] = _text(value, "externalId")
+    if lower in _TEXT_ATTRIBUTES:
+        state[_TEXT_ATTRIBUTES[lower]] = _text(value, key)
     elif lower == "active":
         state["active"] = _bool(value)
     elif lower == "name":
@@ -237,11 +244,7 @@ def _set(state: dict, path: str, value) -> None:
             raise ScimError(400, "name must be an object.", "invalidValue")
         for sub in ("givenName", "familyName"):
             if sub in value:
-                state[sub] = _text(value[sub], f"name.{sub}")
-    elif lower == "name.givenname":
-        state["givenName"] = _text(value, "name.givenName")
-    elif lower == "name.familyname":
-        state["familyName"] = _text(value, "name.familyName")
+                _set(state, f"name.{sub}", value[sub])
     elif lower == "emails":
         state["email"] = _primary_email(value)
     elif lower.startswith("emails[") and lower.endswith("].value"):

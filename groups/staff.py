@@ -167,43 +167,44 @@ def _role(role: str) -> Role:
     return Role.objects.get(name=ROLES[role])
 
 
-@transaction.atomic
-def role_grant(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser, reason: str) -> RoleChange:
-    """Give someone the DPO or Auditor role. The DPO only, with a reason."""
+def _role_change_begin(*, user, role: str, by, reason: str) -> tuple[AbstractBaseUser, Role, str]:
+    """What giving and removing a role check first, under ROLES_LOCK: the person, locked."""
     if not permissions.is_dpo(by):
         raise PermissionDenied
     group = _role(role)
     reason = _reason(reason)
     _serialise(ROLES_LOCK)
     user = User.objects.select_for_update().get(pk=user.pk)
+    return user, group, reason
+
+
+def _role_change_record(*, user, group: Role, action: str, by, reason: str) -> RoleChange:
+    return RoleChange.objects.create(user=user, role=group.name, action=action, by=by, at=timezone.now(), reason=reason)
+
+
+@transaction.atomic
+def role_grant(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser, reason: str) -> RoleChange:
+    """Give someone the DPO or Auditor role. The DPO only, with a reason."""
+    user, group, reason = _role_change_begin(user=user, role=role, by=by, reason=reason)
     if not user.is_active:
         raise ValidationError({"user": f"{_display(user)}'s account is closed: it cannot be given a role."})
     if user.groups.filter(pk=group.pk).exists():
         raise ValidationError({"user": f"{_display(user)} already has the {group.name} role."})
     user.groups.add(group)
-    return RoleChange.objects.create(
-        user=user, role=group.name, action=RoleChange.Action.GRANTED, by=by, at=timezone.now(), reason=reason
-    )
+    return _role_change_record(user=user, group=group, action=RoleChange.Action.GRANTED, by=by, reason=reason)
 
 
 @transaction.atomic
 def role_remove(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser, reason: str) -> RoleChange:
     """Take the DPO or Auditor role from someone. The DPO only, with a reason; the last DPO
     keeps it (two DPOs removing each other at once are decided one after the other)."""
-    if not permissions.is_dpo(by):
-        raise PermissionDenied
-    group = _role(role)
-    reason = _reason(reason)
-    _serialise(ROLES_LOCK)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user, group, reason = _role_change_begin(user=user, role=role, by=by, reason=reason)
     if not user.groups.filter(pk=group.pk).exists():
         raise ValidationError({"user": f"{_display(user)} does not have the {group.name} role."})
     if group.name == permissions.DPO_ROLE:
         _check_not_last_dpo(user)
     user.groups.remove(group)
-    return RoleChange.objects.create(
-        user=user, role=group.name, action=RoleChange.Action.REMOVED, by=by, at=timezone.now(), reason=reason
-    )
+    return _role_change_record(user=user, group=group, action=RoleChange.Action.REMOVED, by=by, reason=reason)
 
 
 # --- Joiners and movers -----------------------------------------------------------------------

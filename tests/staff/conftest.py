@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from attestations import notifications, services
+from attestations import services
 from tests.attestations.conftest import BASE, DUE, PERIOD_END, at, clock, eager_celery, utc  # noqa: F401 - fixtures
 from tests.factories import MembershipFactory, UserFactory
+from tests.notifications.conftest import sweep_at  # noqa: F401 - a fixture
 
 SCIM_TOKEN = "s" * 40
 
@@ -28,18 +29,6 @@ def closed_week(group, member, admin_user, at):  # noqa: F811 - `at` is the impo
     at(PERIOD_END + dt.timedelta(minutes=1))
     services.cycle_close_due(now=PERIOD_END + dt.timedelta(minutes=1))
     return group.cycles.get()
-
-
-@pytest.fixture
-def sweep_at(at, django_capture_on_commit_callbacks):  # noqa: F811 - `at` is the imported fixture
-    """Run the 15-minute sweep at a moment, with the emails it queues sent there and then."""
-
-    def run(when: dt.datetime):
-        at(when)
-        with django_capture_on_commit_callbacks(execute=True):
-            return notifications.sweep(now=when)
-
-    return run
 
 
 @pytest.fixture
