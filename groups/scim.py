@@ -348,7 +348,11 @@ def service_provider_config(request):
                     "primary": True,
                 }
             ],
-            "meta": {"resourceType": "ServiceProviderConfig", "location": request.build_absolute_uri()},
+            # From SITE_URL, never from the request's Host header.
+            "meta": {
+                "resourceType": "ServiceProviderConfig",
+                "location": f"{settings.SITE_URL}{reverse('scim:service_provider_config')}",
+            },
         }
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -40,8 +41,6 @@ def scim(client, settings):
         headers = {"Authorization": f"Bearer {SCIM_TOKEN}"}
 
         def call(self, method: str, path: str, body=None, **headers):
-            import json
-
             kwargs = {"headers": {**self.headers, **headers}}
             if body is not None:
                 kwargs["data"] = json.dumps(body)

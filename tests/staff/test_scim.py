@@ -249,8 +249,9 @@ def test_a_bad_patch_changes_nothing(scim, member):
     assert scim.call("PATCH", f"Users/{member.pk}", {"Operations": []}).status_code == 400
 
 
-def test_service_provider_config_says_what_is_supported(scim):
+def test_service_provider_config_says_what_is_supported(scim, settings):
     body = scim.call("GET", "ServiceProviderConfig").json()
+    assert body["meta"]["location"] == f"{settings.SITE_URL}/scim/v2/ServiceProviderConfig"
     assert body["patch"]["supported"] is True and body["bulk"]["supported"] is False
     assert json.dumps(body).count("oauthbearertoken") == 1
     assert scim.call("POST", "ServiceProviderConfig", {}).status_code == 405
