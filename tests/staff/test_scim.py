@@ -90,6 +90,9 @@ def test_the_directory_creates_a_user_and_finds_them_again(scim):
     by_external = scim.call("GET", f'Users?filter=externalId eq "{ENTRA_USER["externalId"]}"').json()
     assert by_external["totalResults"] == 1
     assert scim.call("GET", 'Users?filter=userName eq "nobody@office.example"').json()["totalResults"] == 0
+    # Matching on the work email finds accounts made by hand before provisioning began.
+    by_email = scim.call("GET", 'Users?filter=emails[type eq "work"].value eq "Sam.Jones@office.example"').json()
+    assert by_email["totalResults"] == 1
     assert scim.call("GET", f"Users/{body['id']}").json()["userName"] == "sam.jones@office.example"
 
 
