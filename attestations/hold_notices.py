@@ -1,16 +1,18 @@
-"""Holds that reach people (R9, issue 20): the notice, its acknowledgement, reminders,
-escalation, the DPO's review and the release.
+"""Holds that reach people (R9): the notice, its acknowledgement and the release.
 
 Placing a hold tells every current member of the group at once, in the hold's own
 transaction: one `HoldNotice` and one `SentEmail` per member, sent after the commit by the
 outbox like every other email (retried, queued again by the sweep if its task is lost).
-The sweep's step (`sweep`) tells anyone who joined since, reminds once and escalates once
-those who have not acknowledged, and asks the DPO to review a hold that has stood long.
-Lifting tells the same people that clear-downs resume.
+Lifting tells the same people that clear-downs resume. The sweep's hold step
+(`attestations.notifications.holds`) tells anyone who joined since, reminds once and
+escalates once those who have not acknowledged, and asks the DPO to review a hold that has
+stood long.
 
-Every claim is a conditional UPDATE (`... WHERE reminded_at IS NULL`) under one lock, and
-each email's key is unique while pending or sent, so two sweeps at once, or a sweep racing
-a lift, never email anyone twice.
+Every write here takes the hold notices' lock first (before the close lock and any row
+lock), so placing, lifting, acknowledging and the sweep's steps never interleave or
+deadlock. Every claim is a conditional UPDATE (`... WHERE reminded_at IS NULL`) under that
+lock, and each email's key is unique while pending or sent, so two sweeps at once, or a
+sweep racing a lift, never email anyone twice.
 """
 
 from __future__ import annotations
@@ -29,18 +31,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
-from groups.services import _serialise
+from opcc_portal.lib.history import bulk_history, save_with_history
+from opcc_portal.lib.locking import Lock, lock
 
-from . import notifications, periods, selectors, services
+from . import outbox, periods, selectors, services
 from .models import Hold, HoldNotice, SentEmail
 
 logger = logging.getLogger(__name__)
 
 Kind = SentEmail.Kind
-
-# Every write of this module takes it first (before the close lock and any row lock), so
-# placing, lifting, acknowledging and the sweep's steps never interleave or deadlock.
-HOLD_NOTICE_LOCK = 7_104
 
 
 def email_key(kind: str, notice_id: int) -> str:
@@ -48,7 +47,7 @@ def email_key(kind: str, notice_id: int) -> str:
     return f"{kind.replace('_', '-')}:n{notice_id}"
 
 
-def _key_expression(kind: str):
+def key_expression(kind: str):
     return Concat(Value(email_key(kind, 0)[:-1]), Cast(OuterRef("pk"), CharField()))
 
 
@@ -67,9 +66,9 @@ def hold_place(
 ) -> Hold:
     """Place the hold (`services.hold_place`) and tell every current member, in one transaction."""
     now = now or timezone.now()
-    _serialise(HOLD_NOTICE_LOCK)
+    lock(Lock.HOLD_NOTICES)
     hold = services.hold_place(group=group, by=by, reference=reference, reason=reason, now=now)
-    _notices_make(group_id=hold.group_id, by=by, reason=f"Hold notice: {hold.reference}", now=now, queue=queue)
+    notices_make(group_id=hold.group_id, by=by, reason=f"Hold notice: {hold.reference}", now=now, queue=queue)
     return hold
 
 
@@ -79,15 +78,17 @@ def hold_lift(
 ) -> Hold:
     """Lift the hold (`services.hold_lift`) and tell everyone who had its notice that it ended."""
     now = now or timezone.now()
-    _serialise(HOLD_NOTICE_LOCK)
+    lock(Lock.HOLD_NOTICES)
     hold = services.hold_lift(hold=hold, by=by, reason=reason, now=now)
-    claimed = _claim(HoldNotice.objects.filter(hold=hold), "released_at", by=by, now=now, why="Told", skip_locked=False)
-    rows = [_member_email(Kind.HOLD_RELEASE, n, hold.group_id, now) for n in claimed]
-    notifications.outbox_add(rows, queue=queue)
+    claimed = notices_claim(
+        HoldNotice.objects.filter(hold=hold), "released_at", by=by, now=now, why="Told", skip_locked=False
+    )
+    rows = [notice_email(Kind.HOLD_RELEASE, n, hold.group_id, now) for n in claimed]
+    outbox.outbox_add(rows, queue=queue)
     return hold
 
 
-def _member_email(kind: str, notice: HoldNotice, group_id: int, now: dt.datetime) -> SentEmail:
+def notice_email(kind: str, notice: HoldNotice, group_id: int, now: dt.datetime) -> SentEmail:
     return SentEmail(
         key=email_key(kind, notice.pk),
         kind=kind,
@@ -98,7 +99,7 @@ def _member_email(kind: str, notice: HoldNotice, group_id: int, now: dt.datetime
     )
 
 
-def _notices_make(
+def notices_make(
     *, group_id: int | None, by: AbstractBaseUser | None, reason: str, now: dt.datetime, queue: bool
 ) -> list[int]:
     """A notice and its email for each current member of a held group who has none yet.
@@ -108,7 +109,7 @@ def _notices_make(
     cannot sign in); a member without an address gets a notice whose email is recorded as
     not sent, so the DPO sees who could not be told.
     """
-    active_hold = Hold.objects.filter(group=OuterRef("group"), lifted_at__isnull=True).values("pk")[:1]
+    active_hold = Hold.objects.standing().filter(group=OuterRef("group")).values("pk")[:1]
     members = Membership.objects.active().filter(user__is_active=True)
     if group_id is not None:
         members = members.filter(group_id=group_id)
@@ -124,7 +125,7 @@ def _notices_make(
     notices = HoldNotice.objects.bulk_create(
         [HoldNotice(hold_id=hold_id, user_id=user_id, notified_at=now) for hold_id, user_id, _, _ in rows]
     )
-    services._history(HoldNotice, notices, by=by, reason=reason, update=False)
+    bulk_history(HoldNotice, notices, by=by, reason=reason, update=False)
     emails = [
         SentEmail(
             key=email_key(Kind.HOLD_NOTICE, notice.pk),
@@ -136,10 +137,10 @@ def _notices_make(
         )
         for notice, (_, user_id, address, group) in zip(notices, rows, strict=True)
     ]
-    return notifications.outbox_add(emails, queue=queue)
+    return outbox.outbox_add(emails, queue=queue)
 
 
-def _claim(
+def notices_claim(
     notices: QuerySet,
     claim: str,
     *,
@@ -164,7 +165,7 @@ def _claim(
         return []
     HoldNotice.objects.filter(pk__in=ids, **{f"{claim}__isnull": True}).update(**{claim: now})
     claimed = list(HoldNotice.objects.filter(pk__in=ids).select_related("user", "hold"))
-    services._history(HoldNotice, claimed, by=by, reason=f"{why}: {claim.replace('_at', '')}", update=True)
+    bulk_history(HoldNotice, claimed, by=by, reason=f"{why}: {claim.replace('_at', '')}", update=True)
     return claimed
 
 
@@ -193,7 +194,7 @@ def hold_notice_acknowledge(
     notice = HoldNotice.objects.select_for_update(of=("self",)).filter(hold=hold, user=user).first()
     if notice is None:
         # Only a notice made here needs the lock: the sweep may be making the same one.
-        _serialise(HOLD_NOTICE_LOCK)
+        lock(Lock.HOLD_NOTICES)
         notice = HoldNotice.objects.select_for_update(of=("self",)).filter(hold=hold, user=user).first()
     if notice is not None and notice.acknowledged_at is not None:
         return AckResult(notice=notice, first=False)
@@ -208,7 +209,7 @@ def hold_notice_acknowledge(
         notice = HoldNotice(hold=hold, user=user, notified_at=now)
     notice.acknowledged_at = now
     notice.channel = channel
-    services._save(notice, by=user, reason=f"Acknowledged ({notice.get_channel_display().lower()})")
+    save_with_history(notice, by=user, reason=f"Acknowledged ({notice.get_channel_display().lower()})")
     return AckResult(notice=notice, first=True)
 
 
@@ -229,151 +230,8 @@ def hold_chat_posted(*, hold: Hold, by: AbstractBaseUser, now: dt.datetime | Non
     if hold.lifted_at is not None:
         raise ValidationError("This hold has ended: post the message that says so instead.")
     hold.chat_posted_at, hold.chat_posted_by = now, by
-    services._save(hold, by=by, reason="Hold message posted in the chat")
+    save_with_history(hold, by=by, reason="Hold message posted in the chat")
     return True
-
-
-# --- The sweep's step ---------------------------------------------------------------------
-
-
-def sweep(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
-    """The beat's hold step, each part its own transaction: notices to members who joined
-    a held group, reminders, escalations and reviews. Returns the emails queued."""
-    now = now or timezone.now()
-    ids = notices_queue(now=now, queue=queue)
-    ids += notices_again(now=now, queue=queue)
-    ids += reminders_queue(now=now, queue=queue)
-    ids += escalations_queue(now=now, queue=queue)
-    ids += reviews_queue(now=now, queue=queue)
-    return ids
-
-
-@transaction.atomic
-def notices_queue(*, now: dt.datetime, queue: bool = True) -> list[int]:
-    """The notice to everyone who joined a group while it is on hold (within one sweep)."""
-    _serialise(HOLD_NOTICE_LOCK)
-    return _notices_make(group_id=None, by=None, reason="Joined while on hold: notice sent", now=now, queue=queue)
-
-
-@transaction.atomic
-def notices_again(*, now: dt.datetime, queue: bool = True) -> list[int]:
-    """The notice email again to each member who has not acknowledged a standing hold and
-    whose last notice email failed for a reason that may pass (the mail server down past
-    every retry, or no address then): the rule of every email, made again until it is sent
-    or no longer needed. A refusal that will not pass is not made again; the reminder and
-    the DPO's escalation follow it as usual."""
-    _serialise(HOLD_NOTICE_LOCK)
-    key = _key_expression(Kind.HOLD_NOTICE)
-    live = SentEmail.objects.filter(key=key, status__in=[SentEmail.Status.PENDING, SentEmail.Status.SENT])
-    may_pass = SentEmail.objects.filter(key=key, retry_later=True)
-    rows = list(
-        HoldNotice.objects.filter(acknowledged_at__isnull=True, hold__lifted_at__isnull=True, user__is_active=True)
-        .exclude(user__email="")
-        .filter(~Exists(live), Exists(may_pass))
-        .values_list("pk", "user_id", "user__email", "hold__group_id")
-    )
-    return notifications.outbox_add(
-        [
-            SentEmail(
-                key=email_key(Kind.HOLD_NOTICE, pk),
-                kind=Kind.HOLD_NOTICE,
-                user_id=user_id,
-                to_address=address,
-                group_id=group_id,
-                created_at=now,
-            )
-            for pk, user_id, address, group_id in rows
-        ],
-        queue=queue,
-    )
-
-
-def _unacknowledged(claim: str, hours: int, now: dt.datetime) -> QuerySet:
-    return HoldNotice.objects.filter(
-        acknowledged_at__isnull=True,
-        hold__lifted_at__isnull=True,
-        user__is_active=True,
-        notified_at__lte=now - dt.timedelta(hours=hours),
-        **{f"{claim}__isnull": True},
-    )
-
-
-@transaction.atomic
-def reminders_queue(*, now: dt.datetime, queue: bool = True) -> list[int]:
-    """One reminder to each member who has not acknowledged HOLD_ACK_REMINDER_HOURS after the notice."""
-    _serialise(HOLD_NOTICE_LOCK)
-    due = _unacknowledged("reminded_at", settings.HOLD_ACK_REMINDER_HOURS, now)
-    claimed = _claim(due, "reminded_at", by=None, now=now, why="Not acknowledged")
-    return notifications.outbox_add(
-        [_member_email(Kind.HOLD_REMINDER, n, n.hold.group_id, now) for n in claimed], queue=queue
-    )
-
-
-@transaction.atomic
-def escalations_queue(*, now: dt.datetime, queue: bool = True) -> list[int]:
-    """Members still silent HOLD_ACK_ESCALATE_HOURS after the notice: one digest to every DPO.
-
-    Each notice is escalated once. With no active DPO nothing is claimed, so the
-    escalation goes out once someone has the role.
-    """
-    _serialise(HOLD_NOTICE_LOCK)
-    dpos = list(notifications.dpo_recipients())
-    if not dpos:
-        if _unacknowledged("escalated_at", settings.HOLD_ACK_ESCALATE_HOURS, now).exists():
-            logger.warning("Hold notices are due for escalation but no active user has the DPO role.")
-        return []
-    due = _unacknowledged("escalated_at", settings.HOLD_ACK_ESCALATE_HOURS, now)
-    claimed = _claim(due, "escalated_at", by=None, now=now, why="Not acknowledged")
-    if not claimed:
-        return []
-    first = claimed[0].pk
-    rows = [
-        SentEmail(
-            key=f"hold-escalation:n{first}:u{dpo.pk}",
-            kind=Kind.HOLD_ESCALATION,
-            user=dpo,
-            to_address=dpo.email,
-            created_at=now,
-        )
-        for dpo in dpos
-    ]
-    return notifications.outbox_add(rows, queue=queue)
-
-
-@transaction.atomic
-def reviews_queue(*, now: dt.datetime, queue: bool = True) -> list[int]:
-    """Ask every DPO to review each hold standing HOLD_REVIEW_DAYS since it was placed or last
-    reviewed: once per period, claimed by `review_reminded_at`."""
-    _serialise(HOLD_NOTICE_LOCK)
-    cutoff = now - dt.timedelta(days=settings.HOLD_REVIEW_DAYS)
-    due = Hold.objects.filter(lifted_at__isnull=True).filter(
-        Q(review_reminded_at__lte=cutoff) | Q(review_reminded_at__isnull=True, placed_at__lte=cutoff)
-    )
-    dpos = list(notifications.dpo_recipients())
-    if not dpos:
-        return []
-    holds = list(due.select_for_update(of=("self",), skip_locked=True).order_by("pk"))
-    if not holds:
-        return []
-    Hold.objects.filter(pk__in=[h.pk for h in holds]).filter(
-        Q(review_reminded_at__lte=cutoff) | Q(review_reminded_at__isnull=True)
-    ).update(review_reminded_at=now)
-    for hold in holds:
-        hold.review_reminded_at = now
-    services._history(Hold, holds, by=None, reason="DPO asked to review the hold", update=True)
-    rows = [
-        SentEmail(
-            key=f"hold-review:h{hold.pk}:{now:%Y%m%d%H%M}:u{dpo.pk}",
-            kind=Kind.HOLD_REVIEW,
-            user=dpo,
-            to_address=dpo.email,
-            group_id=hold.group_id,
-            created_at=now,
-        )
-        for hold in holds
-        for dpo in dpos
-    ]
-    return notifications.outbox_add(rows, queue=queue)
 
 
 # --- Reads: the hold's page, the member's home, the chat messages ---------------------------
@@ -398,7 +256,7 @@ def hold_record(*, hold: Hold) -> HoldRecord:
     """Who was told, whether their notice email went, who acknowledged and when; and any
     current member not yet told (joined since the last sweep). Three queries."""
     hold = Hold.objects.select_related("group", "placed_by", "lifted_by", "chat_posted_by").get(pk=hold.pk)
-    latest = SentEmail.objects.filter(key=_key_expression(Kind.HOLD_NOTICE)).order_by("-pk")
+    latest = SentEmail.objects.filter(key=key_expression(Kind.HOLD_NOTICE)).order_by("-pk")
     notices = list(
         hold.notices.select_related("user")
         .annotate(email_status=Subquery(latest.values("status")[:1]))

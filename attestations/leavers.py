@@ -3,42 +3,45 @@
 `groups.staff.user_deactivate` ends the person's memberships and then sends
 `user_deactivated` in its own transaction; `obligations_close_for_leaver` answers it here,
 so the whole deactivation commits together or not at all (the register cannot import
-the clear-downs, see `groups.staff`). It also writes to every DPO about each group whose
-admin has left, with the link to hand the group to a new admin; the email is built when
-sent (`handover_email`), so a group handed over in the meantime is not reported.
+the clear-downs, see `groups.staff`). It also records, through the outbox, an email to
+every DPO about each group whose admin has left, with the link to hand the group to a new
+admin; the email's words and builder are the notifications' (`notifications/leavers.py`),
+built when sent, so a group handed over in the meantime is not reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.dispatch import receiver
-from django.urls import reverse
 
+from groups import selectors as group_selectors
 from groups.models import ChatGroup
 from groups.staff import user_deactivated
+from opcc_portal.lib.history import bulk_history
 
-from . import emails, notifications, services
+from . import outbox, services
 from .models import Flag, Obligation, SentEmail
 
 Status = Obligation.Status
-Kind = SentEmail.Kind
 
 LEFT_REASON = "Left the organisation"
+
+
+def admin_left_key(*, group_id: int, leaver_id: int, dpo_id: int, now: dt.datetime) -> str:
+    """The DPO's email about one group whose admin left: `:u<leaver>` names who left."""
+    return f"admin-left:g{group_id}:u{leaver_id}:d{dpo_id}:t{now.timestamp():.0f}"
 
 
 @dataclass
 class LeaverResult:
     obligations: int = 0
     flags: int = 0
-    emails: list[int] | None = None
+    emails: list[int] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -62,14 +65,14 @@ def obligations_close_for_leaver(
     for obligation in open_:
         obligation.status = Status.LEFT
     Obligation.objects.bulk_update(open_, ["status"])
-    services._history(Obligation, open_, by=by, reason=f"{LEFT_REASON}: {reason}", update=True)
+    bulk_history(Obligation, open_, by=by, reason=f"{LEFT_REASON}: {reason}", update=True)
     result.obligations = len(open_)
-    result.flags = services._flags_resolve(Flag.objects.filter(user=user), by=by, now=now, reason=LEFT_REASON)
-    dpos = [dpo for dpo in notifications.dpo_recipients() if dpo.email] if groups_without_admin else []
+    result.flags = services.flags_resolve(Flag.objects.filter(user=user), by=by, now=now, reason=LEFT_REASON)
+    dpos = [dpo for dpo in group_selectors.dpos_active() if dpo.email] if groups_without_admin else []
     rows = [
         SentEmail(
-            key=f"admin-left:g{group.pk}:u{user.pk}:d{dpo.pk}:t{now.timestamp():.0f}",
-            kind=Kind.ADMIN_LEFT,
+            key=admin_left_key(group_id=group.pk, leaver_id=user.pk, dpo_id=dpo.pk, now=now),
+            kind=SentEmail.Kind.ADMIN_LEFT,
             user=dpo,
             to_address=dpo.email,
             group=group,
@@ -78,39 +81,10 @@ def obligations_close_for_leaver(
         for group in groups_without_admin
         for dpo in dpos
     ]
-    result.emails = notifications.outbox_add(rows, queue=queue)
+    result.emails = outbox.outbox_add(rows, queue=queue)
     return result
 
 
 @receiver(user_deactivated, dispatch_uid="attestations.leavers")
 def _on_user_deactivated(sender, *, user, by, reason, now, groups_without_admin, **kwargs) -> None:
     obligations_close_for_leaver(user=user, by=by, reason=reason, now=now, groups_without_admin=groups_without_admin)
-
-
-# --- The DPO's email --------------------------------------------------------------------------
-
-
-def _url(name: str, *args) -> str:
-    return f"{settings.SITE_URL}{reverse(name, args=args)}"
-
-
-def handover_email(email: SentEmail, *, to: str, now: dt.datetime) -> tuple[EmailMultiAlternatives | None, str]:
-    """To a DPO: a group's admin left the organisation; name a new admin."""
-    group = ChatGroup.objects.select_related("admin", "deputy").get(pk=email.group_id)
-    match = re.search(r":u(\d+)", email.key)
-    if group.admin.is_active or not match or group.admin_id != int(match.group(1)):
-        return None, "a new admin was named before it could be sent"
-    if group.status == ChatGroup.Status.RETIRED:
-        return None, "the group was retired before it could be sent"
-    context = {
-        "user": email.user,
-        "group": group,
-        "leaver": group.admin,
-        "deputy": group.deputy,
-        "handover_url": _url("groups:roles", group.pk),
-        "group_url": _url("groups:detail", group.pk),
-    }
-    return emails.message("admin-left", context, to), ""
-
-
-emails.BUILDERS[Kind.ADMIN_LEFT] = handover_email

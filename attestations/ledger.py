@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from groups.services import _serialise
+from opcc_portal.lib.locking import Lock, lock
 
 from .models import LedgerEntry, Obligation
 
 GENESIS = "0" * 64
-_LEDGER_LOCK = 7_201
 _VERIFY_CHUNK = 2_000
 
 
@@ -111,7 +110,7 @@ def ledger_append(*, obligations: Sequence[Obligation], now: dt.datetime | None 
     now = now or timezone.now()
     # Taken after the attestation rows are locked and held to commit: the next writer reads
     # the head only once this one's entries are committed, so it chains onto them.
-    _serialise(_LEDGER_LOCK)
+    lock(Lock.LEDGER)
     head = LedgerEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
     sequence, prev = head if head else (0, GENESIS)
     entries = []

@@ -1,4 +1,4 @@
-"""Weekly clear-down cycles, obligations and attestations (DESIGN.md R4–R10).
+"""Weekly clear-down cycles, obligations and attestations (docs/rules.md, R4–R10).
 
 A `Cycle` is one seven-day period of one group, created when the period ends. Each person
 who owed a clear-down for it has one `Obligation`, which becomes their attestation. A
@@ -13,10 +13,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
 from groups.models import ChatGroup
+
+
+class HoldQuerySet(models.QuerySet):
+    def standing(self) -> HoldQuerySet:
+        """Holds placed and not yet lifted: at most one per group (a constraint)."""
+        return self.filter(lifted_at__isnull=True)
+
+    def standing_on(self, group_path: str = "cycle__group") -> Exists:
+        """True where the group at `group_path` of the outer query has a standing hold."""
+        return Exists(self.standing().filter(group=OuterRef(group_path)))
 
 
 class Hold(models.Model):
@@ -40,6 +50,7 @@ class Hold(models.Model):
     # claim of the sweep's review step: one reminder per period.
     review_reminded_at = models.DateTimeField(null=True, blank=True)
 
+    objects = HoldQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:

@@ -34,6 +34,12 @@ def local_to_utc(day: dt.date, at: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, at.replace(tzinfo=None), tzinfo=LONDON).astimezone(UTC)
 
 
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of a UK day, in UTC: the bound of every range of UK dates
+    (a range of days runs from `day_start(first)` to `day_start(last + 1 day)`, exclusive)."""
+    return local_to_utc(day, dt.time(0))
+
+
 def add_local_hours(instant: dt.datetime, hours: int) -> dt.datetime:
     """`hours` later on the UK wall clock (not in elapsed time), in UTC."""
     local = instant.astimezone(LONDON)

@@ -28,7 +28,7 @@ def member_open_obligations(*, user: AbstractBaseUser, now: dt.datetime | None =
     None of a group under a hold: its banner says not to clear the chat (R9).
     """
     now = now or timezone.now()
-    group_held = Exists(Hold.objects.filter(group=OuterRef("cycle__group"), lifted_at__isnull=True))
+    group_held = Hold.objects.standing_on("cycle__group")
     return (
         Obligation.objects.filter(user=user, status=Status.PENDING)
         .filter(~group_held)
@@ -51,11 +51,11 @@ def member_past_obligations(*, user: AbstractBaseUser, limit: int = 20) -> Query
 def member_active_holds(*, user: AbstractBaseUser) -> QuerySet[Hold]:
     """Holds standing on groups the person is in now: they must NOT clear those chats."""
     groups = Membership.objects.active().filter(user=user).values("group_id")
-    return Hold.objects.filter(lifted_at__isnull=True, group_id__in=groups).select_related("group")
+    return Hold.objects.standing().filter(group_id__in=groups).select_related("group")
 
 
 def group_active_hold(*, group: ChatGroup) -> Hold | None:
-    return Hold.objects.filter(group=group, lifted_at__isnull=True).select_related("placed_by").first()
+    return Hold.objects.standing().filter(group=group).select_related("placed_by").first()
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -26,36 +26,21 @@ from django.utils import timezone
 
 from groups import permissions as group_permissions
 from groups.models import ChatGroup, Membership
-from groups.services import _serialise
 from groups.validators import clean_text
+from opcc_portal.lib.history import bulk_history, save_with_history
+from opcc_portal.lib.locking import Lock, lock
+from opcc_portal.lib.text import display_name
 
-from . import periods
+from . import outbox, periods
 from .ledger import ledger_append
-from .models import Cycle, Flag, Heartbeat, Hold, Obligation
+from .models import Cycle, Flag, Heartbeat, Hold, Obligation, SentEmail
 
 logger = logging.getLogger(__name__)
 
 Status = Obligation.Status
 
-_CLOSE_LOCK = 7_101
-_FLAGS_LOCK = 7_102
 # After a change of schedule, a period shorter than this joins the next one.
 _SHORTEST_PERIOD = dt.timedelta(days=1)
-
-
-def _display(user: AbstractBaseUser) -> str:
-    return user.get_full_name() or user.get_username()
-
-
-def _save(obj, *, by: AbstractBaseUser | None, reason: str, **kwargs) -> None:
-    obj._change_reason = reason[:100]
-    obj._history_user = by
-    obj.save(**kwargs)
-
-
-def _history(model, objs: Sequence, *, by: AbstractBaseUser | None, reason: str, update: bool) -> None:
-    if objs:
-        model.history.bulk_history_create(objs, update=update, default_user=by, default_change_reason=reason[:100])
 
 
 # --- Closing cycles (R4, R7, R9) ----------------------------------------------------------
@@ -109,8 +94,8 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
       owes nothing. Disabled accounts owe nothing: they cannot sign in to attest.
     """
     now = now or timezone.now()
-    _serialise(_CLOSE_LOCK)
-    active_hold = Hold.objects.filter(group=OuterRef("pk"), lifted_at__isnull=True).values("pk")[:1]
+    lock(Lock.CYCLES_CLOSE)
+    active_hold = Hold.objects.standing().filter(group=OuterRef("pk")).values("pk")[:1]
     groups = list(
         ChatGroup.objects.exclude(status=ChatGroup.Status.PROPOSED)
         .annotate(last_end=Max("cycles__period_end"), hold_id=Subquery(active_hold))
@@ -164,7 +149,7 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
     # if one ever happens the unique constraints raise and the whole run rolls back.
     # Without it, the database returns the new primary keys, which history needs.
     result.cycles = Cycle.objects.bulk_create(new_cycles)
-    _history(Cycle, result.cycles, by=None, reason="Period ended", update=False)
+    bulk_history(Cycle, result.cycles, by=None, reason="Period ended", update=False)
 
     owing = [cycle for cycle in result.cycles if cycle.hold_id is None]
     if not owing:
@@ -189,7 +174,7 @@ def cycle_close_due(*, now: dt.datetime | None = None) -> CloseResult:
         seen.add((cycle.pk, user_id))
         obligations.append(Obligation(cycle=cycle, user_id=user_id, due_at=cycle.due_at, status=Status.PENDING))
     created = Obligation.objects.bulk_create(obligations)
-    _history(Obligation, created, by=None, reason="Period ended", update=False)
+    bulk_history(Obligation, created, by=None, reason="Period ended", update=False)
     result.obligations = len(created)
     return result
 
@@ -267,9 +252,9 @@ def obligation_attest(
     # A hold stands for the group, not only for the cycles it has marked: nothing of a
     # group under a hold is attested, whatever the obligation's status says (R9).
     held_groups = set(
-        Hold.objects.filter(group_id__in={o.cycle.group_id for o in locked}, lifted_at__isnull=True).values_list(
-            "group_id", flat=True
-        )
+        Hold.objects.standing()
+        .filter(group_id__in={o.cycle.group_id for o in locked})
+        .values_list("group_id", flat=True)
     )
     # A date too early is the date's fault: it goes beside the date field. A hold or an
     # excuse is about the clear-down itself: it goes above the form.
@@ -305,12 +290,12 @@ def obligation_attest(
         obligation.confirmed_cleared = True
         obligation.confirmed_saved = True
         obligation.channel = channel
-        _save(obligation, by=user, reason=f"Attested ({obligation.get_channel_display().lower()})")
+        save_with_history(obligation, by=user, reason=f"Attested ({obligation.get_channel_display().lower()})")
         result.recorded.append(obligation)
     if result.recorded:
         # Chained in this same transaction: an attestation exists only with its ledger entry.
         ledger_append(obligations=result.recorded, now=now)
-        _flags_resolve(
+        flags_resolve(
             Flag.objects.filter(
                 kind=Flag.Kind.MEMBER_OVERDUE,
                 user=user,
@@ -357,22 +342,34 @@ def cycle_prompt(*, cycle: Cycle, by: AbstractBaseUser, now: dt.datetime | None 
     group = cycle.group
     if not can_prompt(by, group):
         raise PermissionDenied
-    if cycle.hold_id or Hold.objects.filter(group=group, lifted_at__isnull=True).exists():
+    if cycle.hold_id or Hold.objects.standing().filter(group=group).exists():
         raise ValidationError(f"{group.name} is on hold: members must NOT clear the chat, so no prompt is issued.")
     outstanding = cycle.obligations.filter(status=Status.PENDING).count()
     if cycle.prompted_at is not None:
         return PromptResult(cycle=cycle, first=False, outstanding=outstanding)
     cycle.prompted_at = now
     cycle.prompted_by = by
-    _save(cycle, by=by, reason="Prompt issued")
-    _flags_resolve(
+    save_with_history(cycle, by=by, reason="Prompt issued")
+    flags_resolve(
         Flag.objects.filter(kind=Flag.Kind.PROMPT_MISSED, cycle=cycle), by=by, now=now, reason="Prompt issued late"
     )
     if outstanding:
-        from .notifications import prompt_emails_queue  # notifications builds on this module
-
-        prompt_emails_queue(cycle=cycle, now=now)
+        _prompt_emails_add(cycle=cycle, now=now)
     return PromptResult(cycle=cycle, first=True, outstanding=outstanding)
+
+
+def _prompt_emails_add(*, cycle: Cycle, now: dt.datetime) -> list[int]:
+    """The prompt email to each member who still owes a clear-down for the cycle (R5).
+
+    Recorded inside the prompt's own transaction (the cycle row locked), so the prompt and
+    its emails are recorded together or not at all. Claimed by `prompt_emailed_at IS NULL`;
+    sent by the outbox like every other email, so a lost task or a dead worker is caught by
+    the sweep. A member with no email address is not claimed: the sweep emails them once
+    they have one, and the dashboard names them meanwhile.
+    """
+    pending = cycle.obligations.filter(status=Status.PENDING, prompt_emailed_at__isnull=True).exclude(user__email="")
+    rows = list(pending.values_list(*outbox.MEMBER_EMAIL_FIELDS))
+    return outbox.member_emails_add(SentEmail.Kind.PROMPT, "prompt_emailed_at", rows, now=now, queue=True)
 
 
 # --- Excusing (R7) ----------------------------------------------------------------------
@@ -398,7 +395,7 @@ def obligation_excuse(
     reason = clean_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give a reason, such as leave or sickness: it is kept in the history."})
-    who = _display(obligation.user)
+    who = display_name(obligation.user)
     if obligation.status != Status.PENDING:
         raise ValidationError(
             f"{who} cannot be excused: this clear-down is already {obligation.get_status_display().lower()}."
@@ -407,8 +404,8 @@ def obligation_excuse(
     obligation.excused_by = by
     obligation.excused_at = now
     obligation.excuse_reason = reason
-    _save(obligation, by=by, reason=f"Excused: {reason}")
-    _flags_resolve(
+    save_with_history(obligation, by=by, reason=f"Excused: {reason}")
+    flags_resolve(
         Flag.objects.filter(kind=Flag.Kind.MEMBER_OVERDUE, cycle_id=obligation.cycle_id, user_id=obligation.user_id),
         by=by,
         now=now,
@@ -440,7 +437,7 @@ def hold_place(
     # order): a close that read the group before this hold existed would otherwise commit
     # its new cycle just after, unheld and with pending obligations. Now the close either
     # commits first (and its obligations are held below) or runs after and sees the hold.
-    _serialise(_CLOSE_LOCK)
+    lock(Lock.CYCLES_CLOSE)
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
     reference = clean_text(reference, one_line=True)
     reason = clean_text(reason)
@@ -453,13 +450,13 @@ def hold_place(
         errors["reason"] = "Say why the information must be kept."
     if errors:
         raise ValidationError(errors)
-    existing = Hold.objects.filter(group=group, lifted_at__isnull=True).first()
+    existing = Hold.objects.standing().filter(group=group).first()
     if existing:
         raise ValidationError(f"{group.name} is already on hold ({existing.reference}).")
     hold = Hold(group=group, reference=reference, reason=reason, placed_by=by, placed_at=now)
     try:
         with transaction.atomic():
-            _save(hold, by=by, reason=f"Hold placed: {reference}")
+            save_with_history(hold, by=by, reason=f"Hold placed: {reference}")
     except IntegrityError as exc:
         raise ValidationError(f"{group.name} is already on hold.") from exc
 
@@ -467,7 +464,7 @@ def hold_place(
     for obligation in held:
         obligation.status = Status.HELD
     Obligation.objects.bulk_update(held, ["status"])
-    _history(Obligation, held, by=by, reason=f"Hold placed: {reference}", update=True)
+    bulk_history(Obligation, held, by=by, reason=f"Hold placed: {reference}", update=True)
 
     cycles = list(
         Cycle.objects.select_for_update()
@@ -477,9 +474,9 @@ def hold_place(
     for cycle in cycles:
         cycle.hold = hold
     Cycle.objects.bulk_update(cycles, ["hold"])
-    _history(Cycle, cycles, by=by, reason=f"Hold placed: {reference}", update=True)
+    bulk_history(Cycle, cycles, by=by, reason=f"Hold placed: {reference}", update=True)
 
-    _flags_resolve(Flag.objects.filter(cycle__group=group), by=by, now=now, reason="Hold placed")
+    flags_resolve(Flag.objects.filter(cycle__group=group), by=by, now=now, reason="Hold placed")
     return hold
 
 
@@ -502,7 +499,7 @@ def hold_lift(*, hold: Hold, by: AbstractBaseUser, reason: str, now: dt.datetime
     hold.lifted_at = now
     hold.lifted_by = by
     hold.lift_reason = reason
-    _save(hold, by=by, reason=f"Hold lifted: {reason}")
+    save_with_history(hold, by=by, reason=f"Hold lifted: {reason}")
     return hold
 
 
@@ -528,8 +525,8 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     group is flagged like any other: what its members owe is still owed (R13).
     """
     now = now or timezone.now()
-    _serialise(_FLAGS_LOCK)
-    group_held = Exists(Hold.objects.filter(group=OuterRef("cycle__group"), lifted_at__isnull=True))
+    lock(Lock.FLAGS)
+    group_held = Hold.objects.standing_on("cycle__group")
     existing = Flag.objects.filter(cycle=OuterRef("cycle"), user=OuterRef("user"), kind=Flag.Kind.MEMBER_OVERDUE)
     overdue = (
         Obligation.objects.filter(status=Status.PENDING, due_at__lt=now, cycle__hold__isnull=True)
@@ -540,7 +537,7 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
         Flag(kind=Flag.Kind.MEMBER_OVERDUE, cycle_id=cycle_id, group_id=group_id, user_id=user_id, raised_at=now)
         for cycle_id, group_id, user_id in overdue
     ]
-    cycle_held = Exists(Hold.objects.filter(group=OuterRef("group"), lifted_at__isnull=True))
+    cycle_held = Hold.objects.standing_on("group")
     missed = (
         Cycle.objects.filter(prompted_at__isnull=True, prompt_due_at__lt=now, hold__isnull=True)
         .filter(~cycle_held, ~Exists(Flag.objects.filter(cycle=OuterRef("pk"), kind=Flag.Kind.PROMPT_MISSED)))
@@ -563,18 +560,54 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     result = FlagsResult()
     if new_flags:
         result.raised = Flag.objects.bulk_create(new_flags)
-        _history(Flag, result.raised, by=None, reason="Raised", update=False)
+        bulk_history(Flag, result.raised, by=None, reason="Raised", update=False)
     return result
 
 
-def _flags_resolve(flags, *, by: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
+def flags_resolve(flags, *, by: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
     """Resolve open flags (a queryset), with a history row each. Two queries, any number."""
     open_flags = list(flags.filter(resolved_at__isnull=True).select_for_update(of=("self",)))
     for flag in open_flags:
         flag.resolved_at = max(now, flag.raised_at)
     Flag.objects.bulk_update(open_flags, ["resolved_at"])
-    _history(Flag, open_flags, by=by, reason=reason, update=True)
+    bulk_history(Flag, open_flags, by=by, reason=reason, update=True)
     return len(open_flags)
+
+
+@transaction.atomic
+def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
+    """Resolve open flags whose cause has gone, whatever path it went by.
+
+    The services that settle an obligation resolve its flag themselves; this catches the
+    rest: an attestation committed while the flag was being raised, a prompt issued in
+    the same minute, a hold placed on a group. A group suspended or retired keeps its
+    flags: what its members owe is still owed (R13).
+    """
+    now = now or timezone.now()
+    lock(Lock.FLAGS)
+    open_flags = Flag.objects.filter(resolved_at__isnull=True)
+    settled_obligation = Obligation.objects.filter(cycle=OuterRef("cycle"), user=OuterRef("user")).exclude(
+        status=Status.PENDING
+    )
+    resolved = flags_resolve(
+        open_flags.filter(kind=Flag.Kind.MEMBER_OVERDUE).filter(Exists(settled_obligation)),
+        by=None,
+        now=now,
+        reason="Settled: attested, excused or held",
+    )
+    resolved += flags_resolve(
+        open_flags.filter(kind=Flag.Kind.PROMPT_MISSED, cycle__prompted_at__isnull=False),
+        by=None,
+        now=now,
+        reason="Prompt issued late",
+    )
+    resolved += flags_resolve(
+        open_flags.filter(Q(cycle__hold__isnull=False) | Hold.objects.standing_on()),
+        by=None,
+        now=now,
+        reason="Hold placed",
+    )
+    return resolved
 
 
 # --- Heartbeats (/healthz/status) ----------------------------------------------------------

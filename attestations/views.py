@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from groups.models import ChatGroup
 from opcc_portal.forms import call_service
+from opcc_portal.lib.text import display_name
 
 from . import hold_notices, links, periods, permissions, selectors, services
 from .forms import AttestForm, ExcuseForm, HoldForm, LinkAttestForm, ReasonForm, confirmation_text
@@ -167,7 +167,7 @@ def excuse(request, pk: int):
             form, services.obligation_excuse, obligation=obligation, by=request.user, reason=form.cleaned_data["reason"]
         )
         if excused:
-            who = excused.user.get_full_name() or excused.user.get_username()
+            who = display_name(excused.user)
             messages.success(request, f"{who} is excused from this clear-down of {group.name}.")
             return redirect(group)
     return render(
@@ -231,18 +231,3 @@ def hold_lift(request, pk: int):
             )
             return redirect(f"{hold.group.get_absolute_url()}#hold-chat-heading")
     return render(request, "attestations/hold_lift.html", {"form": form, "hold": hold, "group": hold.group})
-
-
-def group_cycle_context(request, group: ChatGroup) -> dict:
-    """What the group page needs for its hold banner and current-cycle panel."""
-    user = request.user
-    panel = selectors.group_cycle_panel(group=group, user=user, with_people=permissions.can_see_people(user, group))
-    can_prompt = permissions.can_prompt(user, group)
-    cycle = panel.cycle
-    return {
-        "cycle_panel": panel,
-        "can_prompt": can_prompt,
-        "can_hold": permissions.can_hold(user),
-        "prompt_text": selectors.cycle_prompt_text(cycle=cycle) if cycle and cycle.prompted_at and can_prompt else "",
-        "hold_chat": hold_notices.group_hold_chat(group=group, user=user, now=timezone.now()),
-    }

@@ -1,7 +1,9 @@
 """Simulated members: sign in, look around, attest both their groups in one submit, replay it."""
 
+import datetime as dt
 import itertools
 import re
+from zoneinfo import ZoneInfo
 
 from locust import HttpUser, between, task
 
@@ -56,7 +58,4 @@ class Member(HttpUser):
 
 
 def _today() -> str:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
     return dt.datetime.now(ZoneInfo("Europe/London")).date().isoformat()

@@ -31,26 +31,15 @@ MODULES: dict[str, list[tuple[str, str]]] = {
     "ledger": [("attestations.ledger", "*")],
     "periods": [("attestations.periods", "*")],
     "links": [("attestations.links", "*")],
-    "neutraliser": [("attestations.exports", "neutralise"), ("attestations.exports", "cell")],
+    "neutraliser": [("opcc_portal.lib.text", "neutralise"), ("attestations.audit.exports", "cell")],
     "services": [("attestations.services", "*"), ("groups.services", "*")],
     "permissions": [("groups.permissions", "*")],
-    "outbox": [
-        ("attestations.notifications", name)
-        for name in (
-            "_group_held",
-            "_queue",
-            "_queue_on_commit",
-            "_create_emails",
-            "sweep",
-            "prompt_emails_queue",
-            "_emails_to_members",
-            "_dpos",
-            "sentemail_send",
-            "_send_failed",
-            "_release_claims",
-        )
-    ]
-    + [("attestations.emails", name) for name in ("mail_error_is_transient", "_open_flags", "build")],
+    "outbox": [("attestations.outbox", "*")]
+    + [("attestations.notifications.sweep", "sweep")]
+    + [
+        ("attestations.notifications.emails", name)
+        for name in ("_open_flags", "build_member_email", "build_flags_email")
+    ],
 }
 
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 
+from opcc_portal.lib.text import display_name
+
 from .models import ChatGroup
 from .validators import clean_text, logo_clean
 
@@ -118,7 +120,7 @@ class UserChoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         if queryset is not None:
             self.fields["user"].queryset = queryset
-        self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["user"].label_from_instance = display_name
 
 
 class DeputyForm(UserChoiceForm):

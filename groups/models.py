@@ -1,4 +1,4 @@
-"""The register of approved work WhatsApp groups (DESIGN.md R1–R3, R11)."""
+"""The register of approved work WhatsApp groups (docs/rules.md: R1–R3, R11)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import Lag, Lower
 
+from opcc_portal.lib.history import name_related, record_changes
+from opcc_portal.lib.text import display_name
+
 from . import permissions
 from .models import ChatGroup, Membership
 
@@ -49,13 +52,9 @@ def staff_search(*, group: ChatGroup, search: str, limit: int = 20):
     return people.exclude(pk__in=current).order_by("first_name", "last_name", "username")[:limit]
 
 
-def user_groups(*, user: AbstractBaseUser) -> QuerySet[ChatGroup]:
-    """The groups a person is in now, with their member counts."""
-    return (
-        ChatGroup.objects.filter(memberships__user=user, memberships__left_at__isnull=True)
-        .with_member_count()
-        .select_related("admin")
-    )
+def dpos_active() -> QuerySet:
+    """The active DPOs, in a stable order: who receives escalations, reviews and summaries."""
+    return get_user_model().objects.filter(groups__name=permissions.DPO_ROLE, is_active=True).order_by("pk").distinct()
 
 
 def user_runs_a_group(*, user: AbstractBaseUser) -> bool:
@@ -139,38 +138,15 @@ def _resolve_related(entries: list[dict]) -> None:
         for model, ids in wanted.items()
     }
     for entry in entries:
-        for change in entry["changes"]:
-            model = change.pop("model")
-            if model is not None:
-                for side in ("old", "new"):
-                    value = change[side]
-                    change[side] = "—" if value in (None, "") else names[model].get(value, f"#{value}")
-
-
-_HIDDEN_FIELDS = {"updated_at", "created_at"}
+        name_related(entry["changes"], names)
 
 
 def _diff_records(records: list, *, kind: str) -> list[dict]:
     entries = []
     previous = None
     for record in records:
-        changes = []
-        if previous is not None:
-            delta = record.diff_against(previous)
-            for change in delta.changes:
-                if change.field in _HIDDEN_FIELDS:
-                    continue
-                field = record.instance_type._meta.get_field(change.field)
-                related = field.related_model if field.is_relation else None
-                changes.append(
-                    {
-                        "field": field.verbose_name,
-                        "model": related,
-                        "old": change.old if related else _display_value(field, change.old),
-                        "new": change.new if related else _display_value(field, change.new),
-                    }
-                )
-        subject = _label(record.user) if kind == "Membership" else record.name
+        changes = record_changes(record, previous) if previous is not None else []
+        subject = display_name(record.user) if kind == "Membership" else record.name
         entries.append(
             {
                 "when": record.history_date,
@@ -188,14 +164,4 @@ def _diff_records(records: list, *, kind: str) -> list[dict]:
 
 
 def _label(obj) -> str:
-    if hasattr(obj, "get_full_name"):
-        return obj.get_full_name() or obj.get_username()
-    return str(obj)
-
-
-def _display_value(field, value):
-    if value in (None, ""):
-        return "—"
-    if field.choices:
-        return dict(field.flatchoices).get(value, value)
-    return value
+    return display_name(obj) if hasattr(obj, "get_full_name") else str(obj)

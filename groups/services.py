@@ -10,8 +10,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from opcc_portal.lib.history import bulk_history, save_with_history
+from opcc_portal.lib.locking import Lock, lock
+from opcc_portal.lib.text import display_name
 
 from . import permissions
 from .models import ChatGroup, Membership
@@ -28,26 +32,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-def _serialise(key: int) -> None:
-    """Serialise writers that check a count before writing (the approved-groups cap).
-
-    On PostgreSQL an advisory lock held to the end of the transaction; SQLite already
-    runs one writing transaction at a time (IMMEDIATE mode, see settings).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
-_CAP_LOCK = 7_001
-
 NAME_TAKEN = "A group with this name is already on the register."
-
-
-def _save_with_reason(obj, reason: str, by: AbstractBaseUser, **save_kwargs) -> None:
-    obj._change_reason = reason[:100] if reason else ""
-    obj._history_user = by
-    obj.save(**save_kwargs)
 
 
 def _clean_name(name: str) -> str:
@@ -107,12 +92,12 @@ def chatgroup_propose(
         group.logo.save(cleaned.name, cleaned, save=False)
     try:
         with transaction.atomic():
-            _save_with_reason(group, "Proposed", by)
+            save_with_history(group, by=by, reason="Proposed")
     except IntegrityError as exc:
         # Two proposals with the same name at once: the database constraint decides.
         raise ValidationError({"name": NAME_TAKEN}) from exc
     membership = Membership(group=group, user=by, joined_at=timezone.now(), added_by=by)
-    _save_with_reason(membership, "Proposer joins as admin", by)
+    save_with_history(membership, by=by, reason="Proposer joins as admin")
     return group
 
 
@@ -161,7 +146,7 @@ def chatgroup_update(
         group.logo = ""
     try:
         with transaction.atomic():
-            _save_with_reason(group, "Details changed", by)
+            save_with_history(group, by=by, reason="Details changed")
     except IntegrityError as exc:
         # Two renames to the same name at once: the database constraint decides.
         raise ValidationError({"name": NAME_TAKEN}) from exc
@@ -185,7 +170,7 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
     sources, target = TRANSITIONS[action]
     now = timezone.now()
     if target == Status.APPROVED:
-        _serialise(_CAP_LOCK)
+        lock(Lock.APPROVED_GROUPS_CAP)
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
     if group.status not in sources:
         raise ValidationError(f"A {group.get_status_display().lower()} group cannot be {PAST_TENSE[action]}.")
@@ -203,7 +188,7 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
     group.status = target
     group.status_reason = reason
     group.status_changed_at = now
-    _save_with_reason(group, f"{action.capitalize()}: {reason}", by)
+    save_with_history(group, by=by, reason=f"{action.capitalize()}: {reason}")
     if target == Status.RETIRED:
         _memberships_end(group=group, by=by, now=now)
     return group
@@ -221,9 +206,7 @@ def _memberships_end(*, group: ChatGroup, by: AbstractBaseUser, now) -> None:
         membership.removed_by = by
     Membership.objects.bulk_update(memberships, ["left_at", "removed_by"])
     if memberships:
-        Membership.history.bulk_history_create(
-            memberships, update=True, default_user=by, default_change_reason="Group retired"
-        )
+        bulk_history(Membership, memberships, by=by, reason="Group retired", update=True)
 
 
 PAST_TENSE = {"approve": "approved", "suspend": "suspended", "reinstate": "reinstated", "retire": "retired"}
@@ -252,7 +235,7 @@ def _check_can_assign_roles(group: ChatGroup, by: AbstractBaseUser) -> ChatGroup
 def _check_account_active(user: AbstractBaseUser, role: str) -> None:
     if not user.is_active:
         raise ValidationError(
-            {"user": f"{_display(user)}'s account is disabled, so they cannot be the {role}. Choose someone else."}
+            {"user": f"{display_name(user)}'s account is disabled, so they cannot be the {role}. Choose someone else."}
         )
 
 
@@ -263,14 +246,14 @@ def membership_add(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBase
     if not user.is_active:
         raise ValidationError({"user": "This account is disabled and cannot join a group."})
     if Membership.objects.active().filter(group=group, user=user).exists():
-        raise ValidationError({"user": f"{_display(user)} is already a member of {group.name}."})
+        raise ValidationError({"user": f"{display_name(user)} is already a member of {group.name}."})
     membership = Membership(group=group, user=user, joined_at=timezone.now(), added_by=by)
     try:
         with transaction.atomic():
-            _save_with_reason(membership, "Added", by)
+            save_with_history(membership, by=by, reason="Added")
     except IntegrityError as exc:
         # The conditional unique constraint caught a concurrent add of the same person.
-        raise ValidationError({"user": f"{_display(user)} is already a member of {group.name}."}) from exc
+        raise ValidationError({"user": f"{display_name(user)} is already a member of {group.name}."}) from exc
     return membership
 
 
@@ -280,18 +263,18 @@ def membership_remove(*, membership: Membership, by: AbstractBaseUser) -> Member
     group = _check_can_manage(membership.group, by)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.left_at is not None:
-        raise ValidationError(f"{_display(membership.user)} has already left {group.name}.")
+        raise ValidationError(f"{display_name(membership.user)} has already left {group.name}.")
     if membership.user_id == group.admin_id:
         raise ValidationError(
-            f"{_display(membership.user)} is the group's admin. Hand the admin role to another "
+            f"{display_name(membership.user)} is the group's admin. Hand the admin role to another "
             "member before removing them."
         )
     if membership.user_id == group.deputy_id:
         group.deputy = None
-        _save_with_reason(group, "Deputy left the group", by)
+        save_with_history(group, by=by, reason="Deputy left the group")
     membership.left_at = timezone.now()
     membership.removed_by = by
-    _save_with_reason(membership, "Removed", by)
+    save_with_history(membership, by=by, reason="Removed")
     return membership
 
 
@@ -300,14 +283,14 @@ def chatgroup_set_admin(*, group: ChatGroup, user: AbstractBaseUser, by: Abstrac
     """Hand the admin role to a current member. The admin or the DPO; the admin is always a member."""
     group = _check_can_assign_roles(group, by)
     if user.pk == group.admin_id:
-        raise ValidationError({"user": f"{_display(user)} is already the admin."})
+        raise ValidationError({"user": f"{display_name(user)} is already the admin."})
     _check_account_active(user, "admin")
     if not Membership.objects.active().filter(group=group, user=user).exists():
         raise ValidationError({"user": "Only a current member can become the admin. Add them first."})
     if group.deputy_id == user.pk:
         group.deputy = None
     group.admin = user
-    _save_with_reason(group, "Admin handed over", by)
+    save_with_history(group, by=by, reason="Admin handed over")
     return group
 
 
@@ -325,9 +308,5 @@ def chatgroup_set_deputy(*, group: ChatGroup, user: AbstractBaseUser | None, by:
         if not Membership.objects.active().filter(group=group, user=user).exists():
             raise ValidationError({"user": "Only a current member can become the deputy. Add them first."})
     group.deputy = user
-    _save_with_reason(group, "Deputy changed" if user else "Deputy cleared", by)
+    save_with_history(group, by=by, reason="Deputy changed" if user else "Deputy cleared")
     return group
-
-
-def _display(user: AbstractBaseUser) -> str:
-    return user.get_full_name() or user.get_username()

@@ -27,9 +27,12 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from opcc_portal.lib.history import bulk_history, save_with_history
+from opcc_portal.lib.locking import Lock, lock
+from opcc_portal.lib.text import display_name
+
 from . import permissions
 from .models import ChatGroup, Membership, RoleChange, StaffProfile
-from .services import _save_with_reason, _serialise
 from .validators import clean_text
 
 User = get_user_model()
@@ -39,19 +42,11 @@ User = get_user_model()
 # `groups_without_admin` (the groups, not retired, whose admin has just left).
 user_deactivated = Signal()
 
-# Serialises every change that could leave the portal without an active DPO: removing the
-# role and closing an account. (The register's other locks are in `services`: 7_001.)
-ROLES_LOCK = 7_002
-
 ROLES = {"dpo": permissions.DPO_ROLE, "auditor": permissions.AUDITOR_ROLE}
 LAST_DPO = (
     "{name} is the portal's only DPO. Give the DPO role to someone else first: "
     "without a DPO nobody can approve groups or deal with holds."
 )
-
-
-def _display(user: AbstractBaseUser) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _reason(reason: str) -> str:
@@ -64,10 +59,10 @@ def _reason(reason: str) -> str:
 
 
 def _check_not_last_dpo(user: AbstractBaseUser) -> None:
-    """Under ROLES_LOCK: refuse if `user` is the last active holder of the DPO role."""
+    """Under Lock.ROLES: refuse if `user` is the last active holder of the DPO role."""
     holders = User.objects.filter(groups__name=permissions.DPO_ROLE, is_active=True)
     if holders.filter(pk=user.pk).exists() and not holders.exclude(pk=user.pk).exists():
-        raise ValidationError(LAST_DPO.format(name=_display(user)))
+        raise ValidationError(LAST_DPO.format(name=display_name(user)))
 
 
 def profile_for(user: AbstractBaseUser) -> StaffProfile:
@@ -101,18 +96,18 @@ def user_deactivate(
     """
     reason = _reason(reason)
     now = now or timezone.now()
-    _serialise(ROLES_LOCK)
+    lock(Lock.ROLES)
     user = User.objects.select_for_update().get(pk=user.pk)
     if by is not None and by.pk == user.pk:
         raise ValidationError("You cannot close your own account. Ask another DPO, or IT.")
     if not user.is_active:
-        raise ValidationError(f"{_display(user)}'s account is already closed.")
+        raise ValidationError(f"{display_name(user)}'s account is already closed.")
     _check_not_last_dpo(user)
     user.is_active = False
     user.save(update_fields=["is_active"])
     profile = profile_for(user)
     profile.deactivated_at, profile.deactivated_by, profile.deactivation_reason = now, by, reason
-    _save_with_reason(profile, f"Account closed: {reason}", by)
+    save_with_history(profile, by=by, reason=f"Account closed: {reason}")
 
     result = Deactivation(user=user)
     memberships = list(Membership.objects.active().filter(user=user).select_for_update().order_by("pk"))
@@ -120,13 +115,11 @@ def user_deactivate(
         membership.left_at = max(now, membership.joined_at)
         membership.removed_by = by
     Membership.objects.bulk_update(memberships, ["left_at", "removed_by"])
-    Membership.history.bulk_history_create(
-        memberships, update=True, default_user=by, default_change_reason="Left the organisation"
-    )
+    bulk_history(Membership, memberships, by=by, reason="Left the organisation", update=True)
     result.memberships_ended = len(memberships)
     for group in ChatGroup.objects.select_for_update().filter(deputy=user).order_by("pk"):
         group.deputy = None
-        _save_with_reason(group, "Deputy left the organisation", by)
+        save_with_history(group, by=by, reason="Deputy left the organisation")
         result.deputy_of.append(group)
     result.groups_without_admin = list(
         ChatGroup.objects.filter(admin=user).exclude(status=ChatGroup.Status.RETIRED).order_by("pk")
@@ -149,12 +142,12 @@ def user_reactivate(*, user: AbstractBaseUser, by: AbstractBaseUser | None, reas
     reason = _reason(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.is_active:
-        raise ValidationError(f"{_display(user)}'s account is already open.")
+        raise ValidationError(f"{display_name(user)}'s account is already open.")
     user.is_active = True
     user.save(update_fields=["is_active"])
     profile = profile_for(user)
     profile.deactivated_at, profile.deactivated_by, profile.deactivation_reason = None, None, ""
-    _save_with_reason(profile, f"Account opened again: {reason}", by)
+    save_with_history(profile, by=by, reason=f"Account opened again: {reason}")
     return user
 
 
@@ -168,12 +161,12 @@ def _role(role: str) -> Role:
 
 
 def _role_change_begin(*, user, role: str, by, reason: str) -> tuple[AbstractBaseUser, Role, str]:
-    """What giving and removing a role check first, under ROLES_LOCK: the person, locked."""
+    """What giving and removing a role check first, under Lock.ROLES: the person, locked."""
     if not permissions.is_dpo(by):
         raise PermissionDenied
     group = _role(role)
     reason = _reason(reason)
-    _serialise(ROLES_LOCK)
+    lock(Lock.ROLES)
     user = User.objects.select_for_update().get(pk=user.pk)
     return user, group, reason
 
@@ -187,9 +180,9 @@ def role_grant(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser, reaso
     """Give someone the DPO or Auditor role. The DPO only, with a reason."""
     user, group, reason = _role_change_begin(user=user, role=role, by=by, reason=reason)
     if not user.is_active:
-        raise ValidationError({"user": f"{_display(user)}'s account is closed: it cannot be given a role."})
+        raise ValidationError({"user": f"{display_name(user)}'s account is closed: it cannot be given a role."})
     if user.groups.filter(pk=group.pk).exists():
-        raise ValidationError({"user": f"{_display(user)} already has the {group.name} role."})
+        raise ValidationError({"user": f"{display_name(user)} already has the {group.name} role."})
     user.groups.add(group)
     return _role_change_record(user=user, group=group, action=RoleChange.Action.GRANTED, by=by, reason=reason)
 
@@ -200,7 +193,7 @@ def role_remove(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser, reas
     keeps it (two DPOs removing each other at once are decided one after the other)."""
     user, group, reason = _role_change_begin(user=user, role=role, by=by, reason=reason)
     if not user.groups.filter(pk=group.pk).exists():
-        raise ValidationError({"user": f"{_display(user)} does not have the {group.name} role."})
+        raise ValidationError({"user": f"{display_name(user)} does not have the {group.name} role."})
     if group.name == permissions.DPO_ROLE:
         _check_not_last_dpo(user)
     user.groups.remove(group)
@@ -281,7 +274,7 @@ def staff_save(
             user.save()
             profile = profile_for(user)
             profile.staff_number, profile.external_id = details.staff_number, details.external_id
-            _save_with_reason(profile, reason, by)
+            save_with_history(profile, by=by, reason=reason)
     except IntegrityError as exc:
         # Two imports or directory calls at once: the unique constraints decide.
         raise ValidationError("Another change to the same person was saved at the same moment. Try again.") from exc

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from opcc_portal.forms import call_service
+from opcc_portal.lib.text import display_name
 
 from . import permissions, staff, staff_import, staff_selectors
 from .staff_forms import ImportConfirmForm, ImportUploadForm, ReasonForm, RoleForm
@@ -35,10 +36,6 @@ def dpo_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def _name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _person(pk: int):
@@ -93,7 +90,7 @@ def _account_action(request, pk: int, *, closing: bool):
         if closing:
             result = call_service(form, staff.user_deactivate, user=user, by=request.user, reason=reason)
             if result:
-                text = f"{_name(user)}'s account is closed; they left {result.memberships_ended} group(s)."
+                text = f"{display_name(user)}'s account is closed; they left {result.memberships_ended} group(s)."
                 if result.groups_without_admin:
                     names = ", ".join(g.name for g in result.groups_without_admin)
                     text += f" Name a new admin for: {names}."
@@ -101,7 +98,7 @@ def _account_action(request, pk: int, *, closing: bool):
                 return redirect("staff:person", pk=user.pk)
         elif call_service(form, staff.user_reactivate, user=user, by=request.user, reason=reason):
             messages.success(
-                request, f"{_name(user)}'s account is open again. Add them to the groups they work in now."
+                request, f"{display_name(user)}'s account is open again. Add them to the groups they work in now."
             )
             return redirect("staff:person", pk=user.pk)
     return render(request, "staff/account_action.html", {"person": user, "form": form, "closing": closing})
@@ -132,7 +129,7 @@ def roles(request):
         )
         if change:
             verb = "now has" if data["action"] == "grant" else "no longer has"
-            messages.success(request, f"{_name(data['person'])} {verb} the {change.role} role.")
+            messages.success(request, f"{display_name(data['person'])} {verb} the {change.role} role.")
             return redirect("staff:roles")
     return render(
         request,

@@ -15,18 +15,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 
-from attestations import views as attestation_views
 from opcc_portal.forms import call_service
+from opcc_portal.lib.text import display_name
 
 from . import permissions, selectors, services
 from .forms import ChatGroupEditForm, ChatGroupForm, DeputyForm, StaffSearchForm, TransitionForm, UserChoiceForm
 from .models import DEFAULT_LOGO, ChatGroup, Membership
 
 logger = logging.getLogger(__name__)
-
-
-def _name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 @login_required
@@ -92,8 +88,8 @@ def detail(request, pk: int):
         "can_read_history": permissions.can_read_history(request.user, group),
         "actions": services.allowed_actions(group) if permissions.is_dpo(request.user) else [],
     }
-    # The hold banner and the current clear-down cycle (attestations app).
-    context.update(attestation_views.group_cycle_context(request, group))
+    # The hold banner and the current clear-down cycle come from the clear-downs' template
+    # tag (`group_clear_downs`): the register does not import them.
     return render(request, "groups/detail.html", context)
 
 
@@ -190,7 +186,7 @@ def member_add(request, pk: int):
             form, services.membership_add, group=group, user=form.cleaned_data["user"], by=request.user
         )
         if membership:
-            messages.success(request, f"{_name(membership.user)} has been added to {group.name}.")
+            messages.success(request, f"{display_name(membership.user)} has been added to {group.name}.")
             return redirect(group)
     return render(
         request,
@@ -209,7 +205,7 @@ def member_remove(request, pk: int, membership_pk: int):
     if request.method == "POST":
         removed = call_service(form, services.membership_remove, membership=membership, by=request.user)
         if removed:
-            messages.success(request, f"{_name(removed.user)} has been removed from {group.name}.")
+            messages.success(request, f"{display_name(removed.user)} has been removed from {group.name}.")
             return redirect(group)
     return render(request, "groups/member_remove.html", {"group": group, "membership": membership, "form": form})
 
@@ -238,7 +234,7 @@ def roles(request, pk: int):
                     by=request.user,
                 )
                 if changed:
-                    messages.success(request, f"{_name(changed.admin)} is now the admin of {group.name}.")
+                    messages.success(request, f"{display_name(changed.admin)} is now the admin of {group.name}.")
                     return redirect(changed)
         else:
             deputy_form = DeputyForm(request.POST, prefix="deputy", queryset=deputy_form.fields["user"].queryset)
@@ -251,7 +247,7 @@ def roles(request, pk: int):
                     by=request.user,
                 )
                 if changed:
-                    who = _name(changed.deputy) if changed.deputy else "Nobody"
+                    who = display_name(changed.deputy) if changed.deputy else "Nobody"
                     messages.success(request, f"{who} is now the deputy of {group.name}.")
                     return redirect(changed)
     return render(request, "groups/roles.html", {"group": group, "admin_form": admin_form, "deputy_form": deputy_form})

@@ -94,9 +94,11 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "js_lib_bootstrap5",
-    "js_lib_htmx",
     "groups",
     "attestations",
+    # Tools for developers (benchmarks, bulk seeding, screenshots): management commands only,
+    # nothing the portal's pages or tasks import.
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -281,7 +283,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
-# --- Policy knobs (DESIGN.md R3, R4, R8) ----------------------------------------------
+# --- Policy knobs (docs/rules.md: R3, R4, R8) ----------------------------------------------
 MAX_APPROVED_GROUPS = env_int("MAX_APPROVED_GROUPS", 12, minimum=1)
 CLEAR_DOWN_GRACE_HOURS = env_int("CLEAR_DOWN_GRACE_HOURS", 48, minimum=1)
 ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 72, minimum=0)

@@ -18,8 +18,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("groups/", include("groups.urls")),
     path("clear-downs/", include("attestations.urls")),
-    path("dashboard/", include("attestations.urls_dashboard")),
-    path("audit/", include("attestations.urls_audit")),
+    path("dashboard/", include("attestations.dashboard.urls")),
+    path("audit/", include("attestations.audit.urls")),
     path("staff/", include("groups.staff_urls")),
     # Provisioning from the office's directory; 404 unless SCIM_TOKEN is set.
     path("scim/v2/", include("groups.scim_urls")),

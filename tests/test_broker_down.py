@@ -10,8 +10,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from attestations import notifications, services
+from attestations import services
 from attestations.models import Cycle, Obligation, SentEmail
+from attestations.notifications import sweep as notifications
 from opcc_portal.broker import NETWORK_TRANSPORT_OPTIONS
 from opcc_portal.celery import app
 from tests.factories import MembershipFactory

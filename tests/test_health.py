@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from attestations import services, tasks
+from attestations import services
 from attestations.models import Heartbeat
+from attestations.notifications import tasks
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from attestations.audit import EXPORTS
+from attestations.audit.history import EXPORTS
 from attestations.models import ExportLog
 from tests.audit.conftest import make_record
 

@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from attestations import emails, notifications, services, tasks
+from attestations import outbox, services
 from attestations.models import Cycle, SentEmail
+from attestations.notifications import tasks
 from opcc_portal.celery import app as celery_app
 from tests.attestations.conftest import BASE, PERIOD_END
 from tests.conftest import service_missing, wait_for
@@ -116,7 +117,7 @@ def test_a_worker_killed_while_sending_loses_nothing_and_duplicates_nothing(
     start_worker()
     # The sweep's re-queue after EMAIL_REQUEUE_MINUTES, and a stray redelivery of every task.
     later = timezone.now() + dt.timedelta(minutes=settings.EMAIL_REQUEUE_MINUTES + 1)
-    notifications.emails_requeue(now=later)
+    outbox.emails_requeue(now=later)
     for pk in emails.values_list("pk", flat=True):
         tasks.send_email.delay(pk)
     wait_for(lambda: emails.filter(status="sent").count() == 4, timeout=60)
@@ -153,7 +154,7 @@ def test_a_worker_killed_after_the_server_took_a_message_sends_it_again_as_the_s
     assert rows.filter(status="sent").count() < 2
 
     start_worker()
-    notifications.emails_requeue(now=timezone.now() + dt.timedelta(minutes=settings.EMAIL_REQUEUE_MINUTES + 1))
+    outbox.emails_requeue(now=timezone.now() + dt.timedelta(minutes=settings.EMAIL_REQUEUE_MINUTES + 1))
     wait_for(lambda: rows.filter(status="sent").count() == 2, timeout=60)
     wait_for(lambda: queue_length(celery_queue) == 0, timeout=30)
     time.sleep(1)  # the last task taken off the queue finishes (a no-op by now)
@@ -161,5 +162,5 @@ def test_a_worker_killed_after_the_server_took_a_message_sends_it_again_as_the_s
     [first_to] = [m["To"] for m in smtp_server.messages[:1]]
     copies = [m["Message-ID"] for m in smtp_server.messages if m["To"] == first_to]
     row = rows.get(to_address=first_to)
-    assert copies == [emails.message_id(row)] * 2  # sent twice, as one message
+    assert copies == [outbox.message_id(row)] * 2  # sent twice, as one message
     assert len(smtp_server.messages) == 3  # the other member's email once

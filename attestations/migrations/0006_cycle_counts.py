@@ -3,19 +3,16 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from attestations.migrations import _cycle_counts_0006 as counts
+
 
 def install(apps, schema_editor):
     # The triggers that keep the counts, then the counts of the cycles already there.
-    from attestations import counts
-
-    # The statuses of the table as this migration makes it: "left" came with 0011.
-    counts.cycle_counts_triggers_install(schema_editor.connection, counts.STATUSES_BEFORE_LEAVERS)
-    counts.cycle_counts_rebuild(schema_editor.connection, counts.STATUSES_BEFORE_LEAVERS)
+    counts.cycle_counts_triggers_install(schema_editor.connection)
+    counts.cycle_counts_rebuild(schema_editor.connection)
 
 
 def uninstall(apps, schema_editor):
-    from attestations import counts
-
     counts.cycle_counts_triggers_uninstall(schema_editor.connection)
 
 

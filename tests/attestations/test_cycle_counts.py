@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
-from attestations import counts, services
+from attestations import services
+from attestations.dashboard import counts
 from attestations.models import Cycle, CycleCount, Flag, Obligation
 from tests.attestations.conftest import DUE, PERIOD_END
 from tests.conftest import run_at_once, service_missing

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from attestations import notifications, services
+from attestations import services
 from attestations.models import Flag, Obligation
 from groups import services as group_services
 from tests.attestations.conftest import DUE, PERIOD_END, lock_queries, utc
@@ -104,7 +104,7 @@ def test_it_still_flags_a_group_suspended_or_retired_after_its_period_ended(cycl
         (Flag.Kind.PROMPT_MISSED, cycle.pk),
     }
     assert len(raised) == 3
-    assert notifications.flags_resolve_settled(now=AFTER_DEADLINE) == 0
+    assert services.flags_resolve_settled(now=AFTER_DEADLINE) == 0
 
 
 def test_it_flags_nothing_for_a_suspended_group_under_hold(cycle, dpo, at):

@@ -7,8 +7,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from attestations import hold_notices, links
+from attestations import hold_notices, links, outbox
 from attestations.models import Hold, HoldNotice, SentEmail
+from attestations.notifications import holds
 from tests.attestations.conftest import lock_queries, utc
 from tests.conftest import run_at_once
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
@@ -39,7 +40,7 @@ def hold_sweep(at, django_capture_on_commit_callbacks):
     def run(when):
         at(when)
         with django_capture_on_commit_callbacks(execute=True):
-            return hold_notices.sweep(now=when)
+            return holds.sweep(now=when)
 
     return run
 
@@ -148,10 +149,9 @@ def test_a_notice_not_yet_sent_when_the_hold_is_lifted_is_not_sent(at, dpo, grou
     at(NOW)
     hold = hold_notices.hold_place(group=group, by=dpo, reference="FOI-1", reason="Request", now=NOW, queue=False)
     hold_notices.hold_lift(hold=hold, by=dpo, reason="Sent in error", now=NOW, queue=False)
-    from attestations import notifications
 
     for email in SentEmail.objects.filter(kind=Kind.HOLD_NOTICE):
-        notifications.sentemail_send(sent_email_id=email.pk, now=NOW)
+        outbox.sentemail_send(sent_email_id=email.pk, now=NOW)
         email.refresh_from_db()
         assert email.status == "cancelled" and "lifted" in email.error
 
@@ -284,12 +284,11 @@ def test_it_reminds_once_and_escalates_once_those_who_have_not_acknowledged(
 def test_a_member_who_acknowledges_after_the_reminder_was_queued_is_not_sent_it(place, group, member, at):
     hold = place(group)
     at(NOW + dt.timedelta(hours=24))
-    hold_notices.reminders_queue(now=NOW + dt.timedelta(hours=24), queue=False)
+    holds.reminders_queue(now=NOW + dt.timedelta(hours=24), queue=False)
     hold_notices.hold_notice_acknowledge(hold=hold, user=member, channel="web", now=NOW + dt.timedelta(hours=24))
-    from attestations import notifications
 
     email = SentEmail.objects.get(kind=Kind.HOLD_REMINDER, user=member)
-    notifications.sentemail_send(sent_email_id=email.pk, now=NOW + dt.timedelta(hours=24))
+    outbox.sentemail_send(sent_email_id=email.pk, now=NOW + dt.timedelta(hours=24))
     email.refresh_from_db()
     assert email.status == "cancelled" and email.error == "already acknowledged"
 
@@ -308,7 +307,7 @@ def test_two_sweeps_at_once_remind_and_escalate_once(group, dpo, at, eager_celer
     at(NOW)
     hold = hold_notices.hold_place(group=group, by=dpo, reference="FOI-1", reason="Request", now=NOW, queue=False)
     later = NOW + dt.timedelta(hours=49)
-    outcomes = run_at_once(*[lambda: hold_notices.sweep(now=later, queue=False)] * 4)
+    outcomes = run_at_once(*[lambda: holds.sweep(now=later, queue=False)] * 4)
     assert outcomes == ["ok"] * 4
     assert SentEmail.objects.filter(kind=Kind.HOLD_REMINDER).count() == hold.notices.count() == 2
     assert SentEmail.objects.filter(kind=Kind.HOLD_ESCALATION).count() == 1  # one DPO
@@ -334,14 +333,14 @@ def test_the_sweep_step_runs_the_same_queries_for_5_or_30_members(
         from django.test.utils import CaptureQueriesContext
 
         with CaptureQueriesContext(connection) as ctx:
-            hold_notices.sweep(now=later, queue=False)
+            holds.sweep(now=later, queue=False)
         counts.append(len(ctx.captured_queries))
         HoldNotice.objects.update(reminded_at=later, escalated_at=later)
     assert counts[0] == counts[1]
     # Nothing due: per step its savepoint (in the test's transaction), its lock and one read;
     # the escalation also reads the DPOs, the review the DPOs and the due holds.
     with django_assert_num_queries(5 * (2 + lock_queries()) + 7):
-        hold_notices.sweep(now=NOW + dt.timedelta(days=4), queue=False)
+        holds.sweep(now=NOW + dt.timedelta(days=4), queue=False)
 
 
 def test_a_long_hold_asks_the_dpo_to_review_it_once_per_period(place, hold_sweep, group, dpo, settings):

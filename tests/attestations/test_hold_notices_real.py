@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from attestations import hold_notices, links, tasks
+from attestations import hold_notices, links
 from attestations.models import HoldNotice, SentEmail
+from attestations.notifications import tasks
 from opcc_portal.celery import app as celery_app
 from tests.attestations.conftest import utc
 from tests.conftest import wait_for

@@ -8,9 +8,10 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from attestations import notifications, selectors, services, tasks
+from attestations import outbox, selectors, services
 from attestations.links import obligation_link_read
 from attestations.models import Flag, Obligation, SentEmail
+from attestations.notifications import tasks
 from groups.models import ChatGroup
 from tests.attestations.conftest import PERIOD_END, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory, UserFactory
@@ -89,7 +90,7 @@ def test_each_prompt_email_is_recorded_and_a_repeated_task_sends_it_once(
 
 def requeue(capture, minutes: int) -> list[int]:
     with capture(execute=True):
-        return notifications.emails_requeue(now=NOW + dt.timedelta(minutes=minutes))
+        return outbox.emails_requeue(now=NOW + dt.timedelta(minutes=minutes))
 
 
 def test_a_prompt_email_the_mail_server_refused_is_sent_once_later(
@@ -103,7 +104,7 @@ def test_a_prompt_email_the_mail_server_refused_is_sent_once_later(
 
     monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
     email = SentEmail.objects.get(kind="prompt", user=member)
-    outcome = notifications.sentemail_send(sent_email_id=email.pk, now=NOW)
+    outcome = outbox.sentemail_send(sent_email_id=email.pk, now=NOW)
     assert outcome.retry
     email.refresh_from_db()
     assert (email.status, email.attempts, email.error) == ("pending", 1, "SMTPServerDisconnected: gone")
@@ -122,7 +123,7 @@ def test_the_prompt_and_its_emails_stand_when_the_broker_is_down(
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(tasks.send_email, "apply_async", broker_down)
-    with caplog.at_level(logging.ERROR, logger="attestations.notifications"):
+    with caplog.at_level(logging.ERROR, logger="attestations.outbox"):
         result = prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     cycle.refresh_from_db()
     assert result.first and cycle.prompted_at == NOW
@@ -208,7 +209,7 @@ def test_prompting_and_sending_each_email_take_a_constant_number_of_queries(
     assert len(ids) == n + 1
     for pk in ids:  # the worker sends each in its own task
         with django_assert_num_queries(8):
-            notifications.sentemail_send(sent_email_id=pk, now=NOW)
+            outbox.sentemail_send(sent_email_id=pk, now=NOW)
     assert len(mail.outbox) == n + 1
 
 

@@ -5,8 +5,9 @@ import datetime as dt
 
 import pytest
 
-from attestations import notifications, services
+from attestations import services
 from attestations.models import Cycle, Flag, Obligation
+from attestations.notifications import sweep as notifications
 from groups import services as group_services
 from groups.models import Membership
 from tests.attestations.conftest import PERIOD_END, london, utc

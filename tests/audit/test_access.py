@@ -56,8 +56,8 @@ def test_it_shows_the_audit_menu_link_only_to_the_dpo_and_auditors(client, dpo, 
 
 @pytest.mark.django_db
 def test_it_shows_an_auditor_only_their_own_exports_and_the_dpo_all(client, dpo, auditor):
-    from attestations.audit import Filters
-    from attestations.exports import export_log_start
+    from attestations.audit.exports import export_log_start
+    from attestations.audit.history import Filters
 
     mine = export_log_start(user=auditor, kind="register", fmt="csv", filters=Filters())
     theirs = export_log_start(user=dpo, kind="flags", fmt="csv", filters=Filters())

@@ -19,7 +19,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from attestations import audit, exports, models
+from attestations import models
+from attestations.audit import exports
+from attestations.audit import history as audit
 from attestations.models import ExportLog, HoldNotice, Obligation
 from tests import factories
 from tests.conftest import service_missing

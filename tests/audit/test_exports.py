@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from attestations import audit, models
-from attestations.exports import cell, neutralise
+from attestations import models
+from attestations.audit import history as audit
+from attestations.audit.exports import cell, neutralise
 from attestations.models import ExportLog
 from tests import factories
 from tests.audit.conftest import make_record

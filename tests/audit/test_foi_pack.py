@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from attestations import audit
+from attestations.audit import history as audit
 
 
 @pytest.mark.django_db

@@ -48,7 +48,7 @@ def test_it_filters_by_kind_object_person_group_and_dates(client, auditor, recor
 def test_it_paginates(client, auditor, record):
     client.force_login(auditor)
     total = _page(client)[0].paginator.count
-    from attestations import views_audit
+    from attestations.audit import views as views_audit
 
     views_audit.PAGE_SIZE, saved = 3, views_audit.PAGE_SIZE
     try:

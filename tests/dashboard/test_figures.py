@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from attestations import stats
+from attestations.dashboard import stats
+from bench.headline import headline_by_hand
 from tests.dashboard.conftest import B1_DUE, NOW
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_it_agrees_with_the_hand_written_sql(office, headline):
     from django.db import connection
 
     h = headline(scope=ALL, dates=dates(), now=NOW)
-    assert stats.headline_by_hand(dates=dates(), now=NOW, connection=connection) == h.as_tuple()
+    assert headline_by_hand(dates=dates(), now=NOW, connection=connection) == h.as_tuple()
 
 
 def test_it_counts_pending_as_outstanding_up_to_the_deadline_and_overdue_after(office, clock):

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from attestations import counts
+from attestations.dashboard import counts
 from attestations.models import Cycle, CycleCount, Flag, Obligation
 from groups.models import ChatGroup
 

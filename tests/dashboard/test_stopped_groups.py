@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from attestations import services, stats
+from attestations import services
+from attestations.dashboard import stats
 from groups import services as group_services
 from tests.dashboard.conftest import NOW, text
 

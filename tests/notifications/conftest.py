@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from attestations import notifications
+from attestations.notifications import sweep as notifications
 
 # The same week, frozen clock and eager Celery as the clear-down tests.
 from tests.attestations.conftest import BASE, DUE, PERIOD_END, at, clock, eager_celery, utc  # noqa: F401 - fixtures

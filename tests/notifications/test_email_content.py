@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from attestations import notifications, services
+from attestations import outbox, services
 from attestations.models import Cycle, Flag, Obligation, SentEmail
+from attestations.notifications import sweep as notifications
 from groups import services as group_services
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
 
@@ -93,7 +94,7 @@ def test_a_reminder_that_could_not_go_before_the_deadline_is_not_sent_after_it(g
     assert len(ids) == Obligation.objects.count()
     at(DUE + MINUTES_15)
     for pk in ids:
-        assert notifications.sentemail_send(sent_email_id=pk, now=DUE + MINUTES_15).status == "cancelled"
+        assert outbox.sentemail_send(sent_email_id=pk, now=DUE + MINUTES_15).status == "cancelled"
     assert mail.outbox == []
     assert set(SentEmail.objects.filter(pk__in=ids).values_list("error", flat=True)) == {
         "the deadline passed before it could be sent"
@@ -107,7 +108,7 @@ def test_a_prompt_issued_after_the_deadline_says_the_clear_down_is_late(group, a
     at(late)
     assert services.cycle_prompt(cycle=cycle, by=admin_user, now=late).first
     for pk in SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True):
-        notifications.sentemail_send(sent_email_id=pk, now=late)
+        outbox.sentemail_send(sent_email_id=pk, now=late)
     message = next(m for m in mail.outbox if m.to == [member.email])
     assert message.subject == "Late: clear the Urgent Ops chat for 6–13 Nov and confirm today"
     for body in (message.body, message.alternatives[0][0]):
@@ -120,7 +121,7 @@ def test_a_prompt_before_the_deadline_gives_the_deadline(group, admin_user, memb
     at(PERIOD_END + dt.timedelta(hours=1))
     services.cycle_prompt(cycle=Cycle.objects.get(), by=admin_user, now=PERIOD_END + dt.timedelta(hours=1))
     for pk in SentEmail.objects.filter(kind="prompt").values_list("pk", flat=True):
-        notifications.sentemail_send(sent_email_id=pk, now=PERIOD_END + dt.timedelta(hours=1))
+        outbox.sentemail_send(sent_email_id=pk, now=PERIOD_END + dt.timedelta(hours=1))
     message = next(m for m in mail.outbox if m.to == [member.email])
     assert message.subject == "Clear the Urgent Ops chat for 6–13 Nov and confirm by Sun 15 Nov, 17:00"
     assert "now late" not in message.body
@@ -163,7 +164,7 @@ def test_the_final_clear_down_of_a_retired_group_is_prompted_and_reminded_with_t
     at(retired_at + dt.timedelta(hours=1))
     services.cycle_prompt(cycle=final, by=admin_user, now=retired_at + dt.timedelta(hours=1))
     for pk in SentEmail.objects.filter(kind="prompt", cycle=final).values_list("pk", flat=True):
-        notifications.sentemail_send(sent_email_id=pk, now=retired_at + dt.timedelta(hours=1))
+        outbox.sentemail_send(sent_email_id=pk, now=retired_at + dt.timedelta(hours=1))
     [prompt] = [m for m in mail.outbox if m.to == [member.email] and "Clear the" in m.subject]
     sweep_at(final.due_at - dt.timedelta(hours=23))
     [reminder] = [m for m in _messages("Reminder") if m.to == [member.email] and "16 Nov, 13:00" in m.subject]

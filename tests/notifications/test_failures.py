@@ -7,8 +7,9 @@ import pytest
 from celery.exceptions import Retry
 from django.core import mail
 
-from attestations import notifications, tasks
 from attestations.models import Flag, SentEmail
+from attestations.notifications import sweep as notifications
+from attestations.notifications import tasks
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,10 @@ import pytest
 from celery.exceptions import Retry
 from django.urls import reverse
 
-from attestations import emails, notifications, services, tasks
+from attestations import outbox, services
 from attestations.models import Cycle, Flag, Obligation, SentEmail
+from attestations.notifications import sweep as notifications
+from attestations.notifications import tasks
 from tests.conftest import service_missing
 from tests.factories import MembershipFactory, UserFactory
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
@@ -224,10 +226,10 @@ def test_every_email_carries_a_message_id_derived_from_its_row(group, sweep_at, 
     sweep_at(PROMPT_DUE + MINUTES_15)  # the reminders and the admin's digest
     rows = list(SentEmail.objects.filter(status="sent"))
     assert len(rows) == 3 and len(smtp_server.messages) == 3
-    assert {m["Message-ID"] for m in smtp_server.messages} == {emails.message_id(row) for row in rows}
+    assert {m["Message-ID"] for m in smtp_server.messages} == {outbox.message_id(row) for row in rows}
     for row in rows:
-        assert re.fullmatch(rf"<sentemail-{row.pk}\.[0-9a-f]{{16}}@testserver>", emails.message_id(row))
-        assert emails.message_id(SentEmail.objects.get(pk=row.pk)) == emails.message_id(row)  # stable
+        assert re.fullmatch(rf"<sentemail-{row.pk}\.[0-9a-f]{{16}}@testserver>", outbox.message_id(row))
+        assert outbox.message_id(SentEmail.objects.get(pk=row.pk)) == outbox.message_id(row)  # stable
 
 
 # --- The worker down: each pending email queued once per interval -----------------------------

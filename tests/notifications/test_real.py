@@ -10,8 +10,10 @@ from celery.signals import task_postrun
 from django.core import mail
 from django.db import connection
 
-from attestations import notifications, tasks
+from attestations import outbox
 from attestations.models import Flag, Obligation, SentEmail
+from attestations.notifications import sweep as notifications
+from attestations.notifications import tasks
 from opcc_portal.celery import app as celery_app
 from tests.conftest import run_at_once, service_missing, wait_for
 from tests.factories import MembershipFactory, UserFactory
@@ -93,7 +95,7 @@ def test_two_sweeps_at_once_raise_each_flag_once_and_send_each_digest_once(group
 
     def sweep_and_send():
         for pk in notifications.sweep(now=now, queue=False).emails:
-            notifications.sentemail_send(sent_email_id=pk, now=now)
+            outbox.sentemail_send(sent_email_id=pk, now=now)
 
     assert run_at_once(sweep_and_send, sweep_and_send) == ["ok", "ok"]
     assert Flag.objects.filter(kind="member_overdue").count() == 12

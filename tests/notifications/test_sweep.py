@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from attestations import notifications, selectors, services
+from attestations import selectors, services
 from attestations.models import Flag, Obligation, SentEmail
+from attestations.notifications import sweep as notifications
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
 

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from attestations import counts, notifications, services, stats
+from attestations import outbox, services
+from attestations.dashboard import counts, stats
 from attestations.models import CycleCount, Flag, Obligation, SentEmail
 from groups import services as group_services
 from groups import staff, staff_selectors
@@ -108,7 +109,7 @@ def test_the_dpos_email_is_not_sent_once_a_new_admin_is_named(
     staff.user_deactivate(user=admin_user, by=dpo, reason="Left")
     email_id = SentEmail.objects.get(kind="admin_left").pk
     group_services.chatgroup_set_admin(group=group, user=member, by=dpo)
-    assert notifications.sentemail_send(sent_email_id=email_id).status == "cancelled"
+    assert outbox.sentemail_send(sent_email_id=email_id).status == "cancelled"
     assert smtp_server.messages == []
 
 
@@ -158,7 +159,7 @@ def test_a_disabled_account_gets_no_email_whoever_queued_it(closed_week, member,
     email = SentEmail.objects.get(kind="prompt", user=member)
     member.is_active = False  # closed behind the portal's back (a data fix): still no email
     member.save()
-    assert notifications.sentemail_send(sent_email_id=email.pk).status == "cancelled"
+    assert outbox.sentemail_send(sent_email_id=email.pk).status == "cancelled"
     email.refresh_from_db()
     assert email.error == "the account is disabled"
     assert member.email not in [m["To"] for m in smtp_server.messages]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from attestations import counts
+from attestations.dashboard import counts
 
 
 class Command(BaseCommand):

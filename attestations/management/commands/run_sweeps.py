@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from attestations import hold_notices, notifications
+from attestations.notifications import holds, sweep
 
 from ._now import add_now_argument, parse_now
 
@@ -18,9 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         now = parse_now(options["now"])
-        result = notifications.sweep(now=now)
-        hold_emails = hold_notices.sweep(now=now)
-        summaries = notifications.dpo_summaries_queue(now=now)
+        result = sweep.sweep(now=now)
+        hold_emails = holds.sweep(now=now)
+        summaries = sweep.dpo_summaries_queue(now=now)
         self.stdout.write(
             f"{result.cycles} cycle(s) closed, {result.flags_raised} flag(s) raised, "
             f"{result.flags_resolved} resolved, {len(result.emails)} email(s) queued, "

@@ -30,7 +30,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from attestations import audit, exports
+from attestations.audit import exports
+from attestations.audit import history as audit
 
 
 def _peak_mb() -> float:

@@ -24,8 +24,10 @@ from groups import permissions as group_permissions
 from groups.models import ChatGroup
 from opcc_portal.forms import DayField, bad_filters_response
 
-from . import audit, exports, ledger, periods, selectors
-from .models import ExportLog
+from .. import ledger, periods, selectors
+from ..models import ExportLog
+from . import exports
+from . import history as audit
 
 PAGE_SIZE = 50
 

@@ -6,7 +6,7 @@
 Pages are rendered through the Django test client (the whole stack: middleware, session,
 permissions, selectors, templates), signed in as the DPO and as a member. It prints each
 page's median time and query count, then the headline figures computed by one hand-written
-SQL query (`stats.HEADLINE_SQL`) against the same figures from the selector, checks they
+SQL query (`bench.headline.HEADLINE_SQL`) against the same figures from the selector, checks they
 agree, and prints the ratios. Nothing is written except the benchmark's own sessions.
 """
 
@@ -27,8 +27,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from attestations import stats
+from attestations.dashboard import stats
 from attestations.models import Obligation
+from bench.headline import headline_by_hand
 from groups.models import ChatGroup, Membership
 from groups.permissions import DPO_ROLE
 
@@ -83,9 +84,9 @@ class Command(BaseCommand):
         now = timezone.now()
         dates = stats.DateRange.default()
         selector = self.time_call(lambda: stats.headline(scope=stats.Scope(), dates=dates, now=now), runs)
-        by_hand = self.time_call(lambda: stats.headline_by_hand(dates=dates, now=now, connection=connection), runs)
+        by_hand = self.time_call(lambda: headline_by_hand(dates=dates, now=now, connection=connection), runs)
         figures = stats.headline(scope=stats.Scope(), dates=dates, now=now)
-        row = stats.headline_by_hand(dates=dates, now=now, connection=connection)
+        row = headline_by_hand(dates=dates, now=now, connection=connection)
         mine = figures.as_tuple()
         agree = tuple(mine) == tuple(row)
         dashboard = results["DPO dashboard"]

@@ -29,9 +29,6 @@ from django.db import connection as default_connection
 from django.db import transaction
 
 STATUSES = ("pending", "attested", "late", "excused", "held", "left")
-# The statuses counted before "left" (R14) had its column: migrations 0006 to 0010 install
-# the triggers and fill the table with these, as the table then stood.
-STATUSES_BEFORE_LEAVERS = ("pending", "attested", "late", "excused", "held")
 
 
 def _columns(statuses: tuple[str, ...]) -> str:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as Role
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from attestations import hold_notices
+from attestations import services as clear_downs
+from attestations.models import Obligation
+from attestations.periods import LONDON
 from groups import services
 from groups.models import ChatGroup, Membership
 from groups.permissions import AUDITOR_ROLE, DPO_ROLE
@@ -107,15 +114,6 @@ class Command(BaseCommand):
         not at all; one prompt missed; the last week still open for the demo member; and an
         FOI hold on one group.
         """
-        import datetime as dt
-
-        from django.utils import timezone
-
-        from attestations import hold_notices
-        from attestations import services as clear_downs
-        from attestations.models import Obligation
-        from attestations.periods import LONDON
-
         now = timezone.now()
         start = now - dt.timedelta(weeks=WEEKS_OF_HISTORY, days=1)
         ids = [group.pk for group in groups]

@@ -29,19 +29,16 @@ import psycopg
 from django.db import connection, transaction
 from django.db.models import F, Func, QuerySet, TextField
 from django.utils import timezone
+from openpyxl import Workbook
 
-from . import audit
-from .audit import ExportSpec, Filters
-from .models import ExportLog
+from opcc_portal.lib.text import FORMULA_STARTS, neutralise
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from ..models import ExportLog
+from . import history as audit
+from .history import ExportSpec, Filters
+
 # Characters that XML 1.0 (and so XLSX) cannot hold: they are dropped from XLSX cells.
 _XML_ILLEGAL = {c: None for c in [*range(0, 9), 11, 12, *range(14, 32)]}
-
-
-def neutralise(value: str) -> str:
-    """Make a text cell inert in a spreadsheet (OWASP's CSV injection advice)."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def cell(value) -> str | int:
@@ -50,7 +47,7 @@ def cell(value) -> str | int:
         return ""
     kind = type(value)
     if kind is str:
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
+        return neutralise(value)
     if kind is int:
         return value
     if kind is bool:
@@ -264,8 +261,6 @@ def csv_export(
 
 def xlsx_build(*, title: str, headers: list[str], batches: Iterator[list[tuple]], log: ExportLog):
     """Write the workbook to a temporary file; return (file, sha256 hex, size)."""
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append(headers)

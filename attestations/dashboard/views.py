@@ -26,10 +26,12 @@ from groups import permissions as group_permissions
 from groups import selectors as group_selectors
 from groups.models import ChatGroup
 from opcc_portal.forms import DayField, bad_filters_response
+from opcc_portal.lib.text import neutralise
 
-from . import periods, selectors, stats
-from .forms import is_id
-from .models import SentEmail
+from .. import periods, selectors
+from ..forms import is_id
+from ..models import SentEmail
+from . import charts, exports, stats
 
 PAGE_SIZE = 50
 # The dashboard warns the DPO of emails that failed for good this recently.
@@ -173,7 +175,7 @@ def index(request):
 def trend_svg(request):
     scope = dashboard_scope(request)
     dates, _ = _date_range(request)
-    svg = stats.trend_chart_svg(stats.trend(scope=scope, dates=dates))
+    svg = charts.trend_chart_svg(stats.trend(scope=scope, dates=dates))
     response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = "private, max-age=60"
     return response
@@ -184,16 +186,6 @@ class _Echo:
         return value
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell):
-    """A spreadsheet must not run a cell as a formula: text starting like one gets a quote."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_START):
-        return "'" + cell
-    return cell
-
-
 @login_required
 @require_GET
 def groups_csv(request):
@@ -201,7 +193,7 @@ def groups_csv(request):
     dates, form = _date_range(request)
     if form.is_bound and not form.is_valid():
         return bad_filters_response(form)
-    rows = stats.group_export_rows(scope=scope, dates=dates, **_table_filters(request))
+    rows = exports.group_export_rows(scope=scope, dates=dates, **_table_filters(request))
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow([neutralise(cell) for cell in row]) for row in rows), content_type="text/csv; charset=utf-8"

@@ -1,7 +1,9 @@
 """Celery tasks: thin callers of services, given ids or nothing, safe to run twice or at once.
 
 The schedule is `CELERY_BEAT_SCHEDULE` in settings. Only transient mail errors are retried,
-a bounded number of times with a doubling backoff.
+a bounded number of times with a doubling backoff. Each task keeps the name it had when it
+lived in `attestations/tasks.py` (`name=`), so messages queued before an upgrade still run
+and beat's schedule is unchanged.
 """
 
 from __future__ import annotations
@@ -9,57 +11,46 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import hold_notices, notifications, services
+from .. import outbox, services
+from . import holds
+from . import sweep as sweeps
 
 
-@shared_task
-def close_due_cycles() -> int:
-    """Close every cycle whose period has ended. Returns the number of new cycles."""
-    result = services.cycle_close_due()
-    return len(result.cycles)
-
-
-@shared_task
-def raise_flags() -> int:
-    """Raise overdue and missed-prompt flags. Returns the number of new flags."""
-    return len(services.flags_raise().raised)
-
-
-@shared_task
+@shared_task(name="attestations.tasks.sweep")
 def sweep() -> int:
     """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due,
     then the holds' step (notices to joiners, reminders, escalations, reviews).
 
     Returns the number of emails queued.
     """
-    emails = notifications.sweep().emails + hold_notices.sweep()
+    emails = sweeps.sweep().emails + holds.sweep()
     # Recorded here, not by `run_sweeps`: the time of the last sweep tells monitoring that beat
     # is alive, and a sweep run by hand must not hide a beat that has stopped.
     services.heartbeat_record(name="sweep")
     return len(emails)
 
 
-@shared_task
+@shared_task(name="attestations.tasks.heartbeat")
 def heartbeat() -> None:
     """Beat, every HEARTBEAT_MINUTES: record that a worker is taking tasks (`/healthz/status`)."""
     services.heartbeat_record(name="worker")
 
 
-@shared_task
+@shared_task(name="attestations.tasks.send_dpo_summaries")
 def send_dpo_summaries() -> int:
     """Beat, weekly: queue each DPO's summary (once per DPO per week)."""
-    return len(notifications.dpo_summaries_queue())
+    return len(sweeps.dpo_summaries_queue())
 
 
 def _backoff(retries: int) -> int:
     return settings.EMAIL_RETRY_SECONDS * 2**retries
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name=outbox.SEND_TASK)
 def send_email(self, sent_email_id: int) -> str | None:
     """Send one recorded email. The bound on attempts is the service's (EMAIL_MAX_ATTEMPTS),
     counted on the row, so it holds however many times the task is queued."""
-    outcome = notifications.sentemail_send(sent_email_id=sent_email_id)
+    outcome = outbox.sentemail_send(sent_email_id=sent_email_id)
     if outcome.retry:
         raise self.retry(exc=outcome.error, countdown=_backoff(self.request.retries))
     return outcome.status

@@ -10,8 +10,11 @@ import shutil
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from playwright.sync_api import sync_playwright
 
-from groups.management.commands.seed_demo import DEMO_PASSWORD
+from attestations.management.commands.seed_demo import DEMO_PASSWORD
+from attestations.models import Hold
+from groups.models import ChatGroup
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
@@ -47,16 +50,11 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="docs/screenshots")
 
     def handle(self, *args, base_url: str, out: str, **options):
-        from playwright.sync_api import sync_playwright
-
-        from attestations.models import Hold
-        from groups.models import ChatGroup
-
         chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
         if not chromium:
             raise CommandError("Chromium is not installed (apt-get install chromium).")
         group = ChatGroup.objects.filter(admin__username="admin").order_by("pk").first()
-        hold = Hold.objects.filter(lifted_at__isnull=True).order_by("pk").first()
+        hold = Hold.objects.standing().order_by("pk").first()
         ids = {"group": group.pk if group else 0, "hold": hold.pk if hold else 0, "held": hold.group_id if hold else 0}
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -18,13 +18,13 @@ from django.db.models import CharField as CharFieldType
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 
 from groups.models import ChatGroup, Membership
+from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
+from opcc_portal.lib.text import display_name, percent
 
-from . import models as attestation_models
-from . import periods
-from .models import Cycle, Flag, Hold, HoldNotice, Obligation
+from .. import periods
+from ..models import Cycle, Flag, Hold, HoldNotice, Obligation, SentEmail
 
 CHUNK_SIZE = 2_000
-_HIDDEN_FIELDS = {"updated_at", "created_at", "id"}
 
 
 # --- Filters ------------------------------------------------------------------------------
@@ -40,12 +40,12 @@ class Filters:
 
     @property
     def since(self) -> dt.datetime | None:
-        return _local_midnight(self.start) if self.start else None
+        return periods.day_start(self.start) if self.start else None
 
     @property
     def until(self) -> dt.datetime | None:
         # Exclusive: midnight at the start of the day after `end`, UK time.
-        return _local_midnight(self.end + dt.timedelta(days=1)) if self.end else None
+        return periods.day_start(self.end + dt.timedelta(days=1)) if self.end else None
 
     def as_dict(self) -> dict:
         return {
@@ -53,10 +53,6 @@ class Filters:
             "to": self.end.isoformat() if self.end else None,
             "group": self.group_id,
         }
-
-
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=periods.LONDON).astimezone(dt.UTC)
 
 
 def _in_range(qs: QuerySet, lookup: str, filters: Filters) -> QuerySet:
@@ -79,10 +75,6 @@ def _overlapping(qs: QuerySet, start: str, end: str, filters: Filters) -> QueryS
 # --- Naming related objects: one query per model, never one per row -------------------------
 
 
-def _person(user) -> str:
-    return user.get_full_name() or user.get_username()
-
-
 def _names(wanted: dict[type, set]) -> dict[type, dict]:
     User = get_user_model()
     names: dict[type, dict] = {}
@@ -91,7 +83,7 @@ def _names(wanted: dict[type, set]) -> dict[type, dict]:
         if not ids:
             names[model] = {}
         elif model is User:
-            names[model] = {u.pk: _person(u) for u in User.objects.filter(pk__in=ids)}
+            names[model] = {u.pk: display_name(u) for u in User.objects.filter(pk__in=ids)}
         elif model is Cycle:
             names[model] = {
                 c.pk: f"{c.group.name}, week to {c.period_end.astimezone(periods.LONDON):%-d %b %Y}"
@@ -237,14 +229,12 @@ def _describe(kind: HistoryKind, record, previous) -> dict:
     model_meta = kind.model._meta
     changes = []
     if previous is not None:
-        for change in record.diff_against(previous).changes:
-            if change.field not in _HIDDEN_FIELDS:
-                changes.append(_change(model_meta.get_field(change.field), change.old, change.new))
+        changes = record_changes(record, previous)
     elif record.history_type == "+":
         for f in model_meta.concrete_fields:
             value = getattr(record, f.attname)
-            if f.name not in _HIDDEN_FIELDS and value not in (None, ""):
-                changes.append(_change(f, None, value))
+            if f.name not in HIDDEN_FIELDS and value not in (None, ""):
+                changes.append(field_change(f, None, value))
     subject = [
         (model_meta.get_field(name).related_model, getattr(record, f"{name}_id")) for name in kind.subject_fields
     ]
@@ -258,30 +248,10 @@ def _describe(kind: HistoryKind, record, previous) -> dict:
         "subject_refs": subject,
         "action": {"+": "Created", "~": "Changed", "-": "Deleted"}[record.history_type],
         "reason": record.history_change_reason or "",
-        "who": _person(record.history_user) if record.history_user_id else "the system",
+        "who": display_name(record.history_user) if record.history_user_id else "the system",
         "who_username": record.history_user.get_username() if record.history_user_id else "",
         "changes": changes,
     }
-
-
-def _change(model_field, old, new) -> dict:
-    related = model_field.related_model if model_field.is_relation else None
-    return {
-        "field": str(model_field.verbose_name),
-        "model": related,
-        "old": old if related else _display(model_field, old),
-        "new": new if related else _display(model_field, new),
-    }
-
-
-def _display(model_field, value) -> str:
-    if value in (None, ""):
-        return "—"
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, dt.datetime):
-        return value.astimezone(periods.LONDON).strftime("%Y-%m-%d %H:%M:%S %Z")
-    return str(value)
 
 
 def _resolve(entries: list[dict]) -> None:
@@ -298,12 +268,7 @@ def _resolve(entries: list[dict]) -> None:
         if refs:
             named = ", ".join(names[m].get(v, f"#{v}") for m, v in refs if v is not None)
             entry["subject"] = f"{entry['subject']}, {named}" if entry["subject"] else named
-        for change in entry["changes"]:
-            model = change.pop("model")
-            if model is not None:
-                for side in ("old", "new"):
-                    value = change[side]
-                    change[side] = "—" if value in (None, "") else names[model].get(value, f"#{value}")
+        name_related(entry["changes"], names)
 
 
 def history_rows(*, filters: HistoryFilters, chunk_size: int = CHUNK_SIZE) -> Iterator[list[dict]]:
@@ -422,7 +387,7 @@ def _hold_notices(f: Filters) -> QuerySet:
 
 
 def _emails(f: Filters) -> QuerySet:
-    qs = attestation_models.SentEmail.objects.all()
+    qs = SentEmail.objects.all()
     if f.group_id:
         qs = qs.filter(group_id=f.group_id)
     return _in_range(qs, "created_at", f).order_by("pk")
@@ -587,32 +552,29 @@ _EXPORTS = [
         ),
         _hold_notices,
     ),
+    ExportSpec(
+        "emails",
+        "Emails sent",
+        "Every email the portal sent or tried to send: to whom, about what, and the result.",
+        (
+            ("email_id", "pk"),
+            ("kind", "kind"),
+            ("status", "status"),
+            ("to_address", "to_address"),
+            ("username", "user__username"),
+            ("subject", "subject"),
+            ("group_id", "group_id"),
+            ("group", "group__name"),
+            ("cycle_id", "cycle_id"),
+            ("obligation_id", "obligation_id"),
+            ("created_at", "created_at"),
+            ("sent_at", "sent_at"),
+            ("attempts", "attempts"),
+            ("error", "error"),
+        ),
+        _emails,
+    ),
 ]
-if hasattr(attestation_models, "SentEmail"):
-    _EXPORTS.append(
-        ExportSpec(
-            "emails",
-            "Emails sent",
-            "Every email the portal sent or tried to send: to whom, about what, and the result.",
-            (
-                ("email_id", "pk"),
-                ("kind", "kind"),
-                ("status", "status"),
-                ("to_address", "to_address"),
-                ("username", "user__username"),
-                ("subject", "subject"),
-                ("group_id", "group_id"),
-                ("group", "group__name"),
-                ("cycle_id", "cycle_id"),
-                ("obligation_id", "obligation_id"),
-                ("created_at", "created_at"),
-                ("sent_at", "sent_at"),
-                ("attempts", "attempts"),
-                ("error", "error"),
-            ),
-            _emails,
-        )
-    )
 _EXPORTS.append(
     ExportSpec(
         "history",
@@ -648,7 +610,7 @@ class CycleLine:
 
     @property
     def complete_percent(self) -> int | None:
-        return round(100 * self.done / self.expected) if self.expected else None
+        return percent(self.done, self.expected)
 
 
 @dataclass
@@ -728,7 +690,11 @@ def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
         .order_by("history_date", "history_id")
     )
     pack.admin_changes = [
-        {"when": r.history_date, "admin": _person(r.admin), "by": _person(r.history_user) if r.history_user else ""}
+        {
+            "when": r.history_date,
+            "admin": display_name(r.admin),
+            "by": display_name(r.history_user) if r.history_user else "",
+        }
         for r in admin_changes
     ]
     return pack

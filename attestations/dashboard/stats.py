@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -45,9 +43,10 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
+from opcc_portal.lib.text import display_name, full_name, percent
 
-from . import periods, stopped
-from .models import Cycle, CycleCount, Flag, Hold, Obligation
+from .. import periods, stopped
+from ..models import Cycle, CycleCount, Flag, Hold, Obligation
 
 Status = Obligation.Status
 WEEK = dt.timedelta(days=7)
@@ -88,7 +87,7 @@ COUNTS = ("n_pending", "n_attested", "n_late", "n_excused", "n_held", "n_left") 
 
 
 def _pct(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
+    return percent(part, whole, places=1)
 
 
 @dataclass
@@ -198,11 +197,11 @@ class DateRange:
 
     @property
     def start(self) -> dt.datetime:
-        return periods.local_to_utc(self.first, dt.time(0))
+        return periods.day_start(self.first)
 
     @property
     def end(self) -> dt.datetime:
-        return periods.local_to_utc(self.last + dt.timedelta(days=1), dt.time(0))
+        return periods.day_start(self.last + dt.timedelta(days=1))
 
     def week_starts(self) -> list[dt.date]:
         """Mondays of the weeks the range touches (UK time)."""
@@ -317,7 +316,7 @@ def _headline(*, groups: dict, members: int, latest: Tally, flags: dict) -> Head
 
 def _headline_direct(*, scope: Scope, dates: DateRange, now: dt.datetime, members: int) -> Headline:
     """The headline in three more aggregate queries: groups, this cycle's counts, flags."""
-    held = Exists(Hold.objects.filter(group_id=OuterRef("pk"), lifted_at__isnull=True))
+    held = Hold.objects.standing_on("pk")
     groups = scope.groups().aggregate(
         **{status: Count("pk", filter=Q(status=status)) for status in ChatGroup.Status.values},
         active_holds=Count("pk", filter=Q(held)),
@@ -341,55 +340,6 @@ def _headline_direct(*, scope: Scope, dates: DateRange, now: dt.datetime, member
     return _headline(groups=groups, members=members, latest=latest, flags=flags)
 
 
-# The same figures as `headline` for every group, in one statement written by hand: the
-# benchmark's yardstick for what the ORM-built queries cost. Parameters: end, end - 7 days,
-# now (twice), start, end.
-HEADLINE_SQL = """
-WITH latest AS (
-    SELECT (SELECT c.id FROM attestations_cycle c
-             WHERE c.group_id = g.id AND c.period_end <= %(end)s AND c.period_end > %(week_before)s
-             ORDER BY c.period_end DESC LIMIT 1) AS cycle_id
-      FROM groups_chatgroup g
-)
-SELECT
-  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'approved'),
-  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'proposed'),
-  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'suspended'),
-  (SELECT COUNT(*) FROM groups_chatgroup WHERE status = 'retired'),
-  (SELECT COUNT(*) FROM attestations_hold WHERE lifted_at IS NULL),
-  (SELECT COUNT(DISTINCT m.user_id) FROM groups_membership m
-     JOIN groups_chatgroup g ON g.id = m.group_id
-    WHERE m.left_at IS NULL AND g.status = 'approved'),
-  o.on_time, o.late, o.outstanding, o.overdue, o.excused, o.held, o.left,
-  (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL),
-  (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL AND kind = 'member_overdue'),
-  (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL AND kind = 'prompt_missed'),
-  (SELECT COUNT(*) FROM attestations_flag
-    WHERE kind = 'prompt_missed' AND raised_at >= %(start)s AND raised_at < %(end)s)
-FROM (
-  SELECT
-    COUNT(*) FILTER (WHERE status = 'attested') AS on_time,
-    COUNT(*) FILTER (WHERE status = 'late') AS late,
-    COUNT(*) FILTER (WHERE status = 'pending' AND due_at >= %(now)s) AS outstanding,
-    COUNT(*) FILTER (WHERE status = 'pending' AND due_at < %(now)s) AS overdue,
-    COUNT(*) FILTER (WHERE status = 'excused') AS excused,
-    COUNT(*) FILTER (WHERE status = 'held') AS held,
-    COUNT(*) FILTER (WHERE status = 'left') AS left
-  FROM attestations_obligation
-  WHERE cycle_id IN (SELECT cycle_id FROM latest WHERE cycle_id IS NOT NULL)
-) o
-"""
-
-
-def headline_by_hand(*, dates: DateRange, now: dt.datetime, connection) -> tuple:
-    """Run HEADLINE_SQL (every group) and return its one row, in `Headline` field order."""
-    adapt = connection.ops.adapt_datetimefield_value
-    params = {"end": dates.end, "week_before": dates.end - WEEK, "now": now, "start": dates.start}
-    with connection.cursor() as cursor:
-        cursor.execute(HEADLINE_SQL, {k: adapt(v) for k, v in params.items()})
-        return cursor.fetchone()
-
-
 # --- Trend ------------------------------------------------------------------------------
 
 
@@ -397,10 +347,6 @@ def headline_by_hand(*, dates: DateRange, now: dt.datetime, connection) -> tuple
 class Week:
     monday: dt.date
     tally: Tally = field(default_factory=Tally)
-
-    @property
-    def sunday(self) -> dt.date:
-        return self.monday + dt.timedelta(days=6)
 
 
 def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> list[Week]:
@@ -449,56 +395,6 @@ def mark_bucket(obligation: Obligation, *, now: dt.datetime) -> Obligation:
     obligation.bucket = _bucket_of(obligation.status, obligation.due_at, now)
     obligation.bucket_label = BUCKET_LABELS[obligation.bucket]
     return obligation
-
-
-def trend_chart_svg(weeks: list[Week]) -> bytes:
-    """The trend as an SVG drawn on the server (pygal, no script, nothing from the internet)."""
-    import pygal
-    from pygal.style import Style
-
-    style = Style(
-        background="#ffffff",
-        plot_background="#ffffff",
-        foreground="#2b3440",
-        foreground_strong="#11213a",
-        foreground_subtle="#c9ced6",
-        # On time, late, overdue: the status colours of the portal, dark enough for 3:1.
-        colors=("#1e7b3a", "#b07d00", "#b3261e"),
-        font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-        label_font_size=12,
-        major_label_font_size=12,
-        legend_font_size=13,
-        title_font_size=15,
-    )
-    chart = pygal.StackedBar(
-        js=[],  # pygal's default loads a script from the internet
-        style=style,
-        width=900,
-        height=340,
-        range=(0, 100),
-        include_x_axis=True,
-        show_legend=True,
-        legend_at_bottom=True,
-        legend_at_bottom_columns=3,
-        x_label_rotation=0,
-        show_minor_x_labels=False,
-        x_labels_major_every=max(1, len(weeks) // 9),
-        truncate_label=-1,
-        y_title="% of clear-downs owed",
-        print_values=False,
-        margin=8,
-        spacing=8,
-    )
-    chart.x_labels = [f"{w.monday:%-d %b}" for w in weeks]
-    chart.add("On time", [w.tally.pct_on_time for w in weeks])
-    chart.add("Late", [w.tally.pct_late for w in weeks])
-    chart.add("Overdue", [w.tally.pct_overdue for w in weeks])
-    # pygal writes its settings into an inline <script> even with js=[]; an image never runs
-    # it, but the chart needs none, so it goes.
-    return _INLINE_SCRIPT.sub(b"", chart.render())
-
-
-_INLINE_SCRIPT = re.compile(rb"<script\b[^>]*>.*?</script>", re.DOTALL)
 
 
 # --- Per-group table --------------------------------------------------------------------
@@ -587,7 +483,7 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
                 .order_by("-period_end")
                 .values("prompted_at")[:1]
             ),
-            on_hold=Exists(Hold.objects.filter(group_id=OuterRef("pk"), lifted_at__isnull=True)),
+            on_hold=Hold.objects.standing_on("pk"),
         )
         .order_by(Lower("name"), "pk")
         .values_list(
@@ -614,9 +510,9 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             name=name,
             status=status,
             status_changed_at=status_changed_at,
-            admin_name=_full_name(admin_username, admin_first, admin_last),
+            admin_name=full_name(admin_username, admin_first, admin_last),
             admin_sort=(admin_last.lower(), admin_first.lower(), admin_username),
-            deputy_name=_full_name(deputy_username, deputy_first, deputy_last) if deputy_username else "",
+            deputy_name=full_name(deputy_username, deputy_first, deputy_last) if deputy_username else "",
             members=members,
             last_prompt_at=last_prompt_at,
             on_hold=on_hold,
@@ -643,10 +539,6 @@ def group_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = Non
             row.open_overdue_flags, row.open_prompt_flags = counts["open_overdue"], counts["open_prompt"]
             row.prompts_missed = counts["missed"]
     return list(rows.values())
-
-
-def _full_name(username: str, first: str, last: str) -> str:
-    return f"{first} {last}".strip() or username
 
 
 def filter_table(
@@ -751,66 +643,6 @@ def group_strips(
     return strips
 
 
-def group_export_rows(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None, **filters) -> Iterator[list]:
-    """The per-group table as CSV rows (header first); strips fetched 500 groups at a time."""
-    now = now or timezone.now()
-    yield [
-        "Group",
-        "Status",
-        "Admin",
-        "Deputy",
-        "Members",
-        "On hold",
-        "Last prompt (UK time)",
-        "This cycle: owed",
-        "This cycle: on time",
-        "This cycle: late",
-        "This cycle: overdue",
-        "This cycle: outstanding",
-        "This cycle: excused",
-        "This cycle: held",
-        "This cycle: left the organisation",
-        "This cycle: done %",
-        "Open flags",
-        "Needs attention",
-        f"Last {STRIP_CYCLES} cycles: done % (oldest first)",
-    ]
-    rows = filter_table(group_table(scope=scope, dates=dates, now=now), **filters)
-    for i in range(0, len(rows), 500):
-        chunk = rows[i : i + 500]
-        strips = group_strips(group_ids=[r.pk for r in chunk], dates=dates, now=now)
-        for r in chunk:
-            t = r.latest
-            yield [
-                r.name,
-                r.status_label,
-                r.admin_name,
-                r.deputy_name,
-                r.members,
-                "yes" if r.on_hold else "no",
-                r.last_prompt_at.astimezone(periods.LONDON).strftime("%Y-%m-%d %H:%M") if r.last_prompt_at else "",
-                t.owed,
-                t.on_time,
-                t.late,
-                t.overdue,
-                t.outstanding,
-                t.excused,
-                t.held,
-                t.left,
-                "" if t.pct_done is None else f"{t.pct_done:.1f}",
-                r.open_flags,
-                "yes" if r.needs_attention else "no",
-                " ".join(
-                    "held" if c.held else ("-" if c.tally.pct_done is None else f"{c.tally.pct_done:.0f}")
-                    for c in strips[r.pk]
-                ),
-            ]
-
-
-def _person(user: AbstractBaseUser) -> str:
-    return user.get_full_name() or user.get_username()
-
-
 # --- Drill-downs -------------------------------------------------------------------------
 
 
@@ -861,7 +693,7 @@ def group_drilldown(*, group: ChatGroup, dates: DateRange, now: dt.datetime | No
         seen.add(membership.user_id)
         record = by_user.pop(membership.user_id, None) or {"tally": Tally(), "cells": [None] * len(matrix_cycles)}
         people.append({"user": membership.user, "membership": membership, **record})
-    people.sort(key=lambda p: (-p["tally"].overdue, -p["tally"].late, _person(p["user"]).lower()))
+    people.sort(key=lambda p: (-p["tally"].overdue, -p["tally"].late, display_name(p["user"]).lower()))
 
     flags = list(
         Flag.objects.filter(cycle__group=group)
