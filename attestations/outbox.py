@@ -261,7 +261,7 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
         except Exception as exc:  # a bug in a template or in the portal: recorded, not retried
             email.attempts += 1
             email.attempted_at = now
-            logger.exception("Email %s (%s) could not be built.", email.pk, email.kind)
+            logger.exception("Email %s (%s) could not be built.", email.pk, email.kind, extra={"email_id": email.pk})
             return _send_failed(email, exc, transient=False)
         if message is None:
             email.status, email.error = SentEmail.Status.CANCELLED, why_not
@@ -288,7 +288,9 @@ def _send_failed(email: SentEmail, exc: Exception, *, transient: bool) -> SendOu
     if not transient:
         email.status = SentEmail.Status.FAILED
         save_with_history(email, by=None, reason="Refused: not tried again")
-        logger.error("Email %s (%s) refused, not tried again: %s", email.pk, email.kind, exc)
+        logger.error(
+            "Email %s (%s) refused, not tried again: %s", email.pk, email.kind, exc, extra={"email_id": email.pk}
+        )
         return SendOutcome(status=email.status)
     if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
         email.status = SentEmail.Status.FAILED
@@ -297,7 +299,14 @@ def _send_failed(email: SentEmail, exc: Exception, *, transient: bool) -> SendOu
         save_with_history(email, by=None, reason=f"Failed after {email.attempts} attempts")
     else:
         save_with_history(email, by=None, reason=f"Attempt {email.attempts} failed")
-    logger.warning("Email %s (%s) attempt %d failed: %s", email.pk, email.kind, email.attempts, exc)
+    logger.warning(
+        "Email %s (%s) attempt %d failed: %s",
+        email.pk,
+        email.kind,
+        email.attempts,
+        exc,
+        extra={"email_id": email.pk},
+    )
     return SendOutcome(status=email.status, error=exc)
 
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import staff
-from .models import ChatGroup, Membership
+from .models import ChatGroup, ExternalIdentity, Membership
 
 
 class MembershipInline(admin.TabularInline):
@@ -44,6 +44,17 @@ class MembershipAdmin(NoDeleteAdmin):
     list_filter = ("group",)
     search_fields = ("user__username", "user__first_name", "user__last_name", "group__name")
     raw_id_fields = ("user", "group", "added_by", "removed_by")
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(SimpleHistoryAdmin):
+    """IT unlinks an identity here (a person re-created in the directory gets a new subject id);
+    the next sign-in then links again by the rule of OIDC_LINK_BY."""
+
+    list_display = ("user", "issuer", "subject", "linked_by", "linked_at", "last_sign_in_at", "provider_roles")
+    search_fields = ("user__username", "user__email", "subject")
+    raw_id_fields = ("user",)
+    readonly_fields = ("last_sign_in_at", "provider_roles")
 
 
 class StaffUserAdmin(UserAdmin):

@@ -173,6 +173,44 @@ class Membership(models.Model):
         return self.left_at is None
 
 
+class ExternalIdentity(models.Model):
+    """A person's account at the office's identity provider, linked to their portal account.
+
+    Sign-in through the provider finds the account by the provider's stable subject id, never
+    by email (which changes). Kept with the register because the register holds the people;
+    a person has at most one identity per provider, and an identity one person.
+    """
+
+    class LinkedBy(models.TextChoices):
+        EMAIL = "email", "Verified email address"
+        USERNAME = "username", "Username"
+        CREATED = "created", "Account created at first sign-in"
+        ADMIN = "admin", "Linked by IT"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=255, help_text="The provider's issuer URL.")
+    subject = models.CharField(max_length=255, help_text="The provider's stable id for this person.")
+    linked_at = models.DateTimeField()
+    linked_by = models.CharField(max_length=10, choices=LinkedBy.choices)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    # The roles the provider's claim gave at the last sign-in (names, comma-separated): each
+    # change is a history row saying what was granted or removed.
+    provider_roles = models.CharField(max_length=200, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["last_sign_in_at"])
+
+    class Meta:
+        verbose_name = "identity at the sign-in provider"
+        verbose_name_plural = "identities at the sign-in provider"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="identity_unique_issuer_subject"),
+            models.UniqueConstraint(fields=["issuer", "user"], name="identity_one_per_user_per_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"
+
+
 class StaffProfile(models.Model):
     """What the portal keeps of a member of staff beside their account: the keys the
     office's directory (SCIM) and staff list (CSV import) match them by, and when, why and

@@ -1,4 +1,4 @@
-"""Sign-in: each role lands where their work is."""
+"""Sign-in: each role lands where their work is; passwords can be kept for IT's break-glass accounts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.shortcuts import resolve_url
@@ -29,14 +30,37 @@ def landing_url(user) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+class PasswordBackend(ModelBackend):
+    """Django's password sign-in. With PASSWORD_SIGN_IN off, only superusers may use it (IT's
+    break-glass accounts, for when the identity provider is down); for everyone else a correct
+    password counts as a wrong one, on this form and the Django admin's alike, and sessions
+    they signed in with a password end at their next request.
+    """
+
+    def user_can_authenticate(self, user) -> bool:
+        return super().user_can_authenticate(user) and (settings.PASSWORD_SIGN_IN or user.is_superuser)
+
+
 class LoginView(auth_views.LoginView):
-    """Django's sign-in, landing by role. A safe `next` still wins (an emailed link, a bookmark)."""
+    """Django's sign-in, landing by role. A safe `next` still wins (an emailed link, a bookmark).
+
+    With an identity provider configured the page leads with "Sign in with <provider>"; the
+    password form follows it, or, with password sign-in off, is kept for IT's accounts.
+    """
 
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:
         return landing_url(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            oidc_enabled=settings.OIDC_ENABLED,
+            oidc_provider_name=settings.OIDC_PROVIDER_NAME,
+            password_sign_in=settings.PASSWORD_SIGN_IN,
+            **kwargs,
+        )
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -45,6 +46,15 @@ class LoginForm(AuthenticationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.pop("autofocus", None)
+        if not settings.PASSWORD_SIGN_IN:
+            # Said whether the password was right or not: the page must not confirm a password.
+            self.error_messages = {
+                **self.error_messages,
+                "invalid_login": (
+                    "Password sign-in is only for IT's emergency accounts, and this username and "
+                    "password did not sign one in. Staff sign in with the button above."
+                ),
+            }
 
 
 class DayField(forms.DateField):

@@ -36,6 +36,21 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None
     return value
 
 
+def env_bool(name: str, default: bool) -> bool:
+    """true/false (or yes/no, on/off, 1/0) from the environment: anything else stops start-up.
+
+    django-environ reads any other word as false, which would quietly turn a safeguard off.
+    """
+    value = env.str(name, default="").strip().lower()
+    if not value:
+        return default
+    if value in {"true", "yes", "on", "1"}:
+        return True
+    if value in {"false", "no", "off", "0"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
 def env_email(name: str) -> str:
     """An email address from the environment, or "" when unset: a malformed one stops start-up."""
     value = env.str(name, default="").strip()
@@ -102,7 +117,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: refuses an oversized body before anything reads it.
+    # Outermost: gives the request its id and logs one line for it, whatever answers.
+    "opcc_portal.observability.request_log",
+    # Then: refuses an oversized body before anything reads it.
     "opcc_portal.security.request_size_limit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -177,11 +194,75 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins before checking
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords; only superusers' while PASSWORD_SIGN_IN is off.
+    "opcc_portal.accounts.PasswordBackend",
+    # The office's identity provider (OpenID Connect); does nothing while OIDC_ISSUER is empty.
+    "opcc_portal.oidc.OIDCBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Password sign-in. Off: only superusers (IT's break-glass accounts) may sign in with a
+# password; everyone else signs in through the identity provider.
+PASSWORD_SIGN_IN = env_bool("PASSWORD_SIGN_IN", True)
+
+# --- Sign-in with the office's identity provider (OpenID Connect) ----------------------
+# Off while OIDC_ISSUER is empty. The provider's endpoints and signing keys are read from
+# its discovery document (<issuer>/.well-known/openid-configuration). For Entra ID the
+# issuer is https://login.microsoftonline.com/<tenant id>/v2.0 (README, "Sign-in with
+# Microsoft Entra ID"). mozilla-django-oidc runs the flow: authorisation code with PKCE,
+# state and nonce checked, the ID token's signature checked against the provider's JWKS.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").strip().rstrip("/")
+OIDC_ENABLED = bool(OIDC_ISSUER)
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+if OIDC_ENABLED and not OIDC_ISSUER.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"OIDC_ISSUER must be a URL beginning https://, not {OIDC_ISSUER!r}.")
+if OIDC_ENABLED and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set too.")
+if not PASSWORD_SIGN_IN and not OIDC_ENABLED:
+    raise ImproperlyConfigured(
+        "PASSWORD_SIGN_IN is off but OIDC_ISSUER is not set: nobody but a superuser could sign in."
+    )
+# The button on the sign-in page reads "Sign in with <OIDC_PROVIDER_NAME>".
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your office account")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+if OIDC_RP_SIGN_ALGO not in {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}:
+    raise ImproperlyConfigured(
+        f"OIDC_SIGN_ALGO must be one of RS256/384/512 or ES256/384/512, not {OIDC_RP_SIGN_ALGO!r}."
+    )
+# The claim that names a person for good: "sub", or Entra ID's "oid" (the same person in
+# every app of the tenant). Email addresses change; this does not.
+OIDC_SUBJECT_CLAIM = env.str("OIDC_SUBJECT_CLAIM", default="sub")
+# A person's first sign-in links them to their existing account, once, by "email" (the
+# provider's email claim, when it is verified) or by "username" (OIDC_USERNAME_CLAIM equal
+# to the portal's username), or "none" (only accounts linked already, or created below).
+OIDC_LINK_BY = env.str("OIDC_LINK_BY", default="email")
+if OIDC_LINK_BY not in {"email", "username", "none"}:
+    raise ImproperlyConfigured(f"OIDC_LINK_BY must be email, username or none, not {OIDC_LINK_BY!r}.")
+OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", default="preferred_username")
+# Entra ID sends no "email_verified": its emails come from the office's own directory. Set
+# this to trust the email claim of a single-tenant provider as verified.
+OIDC_TRUST_EMAIL = env_bool("OIDC_TRUST_EMAIL", False)
+# A person the portal does not know: refused with a page saying whom to ask (off), or given
+# a new account with no role (on).
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", False)
+# Roles from the provider: the claim holding app roles or group ids, and which of its values
+# give each role. A role with no values is managed in the portal alone; a role with values
+# is the provider's: granted and removed at each sign-in to match the claim.
+OIDC_ROLES_CLAIM = env.str("OIDC_ROLES_CLAIM", default="roles")
+OIDC_ROLE_VALUES = {
+    "DPO": env.list("OIDC_DPO_VALUES", default=[]),
+    "Auditor": env.list("OIDC_AUDITOR_VALUES", default=[]),
+}
+# Seconds to wait for the provider's answer before the sign-in page says it is unreachable.
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+# Fixed: the flow's safeguards are not options.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_VERIFY_KID = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
 
 # --- Locale and time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -447,11 +528,54 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# Error reports to Sentry, off unless SENTRY_DSN is set. No personal data is sent: no
+# cookies, bodies, query strings, local variables or breadcrumbs (log lines may name people),
+# and the user as an account number only (observability.sentry_scrub). Errors only: no
+# performance tracing.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from opcc_portal.observability import sentry_scrub
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        include_local_variables=False,
+        max_breadcrumbs=0,
+        max_request_body_size="never",
+        traces_sample_rate=0,
+        before_send=sentry_scrub,
+    )
+
+# Logs go to standard error, as plain text (`text`, the default) or as one JSON object per
+# line (`json`) for a log shipper; every line carries the request's id (observability.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "opcc_portal.observability.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(task)s %(task_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes logs every successful login at INFO; failures and lockouts are WARNING.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes logs every successful login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+        # One line per request (observability.request_log): INFO unless LOG_REQUESTS=false.
+        "opcc_portal.requests": {"level": "INFO" if env_bool("LOG_REQUESTS", True) else "WARNING"},
+    },
 }

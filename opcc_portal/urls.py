@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import accounts, legal, views
+from . import accounts, legal, oidc, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("accessibility/", legal.accessibility, name="accessibility"),
     path("cookies/", legal.cookies, name="cookies"),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
+    # Sign-in through the office's identity provider (404 while OIDC_ISSUER is not set). The
+    # callback is the redirect URI registered at the provider: <SITE_URL>/oidc/callback/.
+    path("oidc/authenticate/", oidc.AuthenticateView.as_view(), name="oidc_authenticate"),
+    path("oidc/callback/", oidc.CallbackView.as_view(), name="oidc_callback"),
     # Reset links are built from SITE_URL, never from the request's Host header; the emails
     # are throttled per address and email.
     path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),

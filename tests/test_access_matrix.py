@@ -39,6 +39,10 @@ MATRIX = {
     "password_reset_done":     ((200,) * 6, (405,) * 6),
     "password_reset_confirm":  ((200,) * 6, (200,) * 6),
     "password_reset_complete": ((200,) * 6, (405,) * 6),
+    # Sign-in through the identity provider: for everyone, and nothing while it is not
+    # configured (as here); tests/oidc/test_access.py has the same URLs with a provider.
+    "oidc_authenticate":       ((404,) * 6, (405,) * 6),
+    "oidc_callback":           ((404,) * 6, (405,) * 6),
     "healthz":                 ((200,) * 6, (405,) * 6),
     # Open to monitoring (no token set); 503 here because no worker or beat ran in this test.
     "healthz_status":          ((503,) * 6, (405,) * 6),

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0003_chatgroup_status_changed_at'),
+        ('groups', '0004_externalidentity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
