@@ -180,6 +180,8 @@ class Obligation(models.Model):
         LATE = "late", "Done late"
         EXCUSED = "excused", "Excused"
         HELD = "held", "On hold"
+        # The person left the organisation while it was open (R14): not overdue, not done.
+        LEFT = "left", "Left the organisation"
 
     class Channel(models.TextChoices):
         WEB = "web", "Web form"
@@ -222,7 +224,7 @@ class Obligation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cycle", "user"], name="obligation_one_per_person"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "attested", "late", "excused", "held"]),
+                condition=Q(status__in=["pending", "attested", "late", "excused", "held", "left"]),
                 name="obligation_status_valid",
             ),
             models.CheckConstraint(
@@ -318,11 +320,14 @@ class CycleCount(models.Model):
     n_late = models.IntegerField(default=0)
     n_excused = models.IntegerField(default=0)
     n_held = models.IntegerField(default=0)
+    n_left = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(n_pending__gte=0, n_attested__gte=0, n_late__gte=0, n_excused__gte=0, n_held__gte=0),
+                condition=Q(
+                    n_pending__gte=0, n_attested__gte=0, n_late__gte=0, n_excused__gte=0, n_held__gte=0, n_left__gte=0
+                ),
                 name="cyclecount_not_negative",
             ),
         ]
@@ -404,6 +409,7 @@ class SentEmail(models.Model):
         HOLD_ESCALATION = "hold_escalation", "Hold not acknowledged, to the DPO"
         HOLD_REVIEW = "hold_review", "Long-standing hold, to the DPO"
         HOLD_RELEASE = "hold_release", "Hold released: clear-downs resume"
+        ADMIN_LEFT = "admin_left", "A group's admin left, to the DPO"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -458,6 +464,7 @@ class SentEmail(models.Model):
                         "hold_escalation",
                         "hold_review",
                         "hold_release",
+                        "admin_left",
                     ]
                 ),
                 name="sentemail_kind_valid",

@@ -48,6 +48,8 @@ SEND_TASK = "attestations.tasks.send_email"
 
 # Why an email was not sent when its recipient has no address: a reason that may pass.
 NO_ADDRESS = "no email address"
+# Why an email was not sent to a closed account (someone who left, R14): for good.
+ACCOUNT_DISABLED = "the account is disabled"
 
 # A builder makes the message of a recorded email, or says why it is no longer to be sent:
 # `(message, "")` or `(None, why_not)`.
@@ -203,6 +205,9 @@ def build(email: SentEmail, *, now: dt.datetime) -> Built:
     Built when it is sent, by the builder registered for its kind, so that what changed in
     the meantime (a flag resolved, a hold placed) is taken into account.
     """
+    if email.user_id and not email.user.is_active:
+        # Whoever queued it, a closed account (someone who left, R14) gets no email.
+        return None, ACCOUNT_DISABLED
     to = email.to_address or (email.user.email if email.user_id else "")
     if not to:
         return None, NO_ADDRESS
@@ -243,6 +248,7 @@ def sentemail_send(*, sent_email_id: int, now: dt.datetime | None = None) -> Sen
     with transaction.atomic():
         email = (
             SentEmail.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("user")  # whether the recipient's account is still open (R14)
             .filter(pk=sent_email_id, status=SentEmail.Status.PENDING)
             .first()
         )

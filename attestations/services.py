@@ -272,6 +272,8 @@ def obligation_attest(
             errors[NON_FIELD_ERRORS].append(
                 f"You were excused from clearing {group.name} for these dates; nothing is owed."
             )
+        elif obligation.status == Status.LEFT:
+            errors[NON_FIELD_ERRORS].append(f"This clear-down of {group.name} was closed when the account was closed.")
         elif obligation.status == Status.PENDING:
             period_end_day = obligation.cycle.period_end.astimezone(periods.LONDON).date()
             if cleared_on < period_end_day:
@@ -545,11 +547,21 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
     missed = (
         Cycle.objects.filter(prompted_at__isnull=True, prompt_due_at__lt=now, hold__isnull=True)
         .filter(~cycle_held, ~Exists(Flag.objects.filter(cycle=OuterRef("pk"), kind=Flag.Kind.PROMPT_MISSED)))
-        .values_list("pk", "group_id", "group__admin_id")
+        .values_list(
+            "pk",
+            "group_id",
+            "group__admin_id",
+            "group__admin__is_active",
+            "group__deputy_id",
+            "group__deputy__is_active",
+        )
     )
+    # A missed prompt is the admin's; once the admin has left the organisation (R14), the
+    # deputy's until the DPO names a new admin, or nobody's: the DPO was told of the group.
     new_flags += [
-        Flag(kind=Flag.Kind.PROMPT_MISSED, cycle_id=cycle_id, group_id=group_id, user_id=admin_id, raised_at=now)
-        for cycle_id, group_id, admin_id in missed
+        Flag(kind=Flag.Kind.PROMPT_MISSED, cycle_id=cycle_id, group_id=group_id, user_id=person, raised_at=now)
+        for cycle_id, group_id, admin_id, admin_active, deputy_id, deputy_active in missed
+        if (person := admin_id if admin_active else (deputy_id if deputy_active else None))
     ]
     result = FlagsResult()
     if new_flags:

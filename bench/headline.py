@@ -26,7 +26,7 @@ SELECT
   (SELECT COUNT(DISTINCT m.user_id) FROM groups_membership m
      JOIN groups_chatgroup g ON g.id = m.group_id
     WHERE m.left_at IS NULL AND g.status = 'approved'),
-  o.on_time, o.late, o.outstanding, o.overdue, o.excused, o.held,
+  o.on_time, o.late, o.outstanding, o.overdue, o.excused, o.held, o.left,
   (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL),
   (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL AND kind = 'member_overdue'),
   (SELECT COUNT(*) FROM attestations_flag WHERE resolved_at IS NULL AND kind = 'prompt_missed'),
@@ -39,7 +39,8 @@ FROM (
     COUNT(*) FILTER (WHERE status = 'pending' AND due_at >= %(now)s) AS outstanding,
     COUNT(*) FILTER (WHERE status = 'pending' AND due_at < %(now)s) AS overdue,
     COUNT(*) FILTER (WHERE status = 'excused') AS excused,
-    COUNT(*) FILTER (WHERE status = 'held') AS held
+    COUNT(*) FILTER (WHERE status = 'held') AS held,
+    COUNT(*) FILTER (WHERE status = 'left') AS left
   FROM attestations_obligation
   WHERE cycle_id IN (SELECT cycle_id FROM latest WHERE cycle_id IS NOT NULL)
 ) o

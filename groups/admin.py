@@ -4,9 +4,13 @@ Nothing here deletes: a group leaves the register by being retired, a person lea
 by their membership being ended, and both keep their history (R7, R11).
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import staff
 from .models import ChatGroup, ExternalIdentity, Membership
 
 
@@ -51,3 +55,28 @@ class ExternalIdentityAdmin(SimpleHistoryAdmin):
     search_fields = ("user__username", "user__email", "subject")
     raw_id_fields = ("user",)
     readonly_fields = ("last_sign_in_at", "provider_roles")
+
+
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin, except that ticking or unticking "Active" closes or opens the
+    account through the same service as every other way (R14): a leaver closed here leaves
+    their groups and their clear-downs close, exactly as from the staff page."""
+
+    def save_model(self, request, obj, form, change):
+        if not (change and "is_active" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        wanted = obj.is_active
+        obj.is_active = not wanted  # the other fields first; the service changes the status
+        super().save_model(request, obj, form, change)
+        try:
+            if wanted:
+                staff.user_reactivate(user=obj, by=request.user, reason="Opened again in the Django admin")
+            else:
+                staff.user_deactivate(user=obj, by=request.user, reason="Closed in the Django admin")
+        except ValidationError as exc:
+            self.message_user(request, f"The account was not changed: {' '.join(exc.messages)}", messages.ERROR)
+        obj.refresh_from_db(fields=["is_active"])
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), StaffUserAdmin)

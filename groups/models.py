@@ -209,3 +209,57 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.issuer}"
+
+
+class StaffProfile(models.Model):
+    """What the portal keeps of a member of staff beside their account: the keys the
+    office's directory (SCIM) and staff list (CSV import) match them by, and when, why and
+    by whom the account was last closed (R14). One per account, made when first needed."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_profile")
+    # The HR staff number (CSV import; SCIM's enterprise `employeeNumber`).
+    staff_number = models.CharField(max_length=50, null=True, blank=True, unique=True)
+    # The directory's own id for the person (SCIM `externalId`: Entra ID's object id).
+    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deactivation_reason = models.TextField(max_length=1000, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(staff_number=""), name="staffprofile_staff_number_not_empty"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="staffprofile_external_id_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Staff profile of {self.user_id}"
+
+
+class RoleChange(models.Model):
+    """Every grant and removal of the DPO and Auditor roles: who, which role, by whom, when
+    and why. Written with the change and never edited: the roles' history (R11)."""
+
+    class Action(models.TextChoices):
+        GRANTED = "granted", "Given"
+        REMOVED = "removed", "Removed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="role_changes")
+    role = models.CharField(max_length=20)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    at = models.DateTimeField()
+    reason = models.TextField(max_length=1000)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=["granted", "removed"]), name="rolechange_action_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="rolechange_reason_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.action} for {self.user_id}"

@@ -107,3 +107,8 @@ def get_group_for_history(user: AbstractBaseUser, pk: int) -> ChatGroup:
     if not can_read_history(user, group):
         raise PermissionDenied
     return group
+
+
+def can_manage_staff(user: AbstractBaseUser) -> bool:
+    """The staff list, accounts, roles and the staff import are the DPO's (R14)."""
+    return is_dpo(user)

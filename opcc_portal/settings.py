@@ -452,6 +452,16 @@ for _kind, _days in RETENTION.items():
 # `Authorization: Bearer <token>`. /healthz (liveness, for the load balancer) is always open.
 HEALTH_STATUS_TOKEN = env.str("HEALTH_STATUS_TOKEN", default="")
 
+# --- Staff lifecycle (R14) ---------------------------------------------------------------
+# The SCIM 2.0 endpoint (<SITE_URL>/scim/v2/) through which the office's directory (Entra ID,
+# Okta) creates, updates and closes staff accounts. Off (404) while this is empty; the
+# directory sends `Authorization: Bearer <token>`. Use a long random value (32+ characters).
+SCIM_TOKEN = env.str("SCIM_TOKEN", default="").strip()
+if SCIM_TOKEN and len(SCIM_TOKEN) < 32:
+    raise ImproperlyConfigured("SCIM_TOKEN must be at least 32 characters long (or empty to turn SCIM off).")
+# The largest staff list (CSV) the DPO may import at once.
+STAFF_IMPORT_MAX_BYTES = env_int("STAFF_IMPORT_MAX_BYTES", 1024 * 1024, minimum=1024)
+
 # --- Security -------------------------------------------------------------------------
 HTTPS = SITE_URL.startswith("https://")
 # Sessions end after this many seconds without a request (sliding expiry).
@@ -481,9 +491,10 @@ for _proxy in TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES: {_proxy!r} is not an address or network (e.g. 10.0.0.5 or 10.0.0.0/24)."
         ) from None
-# The largest legitimate request is a logo upload with its form; anything larger is refused
-# with 413 before it is read. Uploads up to that size stay in memory (never a temporary file).
-REQUEST_MAX_BYTES = LOGO_MAX_BYTES + 64 * 1024
+# The largest legitimate request is a logo upload with its form, or a staff list's preview
+# sent back to be imported (the file signed and encoded: up to twice its size); anything
+# larger is refused with 413 before it is read. Uploads up to that size stay in memory (never a temporary file).
+REQUEST_MAX_BYTES = max(LOGO_MAX_BYTES, 2 * STAFF_IMPORT_MAX_BYTES) + 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 SECURE_REFERRER_POLICY = "same-origin"

@@ -112,6 +112,18 @@ MATRIX = {
     "audit:export_sha256":     ((LOGIN, 403, 403, 403, 200, 404), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:foi_pack":          ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:ledger":            ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    # Staff (R14): the DPO's alone; auditors read the record elsewhere and change nothing.
+    "staff:list":              ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),
+    "staff:person":            ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),
+    "staff:deactivate":        ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "staff:reactivate":        ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "staff:roles":             ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "staff:import":            ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    # SCIM answers only the directory's bearer token: a signed-in session, even the DPO's,
+    # gets 401 and nothing else (tests/staff/test_scim.py: no token, a wrong one, none set).
+    "scim:service_provider_config": ((401,) * 6, (401,) * 6),
+    "scim:users":              ((401,) * 6, (401,) * 6),
+    "scim:user":               ((401,) * 6, (401,) * 6),
 }  # fmt: skip
 
 EXCLUDED_NAMESPACES = {"admin"}
@@ -135,8 +147,10 @@ def test_every_url_has_a_row_and_every_row_a_url():
 
 
 @pytest.fixture
-def world(admin_user, member, dpo, auditor, group):
-    """One approved group with a closed cycle, another group with its own admin, a hold, an export."""
+def world(admin_user, member, dpo, auditor, group, settings):
+    """One approved group with a closed cycle, another group with its own admin, a hold, an
+    export, and SCIM turned on."""
+    settings.SCIM_TOKEN = "t" * 40
     other_admin = UserFactory(username="otheradmin")
     other = ChatGroupFactory(name="Other Group", admin=other_admin)
     held = ChatGroupFactory(name="Held Group", admin=UserFactory(username="heldadmin"))
@@ -181,6 +195,10 @@ def world(admin_user, member, dpo, auditor, group):
         "audit:export": {"kind": "register", "fmt": "csv"},
         "audit:export_detail": {"pk": export.pk},
         "audit:export_sha256": {"pk": export.pk},
+        "staff:person": {"pk": member.pk},
+        "staff:deactivate": {"pk": member.pk},
+        "staff:reactivate": {"pk": member.pk},
+        "scim:user": {"pk": member.pk},
     }
     people = {"member": member, "other_admin": other_admin, "admin": admin_user, "dpo": dpo, "auditor": auditor}
     assert other.admin == other_admin

@@ -602,11 +602,13 @@ class CycleLine:
     pending: int = 0
     excused: int = 0
     held: int = 0
+    left: int = 0
 
     @property
     def expected(self) -> int:
-        """Those who had to attest: excused and held people owed nothing."""
-        return self.owed - self.excused - self.held
+        """Those who had to attest: excused and held people, and those who left the
+        organisation before attesting (R14), owed nothing."""
+        return self.owed - self.excused - self.held - self.left
 
     @property
     def complete_percent(self) -> int | None:
@@ -626,9 +628,9 @@ class FoiPack:
 
     @property
     def totals(self) -> dict[str, int]:
-        keys = ("owed", "done", "late", "pending", "excused", "held")
+        keys = ("owed", "done", "late", "pending", "excused", "held", "left")
         totals = {k: sum(getattr(line, k) for line in self.cycles) for k in keys}
-        totals["expected"] = totals["owed"] - totals["excused"] - totals["held"]
+        totals["expected"] = totals["owed"] - totals["excused"] - totals["held"] - totals["left"]
         totals["prompted"] = sum(1 for line in self.cycles if line.cycle.prompted_at)
         totals["held_cycles"] = sum(1 for line in self.cycles if line.cycle.hold_id)
         return totals
@@ -657,6 +659,7 @@ def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
             "n_pending": [S.PENDING],
             "n_excused": [S.EXCUSED],
             "n_held": [S.HELD],
+            "n_left": [S.LEFT],
         }.items()
     }
     cycles = (
@@ -665,7 +668,9 @@ def foi_pack(*, group_id: int, filters: Filters) -> FoiPack:
         .annotate(n_owed=Count("obligations"), **counts)
         .order_by("period_end")
     )
-    pack.cycles = [CycleLine(c, c.n_owed, c.n_done, c.n_late, c.n_pending, c.n_excused, c.n_held) for c in cycles]
+    pack.cycles = [
+        CycleLine(c, c.n_owed, c.n_done, c.n_late, c.n_pending, c.n_excused, c.n_held, c.n_left) for c in cycles
+    ]
     pack.holds = list(
         _overlapping(Hold.objects.filter(group=group), "placed_at", "lifted_at", filters)
         .select_related("placed_by", "lifted_by")

@@ -28,8 +28,14 @@ from __future__ import annotations
 from django.db import connection as default_connection
 from django.db import transaction
 
-STATUSES = ("pending", "attested", "late", "excused", "held")
-COUNT_COLUMNS = ", ".join(f"n_{s}" for s in STATUSES)
+STATUSES = ("pending", "attested", "late", "excused", "held", "left")
+
+
+def _columns(statuses: tuple[str, ...]) -> str:
+    return ", ".join(f"n_{s}" for s in statuses)
+
+
+COUNT_COLUMNS = _columns(STATUSES)
 
 # Each is the name of a trigger and of its PostgreSQL function.
 TRIGGERS = tuple(
@@ -42,10 +48,10 @@ TRIGGERS = tuple(
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-def _pg_apply(deltas: str) -> str:
+def _pg_apply(deltas: str, statuses: tuple[str, ...]) -> str:
     """Lock, then add up `deltas` (rows of cycle_id, status, d) into the count rows."""
-    sums = ", ".join(f"SUM(CASE WHEN status = '{s}' THEN d ELSE 0 END) AS n_{s}" for s in STATUSES)
-    sets = ", ".join(f"n_{s} = c.n_{s} + x.n_{s}" for s in STATUSES)
+    sums = ", ".join(f"SUM(CASE WHEN status = '{s}' THEN d ELSE 0 END) AS n_{s}" for s in statuses)
+    sets = ", ".join(f"n_{s} = c.n_{s} + x.n_{s}" for s in statuses)
     return f"""
     PERFORM 1 FROM attestations_cyclecount
      WHERE cycle_id IN (SELECT cycle_id FROM ({deltas}) AS l)
@@ -61,25 +67,33 @@ _PG_CHANGED = (
     " WHERE n.status <> o.status OR n.cycle_id <> o.cycle_id"
 )
 
-_PG_FUNCTIONS = {
-    "attestations_cyclecount_cycle_insert": f"""
-    INSERT INTO attestations_cyclecount (cycle_id, group_id, period_end, due_at, {COUNT_COLUMNS})
-    SELECT id, group_id, period_end, due_at, 0, 0, 0, 0, 0 FROM new_rows;""",
-    "attestations_cyclecount_cycle_update": """
+
+def _pg_functions(statuses: tuple[str, ...]) -> dict[str, str]:
+    return {
+        "attestations_cyclecount_cycle_insert": f"""
+    INSERT INTO attestations_cyclecount (cycle_id, group_id, period_end, due_at, {_columns(statuses)})
+    SELECT id, group_id, period_end, due_at, {", ".join("0" for _ in statuses)} FROM new_rows;""",
+        "attestations_cyclecount_cycle_update": """
     UPDATE attestations_cyclecount AS c
        SET group_id = n.group_id, period_end = n.period_end, due_at = n.due_at
       FROM new_rows AS n
      WHERE c.cycle_id = n.id
        AND (c.group_id, c.period_end, c.due_at) IS DISTINCT FROM (n.group_id, n.period_end, n.due_at);""",
-    "attestations_cyclecount_cycle_delete": """
+        "attestations_cyclecount_cycle_delete": """
     DELETE FROM attestations_cyclecount WHERE cycle_id IN (SELECT id FROM old_rows);""",
-    "attestations_cyclecount_obligation_insert": _pg_apply("SELECT cycle_id, status, 1 AS d FROM new_rows"),
-    "attestations_cyclecount_obligation_update": _pg_apply(
-        f"SELECT new_cycle AS cycle_id, new_status AS status, 1 AS d FROM ({_PG_CHANGED}) AS ch"
-        f" UNION ALL SELECT old_cycle, old_status, -1 FROM ({_PG_CHANGED}) AS ch"
-    ),
-    "attestations_cyclecount_obligation_delete": _pg_apply("SELECT cycle_id, status, -1 AS d FROM old_rows"),
-}
+        "attestations_cyclecount_obligation_insert": _pg_apply(
+            "SELECT cycle_id, status, 1 AS d FROM new_rows", statuses
+        ),
+        "attestations_cyclecount_obligation_update": _pg_apply(
+            f"SELECT new_cycle AS cycle_id, new_status AS status, 1 AS d FROM ({_PG_CHANGED}) AS ch"
+            f" UNION ALL SELECT old_cycle, old_status, -1 FROM ({_PG_CHANGED}) AS ch",
+            statuses,
+        ),
+        "attestations_cyclecount_obligation_delete": _pg_apply(
+            "SELECT cycle_id, status, -1 AS d FROM old_rows", statuses
+        ),
+    }
+
 
 _PG_EVENTS = {
     # trigger: (table, event, transition tables)
@@ -96,9 +110,9 @@ _PG_EVENTS = {
 }
 
 
-def _pg_install() -> list[str]:
+def _pg_install(statuses: tuple[str, ...]) -> list[str]:
     statements = []
-    for name, body in _PG_FUNCTIONS.items():
+    for name, body in _pg_functions(statuses).items():
         table, event, transitions = _PG_EVENTS[name]
         statements += [
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -120,17 +134,18 @@ def _pg_uninstall() -> list[str]:
 # --- SQLite -------------------------------------------------------------------------------
 
 
-def _sqlite_add(row: str, sign: str) -> str:
-    sets = ", ".join(f"n_{s} = n_{s} {sign} ({row}.status = '{s}')" for s in STATUSES)
+def _sqlite_add(row: str, sign: str, statuses: tuple[str, ...]) -> str:
+    sets = ", ".join(f"n_{s} = n_{s} {sign} ({row}.status = '{s}')" for s in statuses)
     return f"UPDATE attestations_cyclecount SET {sets} WHERE cycle_id = {row}.cycle_id;"
 
 
-def _sqlite_install() -> list[str]:
-    return [
+def _sqlite_install(statuses: tuple[str, ...]) -> list[str]:
+    # Re-created from scratch: `IF NOT EXISTS` would keep a trigger of fewer statuses.
+    return _sqlite_uninstall() + [
         f"""CREATE TRIGGER IF NOT EXISTS attestations_cyclecount_cycle_insert
             AFTER INSERT ON attestations_cycle BEGIN
-              INSERT INTO attestations_cyclecount (cycle_id, group_id, period_end, due_at, {COUNT_COLUMNS})
-              VALUES (NEW.id, NEW.group_id, NEW.period_end, NEW.due_at, 0, 0, 0, 0, 0);
+              INSERT INTO attestations_cyclecount (cycle_id, group_id, period_end, due_at, {_columns(statuses)})
+              VALUES (NEW.id, NEW.group_id, NEW.period_end, NEW.due_at, {", ".join("0" for _ in statuses)});
             END""",
         """CREATE TRIGGER IF NOT EXISTS attestations_cyclecount_cycle_update
             AFTER UPDATE OF group_id, period_end, due_at ON attestations_cycle BEGIN
@@ -144,17 +159,17 @@ def _sqlite_install() -> list[str]:
             END""",
         f"""CREATE TRIGGER IF NOT EXISTS attestations_cyclecount_obligation_insert
             AFTER INSERT ON attestations_obligation BEGIN
-              {_sqlite_add("NEW", "+")}
+              {_sqlite_add("NEW", "+", statuses)}
             END""",
         f"""CREATE TRIGGER IF NOT EXISTS attestations_cyclecount_obligation_update
             AFTER UPDATE OF status, cycle_id ON attestations_obligation
             WHEN OLD.status IS NOT NEW.status OR OLD.cycle_id IS NOT NEW.cycle_id BEGIN
-              {_sqlite_add("OLD", "-")}
-              {_sqlite_add("NEW", "+")}
+              {_sqlite_add("OLD", "-", statuses)}
+              {_sqlite_add("NEW", "+", statuses)}
             END""",
         f"""CREATE TRIGGER IF NOT EXISTS attestations_cyclecount_obligation_delete
             AFTER DELETE ON attestations_obligation BEGIN
-              {_sqlite_add("OLD", "-")}
+              {_sqlite_add("OLD", "-", statuses)}
             END""",
     ]
 
@@ -172,9 +187,9 @@ def _run(connection, statements: list[str]) -> None:
             cursor.execute(sql)
 
 
-def cycle_counts_triggers_install(connection=default_connection) -> None:
+def cycle_counts_triggers_install(connection=default_connection, statuses: tuple[str, ...] = STATUSES) -> None:
     """Create (or re-create) the triggers. Idempotent."""
-    _run(connection, _pg_install() if connection.vendor == "postgresql" else _sqlite_install())
+    _run(connection, _pg_install(statuses) if connection.vendor == "postgresql" else _sqlite_install(statuses))
 
 
 def cycle_counts_triggers_uninstall(connection=default_connection) -> None:
@@ -194,14 +209,18 @@ def cycle_counts_triggers_missing(connection=default_connection) -> list[str]:
     return [name for name in TRIGGERS if name not in present]
 
 
-_COUNTED = ", ".join(f"SUM(CASE WHEN o.status = '{s}' THEN 1 ELSE 0 END)" for s in STATUSES)
-_ACTUAL = f"""
-    SELECT c.id, c.group_id, c.period_end, c.due_at, {_COUNTED}
+def _actual(statuses: tuple[str, ...]) -> str:
+    counted = ", ".join(f"SUM(CASE WHEN o.status = '{s}' THEN 1 ELSE 0 END)" for s in statuses)
+    return f"""
+    SELECT c.id, c.group_id, c.period_end, c.due_at, {counted}
       FROM attestations_cycle AS c LEFT JOIN attestations_obligation AS o ON o.cycle_id = c.id
      GROUP BY c.id, c.group_id, c.period_end, c.due_at"""
 
 
-def cycle_counts_rebuild(connection=default_connection) -> int:
+_ACTUAL = _actual(STATUSES)
+
+
+def cycle_counts_rebuild(connection=default_connection, statuses: tuple[str, ...] = STATUSES) -> int:
     """Recompute every cycle's counts from its obligations, in one transaction. Returns the
     number of cycles. Writers of obligations wait meanwhile (the tables are locked on
     PostgreSQL), so nothing changes half way."""
@@ -212,7 +231,8 @@ def cycle_counts_rebuild(connection=default_connection) -> int:
             )
         cursor.execute("DELETE FROM attestations_cyclecount")
         cursor.execute(
-            f"INSERT INTO attestations_cyclecount (cycle_id, group_id, period_end, due_at, {COUNT_COLUMNS}) {_ACTUAL}"
+            f"INSERT INTO attestations_cyclecount (cycle_id, group_id, period_end, due_at, {_columns(statuses)})"
+            f" {_actual(statuses)}"
         )
         return cursor.rowcount
 

@@ -10,9 +10,10 @@ An obligation falls in exactly one bucket, judged at `now`:
 - outstanding: not attested, deadline still ahead (`pending`, `due_at >= now`);
 - overdue: not attested, deadline passed (`pending`, `due_at < now`: the test `flags_raise`
   uses, so a figure and its flag agree to the second);
-- excused (R7) and held (R9): nothing is owed.
+- excused (R7), held (R9) and left (R14: the person left the organisation while it was
+  open): nothing is owed, and nothing is overdue.
 
-Percentages are of what is *owed*: everything except excused and held.
+Percentages are of what is *owed*: everything except excused, held and left.
 
 Scope: the DPO and auditors see every group; a group admin sees the groups they run as
 admin or deputy. Every selector takes a `Scope` and applies it in SQL.
@@ -52,7 +53,7 @@ WEEK = dt.timedelta(days=7)
 STRIP_CYCLES = 8
 MAX_RANGE_DAYS = 2 * 366
 
-BUCKETS = ("on_time", "late", "outstanding", "overdue", "excused", "held")
+BUCKETS = ("on_time", "late", "outstanding", "overdue", "excused", "held", "left")
 BUCKET_LABELS = {
     "on_time": "Attested on time",
     "late": "Attested late",
@@ -60,6 +61,7 @@ BUCKET_LABELS = {
     "overdue": "Overdue",
     "excused": "Excused",
     "held": "On hold",
+    "left": "Left the organisation",
 }
 
 
@@ -73,11 +75,12 @@ def bucket_q(bucket: str, *, now: dt.datetime, prefix: str = "") -> Q:
         "overdue": {"status": Status.PENDING, "due_at__lt": now},
         "excused": {"status": Status.EXCUSED},
         "held": {"status": Status.HELD},
+        "left": {"status": Status.LEFT},
     }[bucket]
     return Q(**{p + key: value for key, value in conditions.items()})
 
 
-COUNTS = ("n_pending", "n_attested", "n_late", "n_excused", "n_held")  # of `CycleCount`
+COUNTS = ("n_pending", "n_attested", "n_late", "n_excused", "n_held", "n_left")  # of `CycleCount`
 
 
 # --- Value objects -----------------------------------------------------------------------
@@ -97,6 +100,8 @@ class Tally:
     overdue: int = 0
     excused: int = 0
     held: int = 0
+    # Closed because the person left the organisation (R14): neither owed nor done.
+    left: int = 0
 
     @classmethod
     def of_counts(cls, row: dict, *, now: dt.datetime, prefix: str = "") -> Tally:
@@ -111,6 +116,7 @@ class Tally:
             overdue=pending if overdue else 0,
             excused=row[f"{prefix}n_excused"] or 0,
             held=row[f"{prefix}n_held"] or 0,
+            left=row[f"{prefix}n_left"] or 0,
         )
 
     def __iadd__(self, other: Tally) -> Tally:
@@ -123,11 +129,11 @@ class Tally:
 
     @property
     def total(self) -> int:
-        return self.on_time + self.late + self.outstanding + self.overdue + self.excused + self.held
+        return self.on_time + self.late + self.outstanding + self.overdue + self.excused + self.held + self.left
 
     @property
     def owed(self) -> int:
-        return self.total - self.excused - self.held
+        return self.total - self.excused - self.held - self.left
 
     @property
     def done(self) -> int:
@@ -251,7 +257,7 @@ class Headline:
         t = self.latest
         return (
             self.approved, self.proposed, self.suspended, self.retired, self.active_holds, self.members,
-            t.on_time, t.late, t.outstanding, t.overdue, t.excused, t.held,
+            t.on_time, t.late, t.outstanding, t.overdue, t.excused, t.held, t.left,
             self.open_flags, self.open_overdue_flags, self.open_prompt_flags, self.prompts_missed,
         )  # fmt: skip
 
@@ -321,6 +327,7 @@ def _headline_direct(*, scope: Scope, dates: DateRange, now: dt.datetime, member
         late=Sum("n_late"),
         excused=Sum("n_excused"),
         held=Sum("n_held"),
+        left=Sum("n_left"),
         **{bucket: Sum("n_pending", filter=condition) for bucket, condition in pending.items()},
     )
     open_ = Q(resolved_at__isnull=True)
@@ -374,7 +381,13 @@ def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> 
 def _bucket_of(status: str, due_at: dt.datetime, now: dt.datetime) -> str:
     if status == Status.PENDING:
         return "overdue" if due_at < now else "outstanding"
-    return {Status.ATTESTED: "on_time", Status.LATE: "late", Status.EXCUSED: "excused", Status.HELD: "held"}[status]
+    return {
+        Status.ATTESTED: "on_time",
+        Status.LATE: "late",
+        Status.EXCUSED: "excused",
+        Status.HELD: "held",
+        Status.LEFT: "left",
+    }[status]
 
 
 def mark_bucket(obligation: Obligation, *, now: dt.datetime) -> Obligation:

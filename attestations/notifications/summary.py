@@ -57,7 +57,7 @@ class Summary:
 def compliance_summary(*, now: dt.datetime) -> Summary:
     """Compliance of the deadlines in the seven days before `now`, and the seven before that.
 
-    Owed means due (not excused, not held); done means attested, on time or late. Two queries.
+    Owed means due (not excused, held or left); done means attested, on time or late. Two queries.
     """
     week = dt.timedelta(days=7)
     this_week = Q(due_at__gte=now - week, due_at__lt=now)
@@ -65,7 +65,7 @@ def compliance_summary(*, now: dt.datetime) -> Summary:
     done = Q(status__in=Obligation.DONE)
     rows = (
         Obligation.objects.filter(due_at__gte=now - 2 * week, due_at__lt=now)
-        .exclude(status__in=[Status.EXCUSED, Status.HELD])
+        .exclude(status__in=[Status.EXCUSED, Status.HELD, Status.LEFT])
         .values("cycle__group_id", "cycle__group__name")
         .annotate(
             owed=Count("pk", filter=this_week),

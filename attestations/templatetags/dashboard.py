@@ -39,6 +39,7 @@ SHORT_WORDS = {
     "outstanding": "Due",
     "excused": "Excused",
     "held": "Held",
+    "left": "Left",
 }
 
 

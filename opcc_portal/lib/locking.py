@@ -18,6 +18,9 @@ from django.db import connection
 class Lock(enum.IntEnum):
     # The register: the approved-groups cap is counted before a group is approved.
     APPROVED_GROUPS_CAP = 7_001
+    # Roles and accounts (R14): removing the DPO role and closing an account both check that
+    # another active DPO remains.
+    ROLES = 7_002
     # Closing cycles; placing a hold takes it too, so a close never misses a new hold.
     CYCLES_CLOSE = 7_101
     # Raising flags and resolving the settled ones never interleave.

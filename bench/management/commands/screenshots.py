@@ -41,6 +41,10 @@ PAGES = [
     ("member-hold", "sam", "/"),
     ("admin-hold-group", "priya", "/groups/{held}/"),
     ("dpo-hold-record", "dpo", "/clear-downs/holds/{hold}/"),
+    # Staff (R14): the list, the roles page and the import.
+    ("dpo-staff", "dpo", "/staff/"),
+    ("dpo-staff-roles", "dpo", "/staff/roles/"),
+    ("dpo-staff-import", "dpo", "/staff/import/"),
 ]
 
 
