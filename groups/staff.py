@@ -200,6 +200,35 @@ def role_remove(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser, reas
     return _role_change_record(user=user, group=group, action=RoleChange.Action.REMOVED, by=by, reason=reason)
 
 
+def roles_apply_from_provider(*, user: AbstractBaseUser, wanted: dict[str, bool], reason: str) -> tuple[list, list]:
+    """Give and remove the roles the identity provider decides at sign-in (`wanted`: role
+    name -> held), inside the sign-in's transaction, with a role change recorded for each
+    (by nobody: the provider). The last active DPO keeps the role even if the provider's
+    claim drops it, as on the roles page: the portal must always have a DPO. Returns the
+    role names given and removed."""
+    lock(Lock.ROLES)
+    held = set(user.groups.filter(name__in=wanted).values_list("name", flat=True))
+    granted = sorted(role for role, on in wanted.items() if on and role not in held)
+    removed = []
+    for role in sorted(role for role, on in wanted.items() if not on and role in held):
+        if role == permissions.DPO_ROLE:
+            try:
+                _check_not_last_dpo(user)
+            except ValidationError:
+                continue
+        removed.append(role)
+    for names, action, change in (
+        (granted, RoleChange.Action.GRANTED, user.groups.add),
+        (removed, RoleChange.Action.REMOVED, user.groups.remove),
+    ):
+        roles = list(Role.objects.filter(name__in=names))
+        if roles:
+            change(*roles)
+            for group in roles:
+                _role_change_record(user=user, group=group, action=action, by=None, reason=reason)
+    return granted, removed
+
+
 # --- Joiners and movers -----------------------------------------------------------------------
 
 

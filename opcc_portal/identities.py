@@ -14,9 +14,9 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.auth.models import Group as Role
 from django.db import IntegrityError, transaction
 
+from groups import staff
 from groups.models import ExternalIdentity
 
 from .lib.history import save_with_history
@@ -156,13 +156,9 @@ def _roles_apply(*, identity: ExternalIdentity, claims: dict) -> None:
     if wanted is None:
         return
     user = identity.user
-    held = set(user.groups.filter(name__in=wanted).values_list("name", flat=True))
-    granted = sorted(role for role, on in wanted.items() if on and role not in held)
-    removed = sorted(role for role, on in wanted.items() if not on and role in held)
-    if granted:
-        user.groups.add(*Role.objects.filter(name__in=granted))
-    if removed:
-        user.groups.remove(*Role.objects.filter(name__in=removed))
+    granted, removed = staff.roles_apply_from_provider(
+        user=user, wanted=wanted, reason=f"Sign-in: the provider's {settings.OIDC_ROLES_CLAIM} claim"
+    )
     provider_roles = ", ".join(sorted(role for role, on in wanted.items() if on))
     if not (granted or removed) and identity.provider_roles == provider_roles:
         return

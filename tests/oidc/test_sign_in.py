@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from groups import permissions
-from groups.models import ExternalIdentity
+from groups.models import ExternalIdentity, RoleChange
 from opcc_portal import identities
 from opcc_portal.oidc import OIDCBackend
 from tests import factories
@@ -235,7 +235,7 @@ def test_a_closed_account_cannot_sign_in_through_the_provider(sign_in_through_pr
 
 
 def test_the_providers_role_claim_grants_and_then_removes_the_dpo_role(
-    sign_in_through_provider, client, member, oidc, caplog
+    sign_in_through_provider, client, member, dpo, oidc, caplog
 ):
     oidc.person("morgan", email=member.email, email_verified=True, roles=[DPO_VALUE, "something-else"])
     response, _ = sign_in_through_provider("morgan")
@@ -267,6 +267,30 @@ def test_the_providers_role_claim_grants_and_then_removes_the_dpo_role(
     sign_in_through_provider("morgan")
     member = get_user_model().objects.get(pk=member.pk)
     assert not member.groups.exists()
+    # Each change is on the roles' own record too, as a change made on the roles page is.
+    changes = list(RoleChange.objects.filter(user=member).order_by("pk").values_list("role", "action", "by"))
+    assert changes == [
+        ("DPO", "granted", None),
+        ("Auditor", "granted", None),
+        ("DPO", "removed", None),
+        (
+            "Auditor",
+            "removed",
+            None,
+        ),
+    ]
+
+
+def test_the_providers_claim_cannot_remove_the_last_dpo(sign_in_through_provider, client, member, oidc):
+    """The portal always keeps a DPO: the roles page refuses to remove the last one, and so
+    does a sign-in whose claim no longer names them."""
+    oidc.person("morgan", email=member.email, email_verified=True, roles=[DPO_VALUE])
+    sign_in_through_provider("morgan")
+    client.logout()
+    oidc.person("morgan", email=member.email, email_verified=True, roles=[])
+    sign_in_through_provider("morgan")
+    assert permissions.is_dpo(get_user_model().objects.get(pk=member.pk))
+    assert not RoleChange.objects.filter(user=member, action="removed").exists()
 
 
 def test_roles_not_mapped_stay_as_the_portal_set_them(sign_in_through_provider, client, settings, auditor, oidc):
