@@ -1,7 +1,8 @@
 """The outbox: one `SentEmail` row per email, built when it is sent, sent, retried.
 
 Every email of the portal is a row first, written in the transaction that decides it, and
-sent by a task queued only after the commit, one task per row. If the broker is down the
+sent by a task queued only after the commit, one task per row (per batch of rows when
+there are many). If the broker is down the
 row stays pending and a later sweep queues it again (`emails_requeue`), each row at most
 once per EMAIL_REQUEUE_MINUTES (`queued_at`). An email that could not be sent for a reason
 that may pass (the mail server down through every attempt, a recipient with no address
@@ -43,8 +44,10 @@ Kind = SentEmail.Kind
 # At most one row per key is pending or sent (a constraint).
 LIVE = (SentEmail.Status.PENDING, SentEmail.Status.SENT)
 
-# The Celery task that sends one row (`attestations.notifications.tasks.send_email`), by name.
+# The Celery task that sends one row (`attestations.notifications.tasks.send_email`), by name,
+# and the one that sends a batch of rows (`send_emails`), each retried by the first.
 SEND_TASK = "attestations.tasks.send_email"
+SEND_BATCH_TASK = "attestations.tasks.send_emails"
 
 # Why an email was not sent when its recipient has no address: a reason that may pass.
 NO_ADDRESS = "no email address"
@@ -68,13 +71,24 @@ def register(kinds: Iterable[str], builder: Builder) -> None:
 
 
 def _queue(ids: Sequence[int]) -> None:
-    """Queue one send task per email, all through one broker connection. Never raises: a
-    broker outage leaves the rows pending and a later sweep queues them again (`emails_requeue`)."""
+    """Queue the send tasks of these emails, all through one broker connection. Never raises: a
+    broker outage leaves the rows pending and a later sweep queues them again (`emails_requeue`).
+
+    A few emails are one task each, so that the workers send them side by side. From
+    EMAIL_QUEUE_BATCH on (a force-wide deadline: a digest to every admin), they go in tasks of
+    that many ids each (SEND_BATCH_TASK): publishing a message is most of the cost of queuing,
+    and one per email made the sweep after a force-wide boundary spend seconds on it."""
     try:
-        send = current_app.tasks[SEND_TASK]
         with current_app.producer_or_acquire() as producer:
-            for pk in ids:
-                send.apply_async((pk,), producer=producer)
+            if len(ids) < settings.EMAIL_QUEUE_BATCH:
+                send = current_app.tasks[SEND_TASK]
+                for pk in ids:
+                    send.apply_async((pk,), producer=producer)
+                return
+            send_batch = current_app.tasks[SEND_BATCH_TASK]
+            size = settings.EMAIL_QUEUE_BATCH
+            for start in range(0, len(ids), size):
+                send_batch.apply_async((list(ids[start : start + size]),), producer=producer)
     except Exception:
         logger.exception(
             "Could not queue %d email(s); each stays pending and the next sweep will queue it again.", len(ids)

@@ -389,6 +389,8 @@ SUMMARY_THRESHOLD_PERCENT = env_int("SUMMARY_THRESHOLD_PERCENT", 80, minimum=0, 
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 4, minimum=1)
 EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60, minimum=0)
 EMAIL_REQUEUE_MINUTES = env_int("EMAIL_REQUEUE_MINUTES", 15, minimum=1)
+# From this many emails decided at once, they are queued in tasks of this many each.
+EMAIL_QUEUE_BATCH = env_int("EMAIL_QUEUE_BATCH", 50, minimum=2)
 # Holds (R9, issue 20): a member who has not acknowledged a hold notice is reminded once
 # after HOLD_ACK_REMINDER_HOURS and reported to the DPO once after HOLD_ACK_ESCALATE_HOURS;
 # the DPO is asked to review a hold that has stood HOLD_REVIEW_DAYS, once per such period.

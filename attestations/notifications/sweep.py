@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from groups import selectors as group_selectors
@@ -121,6 +121,10 @@ def reminders_queue(*, now: dt.datetime | None = None, queue: bool = True) -> li
 
 # --- Admin digests ----------------------------------------------------------------------
 
+# Who gets a cycle's digest, and what the sweep reads of each of them.
+_DIGEST_TO = ("admin", "deputy")
+_TO = ("id", "is_active", "email")
+
 
 @transaction.atomic
 def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
@@ -132,18 +136,26 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
     """
     now = now or timezone.now()
     lock(Lock.NOTIFY)
+    # The flags' own columns (for their history rows) and the admin's and deputy's id, address
+    # and whether their account is open: no user or group is loaded as a whole.
     flags = list(
         Flag.objects.select_for_update(of=("self",))
         .filter(resolved_at__isnull=True, notified_at__isnull=True)
         .filter(cycle__hold__isnull=True)
         .filter(~Hold.objects.standing_on())
-        .select_related("cycle__group__admin", "cycle__group__deputy")
+        .annotate(**{f"{role}_{column}": F(f"cycle__group__{role}__{column}") for role in _DIGEST_TO for column in _TO})
         .order_by("pk")
     )
     # Only flags someone can be told about are claimed: a group whose admin and deputy are
     # disabled or have no address keeps its flags unreported, and the DPO's escalation says so.
     recipients = {
-        flag.cycle_id: [p for p in (flag.cycle.group.admin, flag.cycle.group.deputy) if p and p.is_active and p.email]
+        flag.cycle_id: [
+            (pk, email)
+            for role in _DIGEST_TO
+            if (pk := getattr(flag, f"{role}_id"))
+            and getattr(flag, f"{role}_is_active")
+            and (email := getattr(flag, f"{role}_email"))
+        ]
         for flag in flags
     }
     flags = [flag for flag in flags if recipients[flag.cycle_id]]
@@ -159,19 +171,18 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         by_cycle.setdefault(flag.cycle_id, []).append(flag)
     rows, flags_of = [], {}
     for cycle_id, batch in by_cycle.items():
-        group = batch[0].cycle.group
         first = batch[0].pk
-        for person in recipients[cycle_id]:
-            key = f"admin-digest:c{cycle_id}:f{first}:u{person.pk}"
+        for person_id, address in recipients[cycle_id]:
+            key = f"admin-digest:c{cycle_id}:f{first}:u{person_id}"
             flags_of[key] = [f.pk for f in batch]
             rows.append(
                 SentEmail(
                     key=key,
                     kind=Kind.ADMIN_DIGEST,
-                    user=person,
-                    to_address=person.email,
+                    user_id=person_id,
+                    to_address=address,
                     cycle_id=cycle_id,
-                    group=group,
+                    group_id=batch[0].group_id,
                     created_at=now,
                 )
             )

@@ -8,12 +8,16 @@ and beat's schedule is unchanged.
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from .. import outbox, services
 from . import holds
 from . import sweep as sweeps
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="attestations.tasks.sweep")
@@ -54,3 +58,21 @@ def send_email(self, sent_email_id: int) -> str | None:
     if outcome.retry:
         raise self.retry(exc=outcome.error, countdown=_backoff(self.request.retries))
     return outcome.status
+
+
+@shared_task(name=outbox.SEND_BATCH_TASK)
+def send_emails(sent_email_ids: list[int]) -> int:
+    """Send a batch of recorded emails, one after another (the outbox queues a large number of
+    emails this way). One that fails for a reason that may pass is handed to `send_email`,
+    which retries it with the same backoff as any other. Returns how many were sent."""
+    sent = 0
+    for pk in sent_email_ids:
+        outcome = outbox.sentemail_send(sent_email_id=pk)
+        sent += outcome.status == "sent"
+        if outcome.retry:
+            try:
+                send_email.apply_async((pk,), countdown=_backoff(0))
+            except Exception:
+                # The row stays pending: the sweep queues it again (`emails_requeue`).
+                logger.exception("Could not queue the retry of email %s.", pk, extra={"email_id": pk})
+    return sent
