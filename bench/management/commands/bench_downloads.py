@@ -19,6 +19,7 @@ import http.client
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,9 @@ class _gunicorn:
         self.args = ["--worker-class", worker_class, *(["--threads", "4"] if worker_class == "gthread" else [])]
 
     def __enter__(self) -> psutil.Process:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise CommandError(f"Something already listens on 127.0.0.1:{self.port}: choose another --port.")
         env = {**os.environ, "LOG_LEVEL": "WARNING", "SECRET_KEY": settings.SECRET_KEY}
         self.process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
             [sys.executable, "-m", "gunicorn", "opcc_portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
@@ -139,6 +143,8 @@ class _gunicorn:
                 if conn.getresponse().status == 200:
                     return psutil.Process(self.process.pid)
             except OSError:
+                if self.process.poll() is not None:
+                    raise CommandError("gunicorn stopped as it started") from None
                 time.sleep(0.3)
         raise CommandError("gunicorn did not start")
 
