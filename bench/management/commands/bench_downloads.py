@@ -18,10 +18,6 @@ from __future__ import annotations
 import http.client
 import itertools
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -29,8 +25,7 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from openpyxl import load_workbook
@@ -38,6 +33,7 @@ from openpyxl import load_workbook
 from attestations.audit import exports
 from attestations.audit import history as audit
 from attestations.models import ExportLog
+from bench.serve import Gunicorn, signed_in_cookie
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -59,7 +55,7 @@ class Command(BaseCommand):
         auditor = get_user_model().objects.filter(groups__name="Auditor", is_active=True).order_by("pk").first()
         if auditor is None:
             raise CommandError("No auditor: run `manage.py seed_scale` on this database first.")
-        cookie = self._session(auditor)
+        cookie = signed_in_cookie(auditor)
         w = self.stdout.write
         w(f"gunicorn on 127.0.0.1:{port}, default timeout (30 s), load average {os.getloadavg()[0]:.1f}")
         w(f"  {'export':<24} {'first byte':>10} {'total':>8} {'size':>10} {'rows':>9}  worker peak RSS")
@@ -69,16 +65,8 @@ class Command(BaseCommand):
         self._csv_against_copy(port, cookie, worker_class)
         w(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
-    def _session(self, user) -> str:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "opcc_portal.accounts.PasswordBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
-
     def _one(self, kind: str, fmt: str, port: int, cookie: str, worker_class: str) -> dict:
-        with _gunicorn(port, worker_class) as master, tempfile.TemporaryFile() as body:
+        with Gunicorn(port, worker_class) as master, tempfile.TemporaryFile() as body:
             result = _download(port, f"/audit/exports/{kind}.{fmt}", cookie, body, master)
             if result["log"] is None:
                 raise CommandError(f"{kind}.{fmt}: HTTP {result['status']}, no export log")
@@ -105,7 +93,7 @@ class Command(BaseCommand):
             for block in copy:
                 size += len(block)
         copy_seconds = time.perf_counter() - started
-        with _gunicorn(port, worker_class) as master, tempfile.TemporaryFile() as body:
+        with Gunicorn(port, worker_class) as master, tempfile.TemporaryFile() as body:
             result = _download(port, "/audit/exports/obligations.csv", cookie, body, master)
         rows = ExportLog.objects.get(pk=result["log"]).rows
         copy_rate, portal_rate = rows / copy_seconds, rows / result["total"]
@@ -114,43 +102,6 @@ class Command(BaseCommand):
             f"portal through gunicorn {result['total']:.1f} s ({portal_rate:,.0f} rows/s): "
             f"ratio {portal_rate / copy_rate:.2f} (target >= 0.50)"
         )
-
-
-class _gunicorn:
-    """gunicorn serving the portal on loopback with this process's settings, for one download."""
-
-    def __init__(self, port: int, worker_class: str):
-        self.port = port
-        self.args = ["--worker-class", worker_class, *(["--threads", "4"] if worker_class == "gthread" else [])]
-
-    def __enter__(self) -> psutil.Process:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                raise CommandError(f"Something already listens on 127.0.0.1:{self.port}: choose another --port.")
-        env = {**os.environ, "LOG_LEVEL": "WARNING", "SECRET_KEY": settings.SECRET_KEY}
-        self.process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-            [sys.executable, "-m", "gunicorn", "opcc_portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "1", "--log-level", "warning", *self.args],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return psutil.Process(self.process.pid)
-            except OSError:
-                if self.process.poll() is not None:
-                    raise CommandError("gunicorn stopped as it started") from None
-                time.sleep(0.3)
-        raise CommandError("gunicorn did not start")
-
-    def __exit__(self, *exc) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
 
 
 def _download(port: int, path: str, cookie: str, sink, master: psutil.Process) -> dict:
