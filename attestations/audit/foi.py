@@ -53,6 +53,15 @@ STANDINGS = {
     JOINED_AFTER: "Joined after these dates: never had them",
 }
 ORDER = list(STANDINGS)
+# A week's status as the table says it (the model's labels are for the member's own pages).
+WEEK_WORDS = {
+    S.PENDING: "owed",
+    S.ATTESTED: "done",
+    S.LATE: "done late",
+    S.EXCUSED: "excused",
+    S.HELD: "on hold",
+    S.LEFT: "closed (left the office)",
+}
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,7 @@ class MemberLine:
     @property
     def weeks_text(self) -> str:
         """The range's weeks for this person by status, with a deadline still to come."""
-        parts = [f"{S(status).label.lower()} {n}" for status, n in sorted(self.weeks.items()) if n]
+        parts = [f"{WEEK_WORDS[status]} {n}" for status, n in sorted(self.weeks.items()) if n]
         if self.next_due:
             parts.append(f"next deadline {self.next_due.astimezone(periods.LONDON):%-d %b %Y %H:%M}")
         return "; ".join(parts) or "none owed"

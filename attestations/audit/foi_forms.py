@@ -114,8 +114,9 @@ def exist_context(request) -> dict:
     return {
         "exist": answer,
         "exist_form": form,
+        # Its own ids: the hold's form on the same page has a "reference" too.
         "record_form": RequestRecordForm(
-            initial={**initial, "received": today, "received_by": display_name(request.user)}
+            initial={**initial, "received": today, "received_by": display_name(request.user)}, auto_id="record_%s"
         ),
         "hold_form": RequestHoldForm(
             initial={"group": group.pk, "start": start, "end": end, "reason": default_hold_reason(start, end)}

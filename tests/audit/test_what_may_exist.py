@@ -161,7 +161,7 @@ def test_days_of_a_week_not_yet_closed_or_due_are_owed_by_nobody_yet(world):
     answer = foi.what_may_exist(group_id=group.pk, start=dt.date(2026, 11, 14), end=dt.date(2026, 11, 19))
     penny = next(line for line in answer.lines if line.user.username == "penny")
     assert answer.open_after is None
-    assert penny.weeks_text == "due 1; next deadline 22 Nov 2026 11:00"
+    assert penny.weeks_text == "owed 1; next deadline 22 Nov 2026 11:00"
 
 
 def test_a_standing_hold_and_its_notices_are_shown(world):
