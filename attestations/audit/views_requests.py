@@ -116,7 +116,8 @@ def _dpo_only(request) -> None:
 @audit_view
 def subject_access_search(request):
     _dpo_only(request)
-    text = request.GET.get("q", "").strip()[:100]
+    # A NUL cannot be in a name, and PostgreSQL refuses it in a query: it is dropped.
+    text = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     people = list(subject_access.people_matching(text)) if text else []
     return render(
         request,
