@@ -112,6 +112,15 @@ MATRIX = {
     "audit:export_sha256":     ((LOGIN, 403, 403, 403, 200, 404), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:foi_pack":          ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:ledger":            ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    # FOI "what may still exist": its printable record (here without a request: the form's
+    # errors) and CSV (400 without one) for the DPO and auditors; the hold placed from it is
+    # the DPO's alone (an empty POST: the form's errors).
+    "audit:foi_exist_record":  ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:foi_exist_csv":     ((LOGIN, 403, 403, 403, 400, 400), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:foi_hold":          ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 200, 403)),
+    # Subject access (UK GDPR Art. 15): the DPO's alone; auditors export the record by kind.
+    "audit:subject_access":    ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 403, 403)),
+    "audit:subject_access_file": ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 403, 403)),
     # Staff (R14): the DPO's alone; auditors read the record elsewhere and change nothing.
     "staff:list":              ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),
     "staff:person":            ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),
@@ -195,6 +204,7 @@ def world(admin_user, member, dpo, auditor, group, settings):
         "audit:export": {"kind": "register", "fmt": "csv"},
         "audit:export_detail": {"pk": export.pk},
         "audit:export_sha256": {"pk": export.pk},
+        "audit:subject_access_file": {"pk": member.pk},
         "staff:person": {"pk": member.pk},
         "staff:deactivate": {"pk": member.pk},
         "staff:reactivate": {"pk": member.pk},

@@ -65,7 +65,13 @@ AUDIT = {
     "audit:export_log": ("page",),
     "audit:foi_pack": ("group", *DATES),
     "audit:ledger": ("verify",),
+    "audit:foi_exist_record": ("group", *DATES, "reference", "received", "received_by"),
+    "audit:foi_exist_csv": ("group", *DATES, "reference", "received", "received_by"),
+    "audit:subject_access": ("q",),
 }
+# A whole request to answer: each parameter's hostile value is tried in place of its own.
+FOI_REQUEST = {"from": "2026-11-02", "to": "2026-11-08", "reference": "FOI-1", "received": "2026-11-09",
+               "received_by": "Dana Price"}  # fmt: skip
 EXPORT_PARAMS = ("group", *DATES)
 # Every export reads its filters through one form: each kind gets every value of the dates
 # (each kind filters on its own columns) and the shorter list for the group.
@@ -89,6 +95,8 @@ def _queries(name: str, record) -> tuple[str, list[dict]]:
     params = {**DASHBOARD, **AUDIT}[name]
     # The FOI pack is built only for a group: the other values are tried with one chosen.
     base = {"group": str(record.group.pk)} if name == "audit:foi_pack" else {}
+    if name.startswith("audit:foi_exist"):
+        base = {"group": str(record.group.pk), **FOI_REQUEST}
     queries = [{**base, p: v} for p in params for v in HOSTILE]
     if "from" in params:
         queries += [{**base, **pair} for pair in DATE_PAIRS]

@@ -28,7 +28,7 @@ from opcc_portal.forms import DayField, bad_filters_response
 
 from .. import ledger, periods, selectors
 from ..models import ExportLog
-from . import exports
+from . import exports, foi_forms
 from . import history as audit
 
 PAGE_SIZE = 50
@@ -162,7 +162,7 @@ def export_index(request):
 @audit_view
 def export(request, kind: str, fmt: str):
     spec = audit.EXPORTS.get(kind)
-    if spec is None or fmt not in ExportLog.Format.values:
+    if spec is None or fmt not in (ExportLog.Format.CSV, ExportLog.Format.XLSX):
         raise Http404("No such export.")
     form = RangeForm(request.GET or None)
     if request.GET and not form.is_valid():
@@ -242,6 +242,7 @@ def foi_pack(request):
     filters = form.filters()
     if form.is_valid() and filters.group_id:
         pack = audit.foi_pack(group_id=filters.group_id, filters=filters)
+    # What may still exist of those days, and the hold and record made from it (foi.py).
     return render(
         request,
         "audit/foi_pack.html",
@@ -251,6 +252,8 @@ def foi_pack(request):
             "generated_at": timezone.now(),
             "grace_hours": settings.CLEAR_DOWN_GRACE_HOURS,
             "section": "foi",
+            # What may still exist of those days, and the hold and record made from it (foi.py).
+            **(foi_forms.exist_context(request) if pack else {}),
         },
     )
 

@@ -5,16 +5,19 @@ Needs a running portal with the demo data (`make screenshots` starts one) and Ch
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from attestations.links import obligation_link_token
 from attestations.management.commands.seed_demo import DEMO_PASSWORD
 from attestations.models import Hold, Obligation
+from attestations.periods import LONDON
 from groups.models import ChatGroup
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -45,6 +48,9 @@ PAGES = [
     ("dpo-staff", "dpo", "/staff/"),
     ("dpo-staff-roles", "dpo", "/staff/roles/"),
     ("dpo-staff-import", "dpo", "/staff/import/"),
+    # Issue 18: an FOI request's "what may still exist" on the FOI pack, and subject access.
+    ("dpo-foi-exist", "dpo", "/audit/foi/?group={group}&from={fortnight_ago}&to={yesterday}#what-may-exist"),
+    ("dpo-subject-access", "dpo", "/audit/subject-access/?q=member"),
 ]
 
 
@@ -64,7 +70,10 @@ class Command(BaseCommand):
         mine = Obligation.objects.filter(user__username="member").order_by("-due_at", "pk")
         owed = mine.filter(status=Obligation.Status.PENDING, cycle__hold__isnull=True).first()
         done = mine.filter(status__in=Obligation.DONE).first()
+        today = timezone.now().astimezone(LONDON).date()
         ids = {
+            "fortnight_ago": today - dt.timedelta(days=14),
+            "yesterday": today - dt.timedelta(days=1),
             "group": group.pk if group else 0,
             "hold": hold.pk if hold else 0,
             "held": hold.group_id if hold else 0,
