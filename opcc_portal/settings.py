@@ -277,8 +277,18 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Where uploaded logos are kept: `local` (a folder under MEDIA_ROOT: one host, `make run`) or
+# `database` (a table, groups.storage: every web host sees every logo, and the database's
+# backup holds them). Logos are at most LOGO_MAX_BYTES (≤ 1 MB) either way.
+FILE_STORAGE = env.str("FILE_STORAGE", default="local").strip().lower()
+FILE_STORAGE_BACKENDS = {
+    "local": "django.core.files.storage.FileSystemStorage",
+    "database": "groups.storage.DatabaseStorage",
+}
+if FILE_STORAGE not in FILE_STORAGE_BACKENDS:
+    raise ImproperlyConfigured(f"FILE_STORAGE must be local or database, not {FILE_STORAGE!r}.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": FILE_STORAGE_BACKENDS[FILE_STORAGE]},
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_STORAGE",
@@ -333,8 +343,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often the sweep and the worker's heartbeat run; /healthz/status calls each stale after
 # two of its intervals. The sweep's minutes must divide an hour (a crontab step).
-SWEEP_MINUTES = 15
+SWEEP_MINUTES = env_int("SWEEP_MINUTES", 15, minimum=1, maximum=60)
 HEARTBEAT_MINUTES = 5
+if 60 % SWEEP_MINUTES:
+    raise ImproperlyConfigured(
+        f"SWEEP_MINUTES must divide an hour (1, 2, 3, 5, 10, 15, 20, 30, 60), not {SWEEP_MINUTES}."
+    )
 # Every periodic job lives here, with when it runs and why. Run ONE beat process only:
 # the tasks are safe to run twice, but one beat keeps the emails on time and the logs clean.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -397,7 +411,8 @@ HOLD_ACK_REMINDER_HOURS = env_int("HOLD_ACK_REMINDER_HOURS", 24, minimum=1)
 HOLD_ACK_ESCALATE_HOURS = env_int("HOLD_ACK_ESCALATE_HOURS", 48, minimum=1)
 HOLD_REVIEW_DAYS = env_int("HOLD_REVIEW_DAYS", 90, minimum=1)
 HOLD_ACK_LINK_MAX_AGE_DAYS = env_int("HOLD_ACK_LINK_MAX_AGE_DAYS", 30, minimum=1)
-LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1)
+# A logo stored in the database is one row: at most 1 MB (FILE_STORAGE=database).
+LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1, maximum=1024 * 1024)
 LOGO_MAX_PIXELS = env_int("LOGO_MAX_PIXELS", 2000, minimum=1)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")
 
