@@ -119,6 +119,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: gives the request its id and logs one line for it, whatever answers.
     "opcc_portal.observability.request_log",
+    # Counts every request and its latency for /metrics (by view name, never by path).
+    "opcc_portal.metrics.request_metrics",
     # Then: refuses an oversized body before anything reads it.
     "opcc_portal.security.request_size_limit",
     "django.middleware.security.SecurityMiddleware",
@@ -466,6 +468,11 @@ for _kind, _days in RETENTION.items():
 # when the portal is reachable from outside the office network; monitoring then sends
 # `Authorization: Bearer <token>`. /healthz (liveness, for the load balancer) is always open.
 HEALTH_STATUS_TOKEN = env.str("HEALTH_STATUS_TOKEN", default="")
+# /metrics, for a Prometheus scraper: off (404) while this is empty; when set, the scraper
+# sends `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: …}`).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters: it guards the metrics from guessing.")
 
 # --- Staff lifecycle (R14) ---------------------------------------------------------------
 # The SCIM 2.0 endpoint (<SITE_URL>/scim/v2/) through which the office's directory (Entra ID,
