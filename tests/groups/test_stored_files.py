@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.templatetags.static import static
 from PIL import Image
@@ -120,3 +121,24 @@ def test_a_logo_that_grows_past_the_limit_as_png_is_refused(settings):
     with pytest.raises(ValidationError) as refused:
         logo_clean(SimpleUploadedFile("noise.jpg", out.getvalue(), content_type="image/jpeg"))
     assert refused.value.code == "logo_too_big" and "once converted to PNG" in refused.value.messages[0]
+
+
+def test_logos_on_disk_are_copied_into_the_database_once(settings, tmp_path, member, client):
+    settings.MEDIA_ROOT = tmp_path
+    kept = services.chatgroup_propose(name="Ops", purpose="x", by=member, logo=png("navy"))
+    lost = services.chatgroup_propose(name="Comms", purpose="x", by=member, logo=png("red"))
+    (tmp_path / lost.logo.name).unlink()
+    with pytest.raises(CommandError, match=f"group {lost.pk}"):
+        call_command("logos_to_database", stdout=io.StringIO())
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("logos_to_database", stdout=out)  # again: nothing copied twice
+    assert "0 logo(s) copied, 1 already in the database, 1 missing." in out.getvalue()
+    assert list(StoredFile.objects.values_list("name", flat=True)) == [kept.logo.name]
+
+    settings.STORAGES = {**settings.STORAGES, "default": DATABASE}
+    (tmp_path / kept.logo.name).unlink()  # served from the database now, not the folder
+    client.force_login(member)
+    response = client.get(ChatGroup.objects.get(pk=kept.pk).logo_url)
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(b"".join(response.streaming_content))).getpixel((5, 5))[:3] == (0, 0, 128)
