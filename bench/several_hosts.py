@@ -312,7 +312,8 @@ def main() -> int:
         processes.stop("beat-2")
         processes.stop("host-a")
         processes.start(
-            "host-a", [*gunicorn, "--bind", f"127.0.0.1:{port_a}", "--worker-class", "sync", "--workers", "3"]
+            "host-a",
+            [*gunicorn, "--bind", f"127.0.0.1:{port_a}", "--worker-class", "sync", "--workers", "3", "--threads", "1"],
         )
         wait_until_up(f"{host_a}/healthz")
         report["sync"] = measure_downloads(host_a, args.downloads, seconds=10)
