@@ -51,6 +51,12 @@ def test_it_fails_loudly_on_a_malformed_setting():
         ("LOGO_MAX_BYTES", "-1", "LOGO_MAX_BYTES must be between 1 and 1048576, not -1."),
         ("LOGO_MAX_BYTES", "1048577", "LOGO_MAX_BYTES must be between 1 and 1048576, not 1048577."),
         ("FILE_STORAGE", "s3", "FILE_STORAGE must be local or database, not 's3'."),
+        ("SWEEP_MINUTES", "7", "SWEEP_MINUTES must divide an hour (1, 2, 3, 5, 10, 15, 20, 30, 60), not 7."),
+        (
+            "METRICS_TOKEN",
+            "short",
+            "METRICS_TOKEN must be at least 32 characters: it guards the metrics from guessing.",
+        ),
     ],
 )
 def test_it_refuses_to_start_with_a_policy_number_out_of_range(variable, value, message):
