@@ -4,15 +4,27 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv lint format bench clean screenshots mutation
+.PHONY: run test venv lock lint format bench clean screenshots mutation
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Installs exactly the locked versions, each file checked against its hash (requirements-dev.lock,
+# made by `make lock` from the ranges in requirements-dev.txt and requirements.txt).
+$(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Upgrade the locked versions to the newest within requirements*.txt's ranges, with the hash of
+# every file of each release: requirements.lock (what the portal runs on: the Dockerfile) and
+# requirements-dev.lock (the same versions plus the tools and tests: make venv, CI). Review the
+# diff, run `make test`, commit both. A new package: add it with a range to requirements*.txt first.
+lock: venv
+	$(BIN)/python -m uv pip compile --quiet --upgrade --generate-hashes --universal --python-version 3.11 \
+	  --custom-compile-command "make lock" requirements.txt -o requirements.lock
+	$(BIN)/python -m uv pip compile --quiet --upgrade --generate-hashes --universal --python-version 3.11 \
+	  --custom-compile-command "make lock" --constraint requirements.lock requirements-dev.txt -o requirements-dev.lock
 
 # Web + Celery worker + Celery beat on the embedded defaults (SQLite, filesystem broker,
 # emails written to var/mail/). Ctrl-C stops all three.

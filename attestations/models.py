@@ -503,6 +503,27 @@ class Heartbeat(models.Model):
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M}"
 
 
+class BeatTick(models.Model):
+    """One run of a beat-scheduled task per slot of its schedule (a 15-minute sweep slot).
+
+    Beat must run once, but two started by mistake (two hosts, a restart that left the old
+    one running) each send every task. The first run in a slot inserts its row and does the
+    work; any other finds the row (the unique constraint) and does nothing, so each tick has
+    one effect however many beats sent it. `ran_at - slot` is how late the run started (the
+    beat lag the metrics report).
+    """
+
+    task = models.CharField(max_length=60)
+    slot = models.DateTimeField()
+    ran_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "slot"], name="beattick_one_per_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.task} for {self.slot:%Y-%m-%d %H:%M}"
+
+
 class LedgerEntry(models.Model):
     """One link of the tamper-evident chain of attestations (issue 6).
 

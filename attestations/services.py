@@ -33,7 +33,7 @@ from opcc_portal.lib.text import display_name
 
 from . import outbox, periods
 from .ledger import ledger_append
-from .models import Cycle, Flag, Heartbeat, Hold, Obligation, SentEmail
+from .models import BeatTick, Cycle, Flag, Heartbeat, Hold, Obligation, SentEmail
 
 logger = logging.getLogger(__name__)
 
@@ -628,3 +628,34 @@ def heartbeat_record(*, name: str, now: dt.datetime | None = None) -> None:
     Heartbeat.objects.bulk_create(
         [Heartbeat(name=name, seen_at=now)], update_conflicts=True, unique_fields=["name"], update_fields=["seen_at"]
     )
+
+
+# --- One effect per beat tick (several hosts) -------------------------------------------------
+
+BEAT_TICKS_KEPT = dt.timedelta(days=7)
+
+
+def beat_tick_slot(*, now: dt.datetime, every_minutes: int) -> dt.datetime:
+    """The start of the schedule slot `now` falls in: `every_minutes` divides an hour, so the
+    slots are the same on the UK clock as in UTC."""
+    return now.replace(second=0, microsecond=0) - dt.timedelta(minutes=now.minute % every_minutes)
+
+
+def beat_tick_claim(*, task: str, every_minutes: int, now: dt.datetime | None = None) -> bool:
+    """Claim this slot's run of a beat-scheduled task: True for the first run in the slot,
+    False for every other (a second beat's copy, a redelivered message).
+
+    One INSERT against a unique constraint: two workers running the same tick at once cannot
+    both win, whatever the database. A run that loses does nothing; a run that was cut short
+    is made good by the next slot's run, as every scheduled task catches up.
+    """
+    now = now or timezone.now()
+    slot = beat_tick_slot(now=now, every_minutes=every_minutes)
+    try:
+        with transaction.atomic():
+            BeatTick.objects.create(task=task, slot=slot, ran_at=now)
+    except IntegrityError:
+        logger.info("%s for %s already ran (a second beat?); skipped", task, slot.isoformat())
+        return False
+    BeatTick.objects.filter(task=task, slot__lt=now - BEAT_TICKS_KEPT).delete()
+    return True

@@ -263,3 +263,23 @@ class RoleChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} {self.action} for {self.user_id}"
+
+
+class StoredFile(models.Model):
+    """An uploaded file kept in the database (`FILE_STORAGE=database`, `groups.storage`), so
+    every web host serves the same logo without a shared disk. The bytes travel with the
+    row: a change that stores a logo and then rolls back leaves no file behind, and a
+    database backup holds the logos too."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size__lte=1024 * 1024), name="storedfile_at_most_1_mb"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -107,4 +107,12 @@ def logo_clean(upload) -> ContentFile:
         Image.DecompressionBombWarning,
     ) as exc:
         raise not_an_image from exc
+    if out.tell() > max_bytes:
+        # Re-encoding a photograph as PNG can make it bigger than the upload was; what is
+        # stored (a row when FILE_STORAGE=database) keeps to the same limit.
+        raise ValidationError(
+            f"The logo is {_kilobytes(out.tell(), round_up=True)} once converted to PNG; the limit is "
+            f"{_kilobytes(max_bytes, round_up=False)}. Use a simpler or smaller image.",
+            code="logo_too_big",
+        )
     return ContentFile(out.getvalue(), name="logo.png")

@@ -119,6 +119,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: gives the request its id and logs one line for it, whatever answers.
     "opcc_portal.observability.request_log",
+    # Counts every request and its latency for /metrics (by view name, never by path).
+    "opcc_portal.metrics.request_metrics",
     # Then: refuses an oversized body before anything reads it.
     "opcc_portal.security.request_size_limit",
     "django.middleware.security.SecurityMiddleware",
@@ -277,8 +279,18 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Where uploaded logos are kept: `local` (a folder under MEDIA_ROOT: one host, `make run`) or
+# `database` (a table, groups.storage: every web host sees every logo, and the database's
+# backup holds them). Logos are at most LOGO_MAX_BYTES (≤ 1 MB) either way.
+FILE_STORAGE = env.str("FILE_STORAGE", default="local").strip().lower()
+FILE_STORAGE_BACKENDS = {
+    "local": "django.core.files.storage.FileSystemStorage",
+    "database": "groups.storage.DatabaseStorage",
+}
+if FILE_STORAGE not in FILE_STORAGE_BACKENDS:
+    raise ImproperlyConfigured(f"FILE_STORAGE must be local or database, not {FILE_STORAGE!r}.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": FILE_STORAGE_BACKENDS[FILE_STORAGE]},
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_STORAGE",
@@ -333,8 +345,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often the sweep and the worker's heartbeat run; /healthz/status calls each stale after
 # two of its intervals. The sweep's minutes must divide an hour (a crontab step).
-SWEEP_MINUTES = 15
+SWEEP_MINUTES = env_int("SWEEP_MINUTES", 15, minimum=1, maximum=60)
 HEARTBEAT_MINUTES = 5
+if 60 % SWEEP_MINUTES:
+    raise ImproperlyConfigured(
+        f"SWEEP_MINUTES must divide an hour (1, 2, 3, 5, 10, 15, 20, 30, 60), not {SWEEP_MINUTES}."
+    )
 # Every periodic job lives here, with when it runs and why. Run ONE beat process only:
 # the tasks are safe to run twice, but one beat keeps the emails on time and the logs clean.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -399,7 +415,8 @@ HOLD_ACK_REMINDER_HOURS = env_int("HOLD_ACK_REMINDER_HOURS", 24, minimum=1)
 HOLD_ACK_ESCALATE_HOURS = env_int("HOLD_ACK_ESCALATE_HOURS", 48, minimum=1)
 HOLD_REVIEW_DAYS = env_int("HOLD_REVIEW_DAYS", 90, minimum=1)
 HOLD_ACK_LINK_MAX_AGE_DAYS = env_int("HOLD_ACK_LINK_MAX_AGE_DAYS", 30, minimum=1)
-LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1)
+# A logo stored in the database is one row: at most 1 MB (FILE_STORAGE=database).
+LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1, maximum=1024 * 1024)
 LOGO_MAX_PIXELS = env_int("LOGO_MAX_PIXELS", 2000, minimum=1)
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="Office of the Police and Crime Commissioner")
 
@@ -453,6 +470,11 @@ for _kind, _days in RETENTION.items():
 # when the portal is reachable from outside the office network; monitoring then sends
 # `Authorization: Bearer <token>`. /healthz (liveness, for the load balancer) is always open.
 HEALTH_STATUS_TOKEN = env.str("HEALTH_STATUS_TOKEN", default="")
+# /metrics, for a Prometheus scraper: off (404) while this is empty; when set, the scraper
+# sends `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: …}`).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters: it guards the metrics from guessing.")
 
 # --- Staff lifecycle (R14) ---------------------------------------------------------------
 # The SCIM 2.0 endpoint (<SITE_URL>/scim/v2/) through which the office's directory (Entra ID,

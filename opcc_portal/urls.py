@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import accounts, legal, oidc, views
+from . import accounts, legal, metrics, oidc, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/status", views.healthz_status, name="healthz_status"),
+    # For a Prometheus scraper; 404 unless METRICS_TOKEN is set.
+    path("metrics", metrics.metrics, name="metrics"),
     # The legal pages: readable signed out, linked from every page's footer.
     path("privacy/", legal.privacy, name="privacy"),
     path("accessibility/", legal.accessibility, name="accessibility"),

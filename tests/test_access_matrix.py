@@ -46,6 +46,9 @@ MATRIX = {
     "healthz":                 ((200,) * 6, (405,) * 6),
     # Open to monitoring (no token set); 503 here because no worker or beat ran in this test.
     "healthz_status":          ((503,) * 6, (405,) * 6),
+    # Off while METRICS_TOKEN is unset (as here); a session is never the token
+    # (tests/test_metrics.py: no token, a wrong one, the right one).
+    "metrics":                 ((404,) * 6, (405,) * 6),
     # The legal pages: for everyone, signed in or not (staff read them before signing in).
     "privacy":                 ((200,) * 6, (405,) * 6),
     "accessibility":           ((200,) * 6, (405,) * 6),

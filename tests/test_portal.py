@@ -48,7 +48,15 @@ def test_it_fails_loudly_on_a_malformed_setting():
         ("REMINDER_LEAD_HOURS", "-24", "REMINDER_LEAD_HOURS must be at least 0, not -24."),
         ("EMAIL_MAX_ATTEMPTS", "0", "EMAIL_MAX_ATTEMPTS must be at least 1, not 0."),
         ("SUMMARY_THRESHOLD_PERCENT", "101", "SUMMARY_THRESHOLD_PERCENT must be between 0 and 100, not 101."),
-        ("LOGO_MAX_BYTES", "-1", "LOGO_MAX_BYTES must be at least 1, not -1."),
+        ("LOGO_MAX_BYTES", "-1", "LOGO_MAX_BYTES must be between 1 and 1048576, not -1."),
+        ("LOGO_MAX_BYTES", "1048577", "LOGO_MAX_BYTES must be between 1 and 1048576, not 1048577."),
+        ("FILE_STORAGE", "s3", "FILE_STORAGE must be local or database, not 's3'."),
+        ("SWEEP_MINUTES", "7", "SWEEP_MINUTES must divide an hour (1, 2, 3, 5, 10, 15, 20, 30, 60), not 7."),
+        (
+            "METRICS_TOKEN",
+            "short",
+            "METRICS_TOKEN must be at least 32 characters: it guards the metrics from guessing.",
+        ),
     ],
 )
 def test_it_refuses_to_start_with_a_policy_number_out_of_range(variable, value, message):

@@ -19,14 +19,20 @@ from . import sweep as sweeps
 
 logger = logging.getLogger(__name__)
 
+# Each beat-scheduled task claims its slot first (`services.beat_tick_claim`): two beats
+# started by mistake send every task twice, and only the first copy in a slot runs.
+SUMMARY_SLOT_MINUTES = 60
+
 
 @shared_task(name="attestations.tasks.sweep")
-def sweep() -> int:
+def sweep() -> int | None:
     """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due,
     then the holds' step (notices to joiners, reminders, escalations, reviews).
 
-    Returns the number of emails queued.
+    Returns the number of emails queued, or None when this slot's sweep has already run.
     """
+    if not services.beat_tick_claim(task="sweep", every_minutes=settings.SWEEP_MINUTES):
+        return None
     emails = sweeps.sweep().emails + holds.sweep()
     # Recorded here, not by `run_sweeps`: the time of the last sweep tells monitoring that beat
     # is alive, and a sweep run by hand must not hide a beat that has stopped.
@@ -37,12 +43,15 @@ def sweep() -> int:
 @shared_task(name="attestations.tasks.heartbeat")
 def heartbeat() -> None:
     """Beat, every HEARTBEAT_MINUTES: record that a worker is taking tasks (`/healthz/status`)."""
-    services.heartbeat_record(name="worker")
+    if services.beat_tick_claim(task="heartbeat", every_minutes=settings.HEARTBEAT_MINUTES):
+        services.heartbeat_record(name="worker")
 
 
 @shared_task(name="attestations.tasks.send_dpo_summaries")
-def send_dpo_summaries() -> int:
+def send_dpo_summaries() -> int | None:
     """Beat, weekly: queue each DPO's summary (once per DPO per week)."""
+    if not services.beat_tick_claim(task="dpo-summary", every_minutes=SUMMARY_SLOT_MINUTES):
+        return None
     return len(sweeps.dpo_summaries_queue())
 
 
