@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from opcc_portal.lib.history import LONDON
@@ -53,7 +53,8 @@ def policy_versions(*, user: AbstractBaseUser) -> QuerySet[PolicyVersion]:
     )
     if not (permissions.is_dpo(user) or permissions.is_auditor(user)):
         versions = versions.filter(published_at__isnull=False)
-    return versions.order_by(Q(published_at__isnull=True).desc(), "-effective_on", "-published_at", "-pk")
+    # Drafts first (the DPO's work in hand), then the newest in effect.
+    return versions.order_by(F("published_at").desc(nulls_first=True), "-effective_on", "-pk")
 
 
 def _counting_memberships():
