@@ -193,15 +193,16 @@ class PersonAck:
 
 
 def policy_acks_by_person(
-    *, version: PolicyVersion, now: dt.datetime, group: ChatGroup | None = None, status: str = ""
+    *, version: PolicyVersion, now: dt.datetime, groups: QuerySet[ChatGroup] | None = None, status: str = ""
 ) -> list[PersonAck]:
-    """Everyone who must acknowledge `version` (in `group`, if given), with their groups,
-    when they acknowledged or by when they must. Three queries however many people."""
+    """Everyone who must acknowledge `version` (only the members of `groups`, and those
+    waiting to join them, if given), with their groups and when they acknowledged or by when
+    they must. Three queries however many people."""
     people = obliged_people().order_by(Lower("first_name"), Lower("last_name"), "username")
-    if group is not None:
+    if groups is not None:
         people = people.filter(
-            Q(pk__in=Membership.objects.active().filter(group=group).values("user_id"))
-            | Q(pk__in=PendingMembership.objects.filter(group=group, resolved_at__isnull=True).values("user_id"))
+            Q(pk__in=Membership.objects.active().filter(group__in=groups).values("user_id"))
+            | Q(pk__in=PendingMembership.objects.filter(group__in=groups, resolved_at__isnull=True).values("user_id"))
         )
     people = list(people)
     ids = [p.pk for p in people]

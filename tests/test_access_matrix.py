@@ -99,6 +99,10 @@ MATRIX = {
     "dashboard:groups_csv":    ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:group":         ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:people":        ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # Policy acknowledgement (R15): the dashboard's scope; a group outside it is 404.
+    "dashboard:policy":        ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:policy_csv":    ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:policy_group":  ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:person":        ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:obligations":   ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:flags":         ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
@@ -209,6 +213,7 @@ def world(admin_user, member, dpo, auditor, group, settings, outsider):
         "groups:logo": {"pk": group.pk},
         "dashboard:group": {"pk": group.pk},
         "dashboard:person": {"pk": member.pk},
+        "dashboard:policy_group": {"pk": group.pk},
         "audit:export": {"kind": "register", "fmt": "csv"},
         "audit:export_detail": {"pk": export.pk},
         "audit:export_sha256": {"pk": export.pk},

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from .. import outbox, services
 from . import holds
+from . import policy as policy_emails
 from . import sweep as sweeps
 
 
 @shared_task(name="attestations.tasks.sweep")
 def sweep() -> int:
     """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due,
-    then the holds' step (notices to joiners, reminders, escalations, reviews).
+    then the holds' step (notices to joiners, reminders, escalations, reviews), then the
+    policy's (acknowledgements asked, reminded, overdue ones reported to the group admins).
 
     Returns the number of emails queued.
     """
-    emails = sweeps.sweep().emails + holds.sweep()
+    now = timezone.now()
+    emails = sweeps.sweep(now=now).emails + holds.sweep(now=now) + policy_emails.sweep(now=now)
     # Recorded here, not by `run_sweeps`: the time of the last sweep tells monitoring that beat
     # is alive, and a sweep run by hand must not hide a beat that has stopped.
     services.heartbeat_record(name="sweep")

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, IntegrityError, transaction
 
 from groups import policy, services
-from groups.models import Membership, PendingMembership, PolicyAcknowledgement, PolicyVersion
+from groups.models import ChatGroup, Membership, PendingMembership, PolicyAcknowledgement, PolicyVersion
 from groups.policy_selectors import policy_ack_due, policy_acks_by_group, policy_acks_by_person, policy_current
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory, policy_version
 
@@ -212,7 +212,10 @@ def test_counts_by_group_and_person(dpo, group, member, admin_user, clock):
     assert people["member"].status == "acknowledged" and people["groupadmin"].status == "overdue"
     assert people["groupadmin"].groups == ["Other", "Urgent Ops"]
     assert [
-        r.user.username for r in policy_acks_by_person(version=version, now=later, group=group, status="overdue")
+        r.user.username
+        for r in policy_acks_by_person(
+            version=version, now=later, groups=ChatGroup.objects.filter(pk=group.pk), status="overdue"
+        )
     ] == ["groupadmin"]
 
 
