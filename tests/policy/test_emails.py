@@ -56,7 +56,7 @@ def test_it_reminds_each_member_once_before_the_deadline(version, group, member,
     assert email.status == "sent" and list(email.policy_acks.values_list("user", flat=True)) == [member.pk]
 
 
-def test_a_member_who_acknowledges_before_the_reminder_is_sent_gets_none(version, member, at, smtp_server):
+def test_a_member_who_acknowledges_before_the_reminder_is_sent_gets_none(version, member, at, smtp_server):  # noqa: F811
     policy.policy_acks_ensure(now=PUBLISHED)
     before = DUE - dt.timedelta(hours=1)
     at(before)
