@@ -1,7 +1,9 @@
 """Policy versions and their acknowledgement (R15).
 
 A published version never changes: besides the services' refusal, a trigger refuses an
-UPDATE or DELETE of a row whose `published_at` is set (PostgreSQL and SQLite). The SQL is
+UPDATE of a row whose `published_at` is set, and on PostgreSQL a DELETE too (a TRUNCATE,
+which empties a test database or a copy being restored, fires no row trigger). SQLite has
+no TRUNCATE: emptying its tables is a DELETE, so there only the services refuse deletion. The SQL is
 frozen here, so later changes to the models cannot alter what this migration does.
 """
 
@@ -32,8 +34,6 @@ POSTGRESQL_DROP = [
 ]
 SQLITE = [
     f"""CREATE TRIGGER IF NOT EXISTS groups_policyversion_no_update BEFORE UPDATE ON groups_policyversion
-    WHEN OLD.published_at IS NOT NULL BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END""",
-    f"""CREATE TRIGGER IF NOT EXISTS groups_policyversion_no_delete BEFORE DELETE ON groups_policyversion
     WHEN OLD.published_at IS NOT NULL BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END""",
 ]
 SQLITE_DROP = [

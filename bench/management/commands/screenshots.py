@@ -10,12 +10,14 @@ import shutil
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from attestations.links import obligation_link_token
 from attestations.management.commands.seed_demo import DEMO_PASSWORD
 from attestations.models import Hold, Obligation
 from groups.models import ChatGroup
+from groups.policy_selectors import policy_current
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
@@ -45,6 +47,10 @@ PAGES = [
     ("dpo-staff", "dpo", "/staff/"),
     ("dpo-staff-roles", "dpo", "/staff/roles/"),
     ("dpo-staff-import", "dpo", "/staff/import/"),
+    # The policy (R15): the versions, a version as the DPO sees it, who has acknowledged it.
+    ("member-policy", "member", "/policy/"),
+    ("dpo-policy-version", "dpo", "/policy/{policy}/"),
+    ("dpo-policy-dashboard", "dpo", "/dashboard/policy/"),
 ]
 
 
@@ -68,6 +74,7 @@ class Command(BaseCommand):
             "group": group.pk if group else 0,
             "hold": hold.pk if hold else 0,
             "held": hold.group_id if hold else 0,
+            "policy": current.pk if (current := policy_current(now=timezone.now())) else 0,
             "link": f"/clear-downs/link/{obligation_link_token(owed)}/" if owed else "/clear-downs/link/none/",
             "done_link": f"/clear-downs/link/{obligation_link_token(done)}/" if done else "/clear-downs/link/none/",
         }
