@@ -614,7 +614,6 @@ _EXPORTS = [
             ("title", "title"),
             ("effective_on", "effective_on"),
             ("changes", "changes"),
-            ("pdf_file", "pdf"),
             ("published_by", "published_by__username"),
             ("published_at", "published_at"),
         ),
@@ -627,6 +626,7 @@ _EXPORTS = [
         (
             ("acknowledgement_id", "pk"),
             ("version", "version__number"),
+            ("version_title", "version__title"),
             ("username", "user__username"),
             ("first_name", "user__first_name"),
             ("last_name", "user__last_name"),

@@ -170,7 +170,7 @@ def test_publications_and_acknowledgements_are_in_the_audit_history_and_exports(
     assert [e["object_id"] for e in versions] == [version.pk]
     export = client.get(reverse("audit:export", args=["policy_acks", "csv"]))
     body = b"".join(export.streaming_content).decode()
-    assert "acknowledgement_id,version,username" in body and ",2.0,member," in body
+    assert "acknowledgement_id,version,version_title,username" in body and ",2.0,OPCC WhatsApp Policy,member," in body
     export = client.get(reverse("audit:export", args=["policy_versions", "csv"]))
     assert ",2.0,OPCC WhatsApp Policy," in b"".join(export.streaming_content).decode()
 
