@@ -14,3 +14,4 @@ class AttestationsConfig(AppConfig):
         from . import leavers  # noqa: F401
         from .notifications import emails, holds, tasks  # noqa: F401
         from .notifications import leavers as leaver_emails  # noqa: F401
+        from .notifications import policy as policy_emails  # noqa: F401

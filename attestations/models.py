@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
-from groups.models import ChatGroup
+from groups.models import ChatGroup, PolicyAcknowledgement
 
 
 class HoldQuerySet(models.QuerySet):
@@ -410,6 +410,8 @@ class SentEmail(models.Model):
         HOLD_REVIEW = "hold_review", "Long-standing hold, to the DPO"
         HOLD_RELEASE = "hold_release", "Hold released: clear-downs resume"
         ADMIN_LEFT = "admin_left", "A group's admin left, to the DPO"
+        POLICY_REMINDER = "policy_reminder", "Reminder to acknowledge the policy"
+        POLICY_OVERDUE = "policy_overdue", "Policy acknowledgements overdue, to the group admin"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -429,6 +431,9 @@ class SentEmail(models.Model):
     obligation = models.ForeignKey(Obligation, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
     # The flags a digest or an escalation reports; each flag is in one digest and one escalation.
     flags = models.ManyToManyField(Flag, blank=True, related_name="emails")
+    # The policy acknowledgements a policy email is about (R15): one in a reminder, each
+    # newly overdue one of the admin's groups in an overdue digest.
+    policy_acks = models.ManyToManyField(PolicyAcknowledgement, blank=True, related_name="emails")
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -465,6 +470,8 @@ class SentEmail(models.Model):
                         "hold_review",
                         "hold_release",
                         "admin_left",
+                        "policy_reminder",
+                        "policy_overdue",
                     ]
                 ),
                 name="sentemail_kind_valid",

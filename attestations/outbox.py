@@ -102,10 +102,15 @@ def queue_on_commit(ids: list[int], *, queue: bool) -> None:
 
 
 def outbox_add(
-    rows: list[SentEmail], *, flags_of: dict[str, Iterable[int]] | None = None, queue: bool = True
+    rows: list[SentEmail],
+    *,
+    flags_of: dict[str, Iterable[int]] | None = None,
+    acks_of: dict[str, Iterable[int]] | None = None,
+    queue: bool = True,
 ) -> list[int]:
-    """Record emails (with history) and the flags each reports, and queue them after the
-    commit. Call it inside the transaction that decides them. Three queries or four."""
+    """Record emails (with history), the flags or policy acknowledgements each reports, and
+    queue them after the commit. Call it inside the transaction that decides them. Three
+    queries or four."""
     if not rows:
         return []
     for row in rows:
@@ -120,6 +125,13 @@ def outbox_add(
             for flag_id in flags_of.get(key, ())
         ]
         through.objects.bulk_create(links)
+    if acks_of:
+        through = SentEmail.policy_acks.through
+        through.objects.bulk_create(
+            through(sentemail_id=email.pk, policyacknowledgement_id=ack_id)
+            for email in created
+            for ack_id in acks_of.get(email.key, ())
+        )
     ids = [email.pk for email in created]
     queue_on_commit(ids, queue=queue)
     return ids
@@ -332,11 +344,15 @@ def _release_claims(email: SentEmail) -> None:
     if email.kind in member_claims and email.obligation_id:
         Obligation.objects.filter(pk=email.obligation_id).update(**{member_claims[email.kind]: None})
         return
-    if email.kind not in (Kind.ADMIN_DIGEST, Kind.DPO_ESCALATION):
+    if email.kind not in (Kind.ADMIN_DIGEST, Kind.DPO_ESCALATION, Kind.POLICY_REMINDER, Kind.POLICY_OVERDUE):
         return
     batch = email.key.rsplit(":", 1)[0] + ":"
     delivered = SentEmail.objects.filter(key__startswith=batch, status__in=LIVE).exclude(pk=email.pk).exists()
     if delivered:
+        return
+    policy_claims = {Kind.POLICY_REMINDER: "reminder_sent_at", Kind.POLICY_OVERDUE: "overdue_notified_at"}
+    if email.kind in policy_claims:
+        email.policy_acks.update(**{policy_claims[email.kind]: None})
         return
     flags = Flag.objects.filter(emails=email)
     if email.kind == Kind.ADMIN_DIGEST:

@@ -13,6 +13,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from .policy_models import PendingMembership, PolicyAcknowledgement, PolicyVersion  # noqa: F401  (R15)
+
 DEFAULT_LOGO = "img/office-logo.png"
 
 

@@ -20,7 +20,7 @@ from opcc_portal.lib.history import bulk_history, save_with_history
 from opcc_portal.lib.locking import Lock, lock
 from opcc_portal.lib.text import display_name
 
-from . import permissions
+from . import permissions, policy
 from .models import ChatGroup, Membership
 from .validators import clean_text, logo_clean
 
@@ -243,14 +243,21 @@ def _check_account_active(user: AbstractBaseUser, role: str) -> None:
 
 
 @transaction.atomic
-def membership_add(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBaseUser) -> Membership:
-    """Add a member of staff to a group. Admin, deputy or DPO."""
+def membership_add(*, group: ChatGroup, user: AbstractBaseUser, by: AbstractBaseUser):
+    """Add a member of staff to a group. Admin, deputy or DPO.
+
+    With POLICY_ACK_BEFORE_JOINING, someone who has not acknowledged the current policy is
+    recorded as pending (a `PendingMembership`) and joins when they acknowledge it (R15).
+    """
     group = _check_can_manage(group, by)
     if not user.is_active:
         raise ValidationError({"user": "This account is disabled and cannot join a group."})
     if Membership.objects.active().filter(group=group, user=user).exists():
         raise ValidationError({"user": f"{display_name(user)} is already a member of {group.name}."})
-    membership = Membership(group=group, user=user, joined_at=timezone.now(), added_by=by)
+    now = timezone.now()
+    if policy.needing_ack_to_join(user_ids=[user.pk], now=now):
+        return policy.pending_membership_add(group=group, user=user, by=by, now=now)
+    membership = Membership(group=group, user=user, joined_at=now, added_by=by)
     try:
         with transaction.atomic():
             save_with_history(membership, by=by, reason="Added")
@@ -265,6 +272,8 @@ class MembersAdded:
     added: list[AbstractBaseUser] = field(default_factory=list)
     already: list[AbstractBaseUser] = field(default_factory=list)
     disabled: list[AbstractBaseUser] = field(default_factory=list)
+    # Waiting to join until they acknowledge the current policy (POLICY_ACK_BEFORE_JOINING).
+    pending: list[AbstractBaseUser] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -290,9 +299,18 @@ def memberships_add_many(*, group: ChatGroup, users: Iterable[AbstractBaseUser],
             result.disabled.append(user)
         else:
             result.added.append(user)
+    now = timezone.now()
+    waiting = policy.needing_ack_to_join(user_ids=[user.pk for user in result.added], now=now)
+    for user in [user for user in result.added if user.pk in waiting]:
+        result.added.remove(user)
+        try:
+            policy.pending_membership_add(group=group, user=user, by=by, now=now)
+        except ValidationError:
+            result.already.append(user)
+        else:
+            result.pending.append(user)
     if not result.added:
         return result
-    now = timezone.now()
     rows = [Membership(group=group, user=user, joined_at=now, added_by=by) for user in result.added]
     try:
         with transaction.atomic():

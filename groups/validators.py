@@ -4,6 +4,7 @@ real PNG or JPEG images, judged by their bytes, not their name."""
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 import warnings
 
@@ -116,3 +117,33 @@ def logo_clean(upload) -> ContentFile:
             code="logo_too_big",
         )
     return ContentFile(out.getvalue(), name="logo.png")
+
+
+# What a policy PDF may not carry: scripts, actions that open programs or pages, and files
+# hidden inside it. A policy is text to read, and staff open it on work phones.
+# A name ends at a delimiter, so a font such as /AAAAAB+Arial is not the /AA (actions) key.
+_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile|OpenAction|AA)(?![A-Za-z0-9+#_.-])")
+
+
+def pdf_clean(upload) -> ContentFile:
+    """Check an uploaded policy PDF: a real PDF (by its bytes, not its name), no larger than
+    POLICY_PDF_MAX_BYTES, with no active content. Returns its bytes under a fresh name."""
+    max_bytes = settings.POLICY_PDF_MAX_BYTES
+    if upload.size > max_bytes:
+        raise ValidationError(
+            f"The PDF is {_kilobytes(upload.size, round_up=True)}; "
+            f"the limit is {_kilobytes(max_bytes, round_up=False)}.",
+            code="pdf_too_big",
+        )
+    upload.seek(0)
+    data = upload.read()
+    # A PDF starts with its header (within the first kilobyte) and ends with %%EOF.
+    if b"%PDF-" not in data[:1024] or b"%%EOF" not in data[-1024:] or b" obj" not in data:
+        raise ValidationError("The file must be a PDF document.", code="pdf_not_pdf")
+    if _PDF_ACTIVE.search(data):
+        raise ValidationError(
+            "The PDF contains scripts, actions or attached files. Save it again as a plain PDF (for "
+            "example with Print to PDF) and upload that.",
+            code="pdf_active",
+        )
+    return ContentFile(data, name="policy.pdf")

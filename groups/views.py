@@ -29,7 +29,7 @@ from .forms import (
     TransitionForm,
     UserChoiceForm,
 )
-from .models import DEFAULT_LOGO, ChatGroup, Membership
+from .models import DEFAULT_LOGO, ChatGroup, Membership, PendingMembership
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,9 @@ def member_add(request, pk: int):
         membership = call_service(
             form, services.membership_add, group=group, user=form.cleaned_data["user"], by=request.user
         )
+        if isinstance(membership, PendingMembership):
+            messages.success(request, _PENDING.format(names=display_name(membership.user), group=group.name))
+            return redirect(group)
         if membership:
             messages.success(request, f"{display_name(membership.user)} has been added to {group.name}.")
             return redirect(group)
@@ -208,7 +211,7 @@ def member_add(request, pk: int):
         result = call_service(bulk_form, services.memberships_add_many, group=group, users=people, by=request.user)
         if result is not None:
             _report_added(request, group, result, found)
-            if result.added:
+            if result.added or result.pending:
                 return redirect(group)
     # The people ticked stay ticked when the page comes back with a problem.
     ticked = {str(v) for v in (bulk_form["people"].value() or [])} if bulk_form.is_bound else set()
@@ -226,6 +229,13 @@ def member_add(request, pk: int):
     )
 
 
+# POLICY_ACK_BEFORE_JOINING: the add waits for the person's acknowledgement of the policy.
+_PENDING = (
+    "Pending acknowledgement: {names} will join {group} once they have acknowledged the current policy "
+    "(they have been asked on their home page)."
+)
+
+
 def _names(users) -> str:
     return get_text_list([display_name(u) for u in users], "and")
 
@@ -234,7 +244,9 @@ def _report_added(request, group: ChatGroup, result: services.MembersAdded, foun
     """Who was added, who was already in, who is disabled, and what matched nobody."""
     if result.added:
         messages.success(request, f"Added to {group.name} ({len(result.added)}): {_names(result.added)}.")
-    else:
+    if result.pending:
+        messages.success(request, _PENDING.format(names=_names(result.pending), group=group.name))
+    elif not result.added:
         messages.info(request, "Nobody new was added.")
     if result.already:
         messages.info(request, f"Already members: {_names(result.already)}.")

@@ -415,6 +415,16 @@ HOLD_ACK_REMINDER_HOURS = env_int("HOLD_ACK_REMINDER_HOURS", 24, minimum=1)
 HOLD_ACK_ESCALATE_HOURS = env_int("HOLD_ACK_ESCALATE_HOURS", 48, minimum=1)
 HOLD_REVIEW_DAYS = env_int("HOLD_REVIEW_DAYS", 90, minimum=1)
 HOLD_ACK_LINK_MAX_AGE_DAYS = env_int("HOLD_ACK_LINK_MAX_AGE_DAYS", 30, minimum=1)
+# Policy versions (R15): each member of an approved group acknowledges the current version
+# within POLICY_ACK_DAYS of its publication (or of their joining, if later). With
+# POLICY_ACK_BEFORE_JOINING, a person added to a group joins only once they have acknowledged
+# it: until then the add is pending and they owe no clear-downs. An uploaded policy PDF is at
+# most POLICY_PDF_MAX_BYTES.
+POLICY_ACK_DAYS = env_int("POLICY_ACK_DAYS", 14, minimum=1)
+POLICY_ACK_BEFORE_JOINING = env_bool("POLICY_ACK_BEFORE_JOINING", False)
+# Files kept in the database (FILE_STORAGE=database) are at most 1 MB a row, the PDF included.
+_PDF_MAX = 1024 * 1024 if FILE_STORAGE == "database" else 50 * 1024 * 1024
+POLICY_PDF_MAX_BYTES = env_int("POLICY_PDF_MAX_BYTES", min(5 * 1024 * 1024, _PDF_MAX), minimum=1024, maximum=_PDF_MAX)
 # A logo stored in the database is one row: at most 1 MB (FILE_STORAGE=database).
 LOGO_MAX_BYTES = env_int("LOGO_MAX_BYTES", 1024 * 1024, minimum=1, maximum=1024 * 1024)
 LOGO_MAX_PIXELS = env_int("LOGO_MAX_PIXELS", 2000, minimum=1)
@@ -518,7 +528,7 @@ for _proxy in TRUSTED_PROXIES:
 # The largest legitimate request is a logo upload with its form, or a staff list's preview
 # sent back to be imported (the file signed and encoded: up to twice its size); anything
 # larger is refused with 413 before it is read. Uploads up to that size stay in memory (never a temporary file).
-REQUEST_MAX_BYTES = max(LOGO_MAX_BYTES, 2 * STAFF_IMPORT_MAX_BYTES) + 64 * 1024
+REQUEST_MAX_BYTES = max(LOGO_MAX_BYTES, 2 * STAFF_IMPORT_MAX_BYTES, POLICY_PDF_MAX_BYTES) + 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 SECURE_REFERRER_POLICY = "same-origin"

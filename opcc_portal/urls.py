@@ -27,6 +27,7 @@ urlpatterns = [
     path("dashboard/", include("attestations.dashboard.urls")),
     path("audit/", include("attestations.audit.urls")),
     path("staff/", include("groups.staff_urls")),
+    path("policy/", include("groups.policy_urls")),
     # Provisioning from the office's directory; 404 unless SCIM_TOKEN is set.
     path("scim/v2/", include("groups.scim_urls")),
     path("admin/", admin.site.urls),

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as Role
 from django.utils import timezone
 
-from groups.models import ChatGroup, Membership
+from groups.models import ChatGroup, Membership, PolicyVersion
 from groups.permissions import AUDITOR_ROLE, DPO_ROLE
 
 PASSWORD = "correct-horse-battery-staple"
@@ -176,3 +176,25 @@ def obligation_in_state(*, cycle, user, state: str, attested_at=None, excused_by
     else:
         fields.update(status=Obligation.Status.PENDING)
     return ObligationFactory(**fields)
+
+
+# --- The policy's versions (R15) --------------------------------------------------------
+
+
+def policy_version(*, number: str = "2.0", by=None, effective_on=None, published: bool = True, **fields):
+    """A version of the policy, published (by a DPO) at the current instant unless told not to."""
+    by = by or dpo_user(username=f"policy-dpo-{number}")
+    now = timezone.now()
+    version = PolicyVersion.objects.create(
+        title=fields.pop("title", "WhatsApp policy"),
+        number=number,
+        effective_on=effective_on or timezone.localdate(now),
+        text=fields.pop("text", "Clear each work group's chat every seven days."),
+        changes=fields.pop("changes", "First version."),
+        created_by=by,
+        created_at=now,
+        published_by=by if published else None,
+        published_at=now if published else None,
+        **fields,
+    )
+    return version

@@ -13,6 +13,7 @@ the form's errors (or 302 where the action needs no data), so nothing changes.
 import datetime as dt
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -20,8 +21,8 @@ from attestations import calendar, hold_notices
 from attestations import services as clear_downs
 from attestations.links import hold_notice_link_token, obligation_link_token
 from attestations.models import ExportLog, Obligation
-from groups.models import Membership
-from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
+from groups.models import Membership, PendingMembership
+from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory, policy_version
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,10 @@ MATRIX = {
     "dashboard:groups_csv":    ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:group":         ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:people":        ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # Policy acknowledgement (R15): the dashboard's scope; a group outside it is 404.
+    "dashboard:policy":        ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:policy_csv":    ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "dashboard:policy_group":  ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:person":        ((LOGIN, 403, 404, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:obligations":   ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
     "dashboard:flags":         ((LOGIN, 403, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
@@ -131,6 +136,19 @@ MATRIX = {
     "staff:reactivate":        ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
     "staff:roles":             ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
     "staff:import":            ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    # The policy (R15): all staff read the published versions (and their PDF) and acknowledge
+    # the current one; the DPO drafts, changes, publishes and deletes drafts (auditors read
+    # drafts in the list and on their pages, tests/policy/test_views.py). A pending add is
+    # withdrawn by the group's admin, deputy or the DPO.
+    "policy:versions":         ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "policy:detail":           ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "policy:pdf":              ((LOGIN, 200, 200, 200, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "policy:new":              ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "policy:edit":             ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
+    "policy:publish":          ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 302, 403)),
+    "policy:delete":           ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 302, 403)),
+    "policy:acknowledge":      ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 302, 302, 302, 302, 302)),
+    "policy:pending_withdraw": ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 302, 302, 403)),
     # SCIM answers only the directory's bearer token: a signed-in session, even the DPO's,
     # gets 401 and nothing else (tests/staff/test_scim.py: no token, a wrong one, none set).
     "scim:service_provider_config": ((401,) * 6, (401,) * 6),
@@ -159,7 +177,7 @@ def test_every_url_has_a_row_and_every_row_a_url():
 
 
 @pytest.fixture
-def world(admin_user, member, dpo, auditor, group, settings):
+def world(admin_user, member, dpo, auditor, group, settings, outsider):
     """One approved group with a closed cycle, another group with its own admin, a hold, an
     export, and SCIM turned on."""
     settings.SCIM_TOKEN = "t" * 40
@@ -180,6 +198,9 @@ def world(admin_user, member, dpo, auditor, group, settings):
         size=10,
         sha256="0" * 64,
     )
+    current = policy_version(number="1.0", by=dpo, pdf=ContentFile(b"%PDF-1.4 1 0 obj %%EOF", name="p.pdf"))
+    draft = policy_version(number="2.0", by=dpo, published=False)
+    pending = PendingMembership.objects.create(group=group, user=outsider, added_by=admin_user, added_at=timezone.now())
     feeds = {person: calendar.calendar_feed_create(user=person) for person in (member, other_admin, admin_user, dpo)}
     calendar.calendar_feed_create(user=auditor)
     kwargs = {
@@ -204,6 +225,7 @@ def world(admin_user, member, dpo, auditor, group, settings):
         "groups:logo": {"pk": group.pk},
         "dashboard:group": {"pk": group.pk},
         "dashboard:person": {"pk": member.pk},
+        "dashboard:policy_group": {"pk": group.pk},
         "audit:export": {"kind": "register", "fmt": "csv"},
         "audit:export_detail": {"pk": export.pk},
         "audit:export_sha256": {"pk": export.pk},
@@ -212,6 +234,13 @@ def world(admin_user, member, dpo, auditor, group, settings):
         "staff:deactivate": {"pk": member.pk},
         "staff:reactivate": {"pk": member.pk},
         "scim:user": {"pk": member.pk},
+        "policy:detail": {"pk": current.pk},
+        "policy:pdf": {"pk": current.pk},
+        "policy:acknowledge": {"pk": current.pk},
+        "policy:edit": {"pk": draft.pk},
+        "policy:publish": {"pk": draft.pk},
+        "policy:delete": {"pk": draft.pk},
+        "policy:pending_withdraw": {"pk": pending.pk},
     }
     people = {"member": member, "other_admin": other_admin, "admin": admin_user, "dpo": dpo, "auditor": auditor}
     assert other.admin == other_admin

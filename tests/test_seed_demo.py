@@ -4,10 +4,12 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from attestations.models import Cycle, Hold, Obligation
-from groups.models import ChatGroup
+from groups.models import ChatGroup, PolicyAcknowledgement, PolicyVersion
 from groups.permissions import is_auditor, is_dpo
+from groups.policy_selectors import policy_ack_due, policy_current
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +39,19 @@ def test_it_builds_demo_data_once_and_leaves_the_demo_member_something_to_attest
         approved = group.history.filter(status="approved").earliest("history_date")
         assert approved.history_date == group.approved_at
         assert group.history.earliest("history_date").history_date < group.approved_at
+
+
+def test_it_publishes_versions_1_0_and_2_0_of_the_policy_with_some_acknowledged(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert list(PolicyVersion.objects.order_by("number").values_list("number", "published_by__username")) == [
+        ("1.0", "dpo"),
+        ("2.0", "dpo"),
+    ]
+    current = policy_current(now=timezone.now())
+    assert current.number == "2.0" and "limited number of chat groups" in current.text
+    done = PolicyAcknowledgement.objects.filter(version=current, acknowledged_at__isnull=False)
+    assert set(done.values_list("user__username", flat=True)) == {"admin", "priya"}
+    member = PolicyAcknowledgement.objects.get(version=current, user__username="member").user
+    assert policy_ack_due(user=member, now=timezone.now()).version == current

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import CharField as CharFieldType
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 
-from groups.models import ChatGroup, Membership
+from groups.models import ChatGroup, Membership, PendingMembership, PolicyAcknowledgement, PolicyVersion
 from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
 from opcc_portal.lib.text import display_name, percent
 
@@ -134,6 +134,19 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
             HoldNotice,
             lambda g: Q(hold_id__in=Hold.objects.filter(group_id=g).values("pk")),
             ("user", "hold"),
+        ),
+        # The policy (R15): versions belong to no group (a group filter leaves them out);
+        # acknowledgements and pending adds are those of the group's members.
+        HistoryKind("policy_version", "Policy version", PolicyVersion, lambda g: Q(pk__in=[]), ()),
+        HistoryKind(
+            "policy_ack",
+            "Policy acknowledgement",
+            PolicyAcknowledgement,
+            lambda g: Q(user_id__in=Membership.objects.filter(group_id=g).values("user_id")),
+            ("user", "version"),
+        ),
+        HistoryKind(
+            "pending_membership", "Pending membership", PendingMembership, lambda g: Q(group_id=g), ("user", "group")
         ),
     ]
 }
@@ -393,6 +406,20 @@ def _emails(f: Filters) -> QuerySet:
     return _in_range(qs, "created_at", f).order_by("pk")
 
 
+def _policy_versions(f: Filters) -> QuerySet:
+    qs = PolicyVersion.objects.filter(published_at__isnull=False)
+    if f.group_id:
+        return qs.none()
+    return _in_range(qs, "published_at", f).order_by("pk")
+
+
+def _policy_acks(f: Filters) -> QuerySet:
+    qs = PolicyAcknowledgement.objects.all()
+    if f.group_id:
+        qs = qs.filter(user_id__in=Membership.objects.filter(group_id=f.group_id).values("user_id"))
+    return _in_range(qs, "created_at", f).order_by("pk")
+
+
 HISTORY_HEADERS = (
     "change_id", "kind", "object_id", "subject", "when_utc", "action", "changed_by", "changed_by_name",
     "reason", "changes",
@@ -576,13 +603,48 @@ _EXPORTS = [
         ),
         _emails,
     ),
+    ExportSpec(
+        "policy_versions",
+        "Policy versions",
+        "Every published version of the WhatsApp policy: number, dates, what changed, who published it "
+        "(published in the dates; none for one group).",
+        (
+            ("version_id", "pk"),
+            ("number", "number"),
+            ("title", "title"),
+            ("effective_on", "effective_on"),
+            ("changes", "changes"),
+            ("published_by", "published_by__username"),
+            ("published_at", "published_at"),
+        ),
+        _policy_versions,
+    ),
+    ExportSpec(
+        "policy_acks",
+        "Policy acknowledgements",
+        "Who was asked to acknowledge which version, by when, and when they did (asked in the dates).",
+        (
+            ("acknowledgement_id", "pk"),
+            ("version", "version__number"),
+            ("version_title", "version__title"),
+            ("username", "user__username"),
+            ("first_name", "user__first_name"),
+            ("last_name", "user__last_name"),
+            ("asked_at", "created_at"),
+            ("due_at", "due_at"),
+            ("acknowledged_at", "acknowledged_at"),
+            ("reminded_at", "reminder_sent_at"),
+            ("overdue_reported_at", "overdue_notified_at"),
+        ),
+        _policy_acks,
+    ),
 ]
 _EXPORTS.append(
     ExportSpec(
         "history",
         "Change history",
-        "Every change to groups, memberships, cycles, attestations, flags, holds and hold notices, field by field, "
-        "with who made it.",
+        "Every change to groups, memberships, cycles, attestations, flags, holds, hold notices and the policy's "
+        "versions and acknowledgements, field by field, with who made it.",
         headers_override=HISTORY_HEADERS,
         batches=_history_batches,
     )

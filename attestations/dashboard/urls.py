@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import policy, views
 
 app_name = "dashboard"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("clear-downs/", views.obligations, name="obligations"),
     path("flags/", views.flags, name="flags"),
     path("emails/", views.emails, name="emails"),
+    # The policy (R15): who has acknowledged a version, by group and by person.
+    path("policy/", policy.acks, name="policy"),
+    path("policy.csv", policy.acks_csv, name="policy_csv"),
+    path("policy/groups/<int:pk>/", policy.group, name="policy_group"),
 ]

@@ -12,9 +12,11 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from .. import outbox, services
 from . import holds
+from . import policy as policy_emails
 from . import sweep as sweeps
 
 logger = logging.getLogger(__name__)
@@ -27,13 +29,15 @@ SUMMARY_SLOT_MINUTES = 60
 @shared_task(name="attestations.tasks.sweep")
 def sweep() -> int | None:
     """Beat, every 15 minutes: close cycles, raise and settle flags, queue the emails due,
-    then the holds' step (notices to joiners, reminders, escalations, reviews).
+    then the holds' step (notices to joiners, reminders, escalations, reviews), then the
+    policy's (acknowledgements asked, reminded, overdue ones reported to the group admins).
 
     Returns the number of emails queued, or None when this slot's sweep has already run.
     """
     if not services.beat_tick_claim(task="sweep", every_minutes=settings.SWEEP_MINUTES):
         return None
-    emails = sweeps.sweep().emails + holds.sweep()
+    now = timezone.now()
+    emails = sweeps.sweep(now=now).emails + holds.sweep(now=now) + policy_emails.sweep(now=now)
     # Recorded here, not by `run_sweeps`: the time of the last sweep tells monitoring that beat
     # is alive, and a sweep run by hand must not hide a beat that has stopped.
     services.heartbeat_record(name="sweep")

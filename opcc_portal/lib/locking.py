@@ -21,6 +21,9 @@ class Lock(enum.IntEnum):
     # Roles and accounts (R14): removing the DPO role and closing an account both check that
     # another active DPO remains.
     ROLES = 7_002
+    # Policy versions (R15): publishing, acknowledging and the sweep's "who owes" step make
+    # one acknowledgement row per person per version, after checking none exists yet.
+    POLICY_ACKS = 7_003
     # Closing cycles; placing a hold takes it too, so a close never misses a new hold.
     CYCLES_CLOSE = 7_101
     # Raising flags and resolving the settled ones never interleave.

@@ -23,6 +23,7 @@ from attestations import models
 from attestations.audit import exports
 from attestations.audit import history as audit
 from attestations.models import ExportLog, HoldNotice, Obligation
+from groups.models import PolicyAcknowledgement, PolicyVersion
 from tests import factories
 from tests.conftest import service_missing
 
@@ -134,6 +135,25 @@ def awkward(record, dpo):
                 sent_at=when + dt.timedelta(seconds=30) if i % 2 else None,
                 attempts=i,
             )
+        # The policy's exports (R15): a version and an acknowledgement for each awkward text.
+        version = PolicyVersion.objects.create(
+            title=text,
+            number=f"{i}.{i}",
+            effective_on=when.date(),
+            text=text,
+            changes=text,
+            created_by=dpo,
+            created_at=when,
+            published_by=dpo,
+            published_at=when,
+        )
+        PolicyAcknowledgement.objects.create(
+            version=version,
+            user=user,
+            created_at=when,
+            due_at=when + dt.timedelta(days=14),
+            acknowledged_at=when + dt.timedelta(hours=1) if i % 2 else None,
+        )
     return record
 
 

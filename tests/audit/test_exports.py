@@ -16,6 +16,7 @@ from attestations import models
 from attestations.audit import history as audit
 from attestations.audit.exports import cell, neutralise
 from attestations.models import ExportLog
+from groups.models import PolicyAcknowledgement
 from tests import factories
 from tests.audit.conftest import make_record
 
@@ -68,6 +69,9 @@ def test_it_neutralises_a_formula_group_name_in_every_export(client, auditor, dp
         models.SentEmail.objects.create(
             key="x", kind="prompt", user=member, group=group, subject="@subject", created_at=timezone.now()
         )
+    # The policy's exports (R15) name no group: a version with the same title stands in.
+    version = factories.policy_version(number="2.0", by=dpo, title=EVIL)
+    PolicyAcknowledgement.objects.create(version=version, user=member, created_at=timezone.now(), due_at=timezone.now())
     client.force_login(auditor)
     for kind in KINDS:
         _, body = _download(client, kind, fmt)

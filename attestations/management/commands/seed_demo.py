@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group as Role
 from django.core.management.base import BaseCommand
@@ -14,9 +15,10 @@ from attestations import hold_notices
 from attestations import services as clear_downs
 from attestations.models import Obligation
 from attestations.periods import LONDON
-from groups import services
+from groups import policy, services
 from groups.models import ChatGroup, Membership
 from groups.permissions import AUDITOR_ROLE, DPO_ROLE
+from groups.policy_models import PolicyVersion
 
 DEMO_PASSWORD = "demo-clear-down-2026"
 
@@ -61,6 +63,21 @@ GROUPS = [
 
 WEEKS_OF_HISTORY = 6
 
+# The office's WhatsApp policy (R15), whose text ships with the portal: versions 1.0 and 2.0.
+POLICY_TEXT = settings.BASE_DIR / "docs" / "policy" / "opcc-whatsapp-policy.txt"
+POLICY_VERSIONS = [
+    ("1.0", dt.date(2020, 6, 1), "First version: work WhatsApp groups only, with a defined business purpose."),
+    (
+        "2.0",
+        dt.date(2020, 8, 1),
+        "Re-states the guidance after the 2020 lockdown: WhatsApp is not an approved business tool for "
+        "one-to-one work messages; only a limited number of approved groups, carrying the office logo, "
+        "each cleared every seven days. The rules for the groups are unchanged.",
+    ),
+]
+# Who has acknowledged version 2.0 in the demo: the rest still have it on their home page.
+POLICY_ACKNOWLEDGED = ("admin", "priya")
+
 
 class Command(BaseCommand):
     help = "Create demo accounts (one per role) and demo groups. Idempotent."
@@ -95,6 +112,7 @@ class Command(BaseCommand):
                 created.append(group)
         if created:
             self._play_past_weeks(created, users)
+        self._seed_policy(users)
 
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready. Sign in with any of these (password for all: {DEMO_PASSWORD}):")
@@ -105,6 +123,23 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  ({Membership.objects.active().count()} active memberships, {ChatGroup.objects.count()} groups)"
         )
+
+    def _seed_policy(self, users) -> None:
+        """Versions 1.0 and 2.0 of the policy, published by the DPO; two people have
+        acknowledged 2.0 and the others are asked on their home page."""
+        if PolicyVersion.objects.exists():
+            return
+        text = POLICY_TEXT.read_text(encoding="utf-8")
+        for number, effective_on, changes in POLICY_VERSIONS:
+            version = policy.policy_version_draft(
+                draft=policy.PolicyDraft(
+                    title="OPCC WhatsApp Policy", number=number, effective_on=effective_on, changes=changes, text=text
+                ),
+                by=users["dpo"],
+            )
+            policy.policy_version_publish(version=version, by=users["dpo"])
+        for username in POLICY_ACKNOWLEDGED:
+            policy.policy_acknowledge(version=version, user=users[username])
 
     def _play_past_weeks(self, groups, users) -> None:
         """Give the new groups some weeks of clear-downs, so every page has something to show.

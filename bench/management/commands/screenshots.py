@@ -19,6 +19,7 @@ from attestations.management.commands.seed_demo import DEMO_PASSWORD
 from attestations.models import Hold, Obligation
 from attestations.periods import LONDON
 from groups.models import ChatGroup
+from groups.policy_selectors import policy_current
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
@@ -51,6 +52,10 @@ PAGES = [
     # Issue 18: an FOI request's "what may still exist" on the FOI pack, and subject access.
     ("dpo-foi-exist", "dpo", "/audit/foi/?group={group}&from={fortnight_ago}&to={yesterday}#what-may-exist"),
     ("dpo-subject-access", "dpo", "/audit/subject-access/?q=member"),
+    # The policy (R15): the versions, a version as the DPO sees it, who has acknowledged it.
+    ("member-policy", "member", "/policy/"),
+    ("dpo-policy-version", "dpo", "/policy/{policy}/"),
+    ("dpo-policy-dashboard", "dpo", "/dashboard/policy/"),
 ]
 
 
@@ -77,6 +82,7 @@ class Command(BaseCommand):
             "group": group.pk if group else 0,
             "hold": hold.pk if hold else 0,
             "held": hold.group_id if hold else 0,
+            "policy": current.pk if (current := policy_current(now=timezone.now())) else 0,
             "link": f"/clear-downs/link/{obligation_link_token(owed)}/" if owed else "/clear-downs/link/none/",
             "done_link": f"/clear-downs/link/{obligation_link_token(done)}/" if done else "/clear-downs/link/none/",
         }
