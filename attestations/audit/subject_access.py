@@ -35,7 +35,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from groups.models import ChatGroup, ExternalIdentity, Membership, RoleChange, StaffProfile
+from groups.models import ChatGroup, ExternalIdentity, Membership, PolicyAcknowledgement, RoleChange, StaffProfile
 from opcc_portal.lib.text import display_name, full_name
 
 from .. import periods
@@ -210,6 +210,22 @@ def _emails(person) -> Rows:
         SentEmail.objects.filter(user=person)
         .order_by("created_at", "pk")
         .values_list("created_at", "kind", "subject", "to_address", "status", "sent_at", "attempts")
+    )
+
+
+def _policy_acknowledgements(person) -> Rows:
+    return _chunked(
+        PolicyAcknowledgement.objects.filter(user=person)
+        .order_by("created_at", "pk")
+        .values_list(
+            "version__number",
+            "version__title",
+            "created_at",
+            "due_at",
+            "acknowledged_at",
+            "reminder_sent_at",
+            "overdue_notified_at",
+        )
     )
 
 
@@ -411,6 +427,12 @@ KINDS: list[RecordKind] = [
         "Emails the portal sent you (subject, kind, when, result; not their text)",
         ["created_at", "kind", "subject", "to_address", "status", "sent_at", "attempts"],
         _emails,
+    ),
+    RecordKind(
+        "policy_acknowledgements",
+        "The policy's versions you were asked to acknowledge, and when you did",
+        ["version", "title", "asked_at", "due_at", "acknowledged_at", "reminded_at", "reported_overdue_at"],
+        _policy_acknowledgements,
     ),
     RecordKind(
         "role_changes",
