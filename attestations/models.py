@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
-from groups.models import ChatGroup
+from groups.models import ChatGroup, GroupReview
 
 
 class HoldQuerySet(models.QuerySet):
@@ -343,14 +343,18 @@ class CycleCount(models.Model):
 
 
 class Flag(models.Model):
-    """An overdue obligation or a missed prompt: the queue of alerts and their history (R8)."""
+    """An overdue obligation, a missed prompt or an overdue group review: the queue of
+    alerts and their history (R8, R16). A clear-down flag is about one cycle; a review flag
+    about one review (and no cycle)."""
 
     class Kind(models.TextChoices):
         MEMBER_OVERDUE = "member_overdue", "Clear-down overdue"
         PROMPT_MISSED = "prompt_missed", "Prompt not issued"
+        REVIEW_OVERDUE = "review_overdue", "Group review overdue"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags")
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
+    review = models.ForeignKey(GroupReview, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
     # A copy of the cycle's group (which never changes), so the dashboard counts a group's
     # flags from this table alone; `counts.flag_groups_check` finds any that disagree.
     group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="+")
@@ -367,7 +371,18 @@ class Flag(models.Model):
         ordering = ["-raised_at", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["cycle", "user", "kind"], name="flag_one_per_subject"),
-            models.CheckConstraint(condition=Q(kind__in=["member_overdue", "prompt_missed"]), name="flag_kind_valid"),
+            # A review sent back and overdue again is a new flag, so only one is open at a time.
+            models.UniqueConstraint(
+                fields=["review", "kind"], condition=Q(resolved_at__isnull=True), name="flag_one_open_per_review"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["member_overdue", "prompt_missed", "review_overdue"]), name="flag_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="review_overdue", cycle__isnull=True, review__isnull=False)
+                | (~Q(kind="review_overdue") & Q(cycle__isnull=False, review__isnull=True)),
+                name="flag_subject_matches_kind",
+            ),
             models.CheckConstraint(
                 condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("raised_at")),
                 name="flag_resolved_after_raised",
@@ -380,7 +395,8 @@ class Flag(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.user} (cycle {self.cycle_id})"
+        about = f"cycle {self.cycle_id}" if self.cycle_id else f"review {self.review_id}"
+        return f"{self.get_kind_display()}: {self.user} ({about})"
 
     @property
     def is_open(self) -> bool:
@@ -410,6 +426,7 @@ class SentEmail(models.Model):
         HOLD_REVIEW = "hold_review", "Long-standing hold, to the DPO"
         HOLD_RELEASE = "hold_release", "Hold released: clear-downs resume"
         ADMIN_LEFT = "admin_left", "A group's admin left, to the DPO"
+        REVIEW_RETURNED = "review_returned", "Group review sent back, to the admin"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -465,6 +482,7 @@ class SentEmail(models.Model):
                         "hold_review",
                         "hold_release",
                         "admin_left",
+                        "review_returned",
                     ]
                 ),
                 name="sentemail_kind_valid",

@@ -25,7 +25,7 @@ from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from groups import permissions as group_permissions
-from groups.models import ChatGroup, Membership
+from groups.models import ChatGroup, GroupReview, Membership
 from groups.validators import clean_text
 from opcc_portal.lib.history import bulk_history, save_with_history
 from opcc_portal.lib.locking import Lock, lock
@@ -563,11 +563,39 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
         for cycle_id, group_id, admin_id, admin_active, deputy_id, deputy_active in missed
         if (person := admin_id if admin_active else (deputy_id if deputy_active else None))
     ]
+    new_flags += _review_flags_new(now=now)
     result = FlagsResult()
     if new_flags:
         result.raised = Flag.objects.bulk_create(new_flags)
         bulk_history(Flag, result.raised, by=None, reason="Raised", update=False)
     return result
+
+
+def _review_flags_new(*, now: dt.datetime) -> list[Flag]:
+    """A flag on the admin (or the deputy, once the admin has left) for every approved
+    group's review still waiting for them after its due date, and not yet flagged (R16).
+    A review submitted, or a group no longer approved, raises nothing. A hold does not stop
+    a review: it deletes nothing. One query."""
+    open_flag = Flag.objects.filter(review=OuterRef("pk"), kind=Flag.Kind.REVIEW_OVERDUE, resolved_at__isnull=True)
+    overdue = (
+        GroupReview.objects.filter(
+            status=GroupReview.Status.DUE, due_at__lt=now, group__status=ChatGroup.Status.APPROVED
+        )
+        .filter(~Exists(open_flag))
+        .values_list(
+            "pk",
+            "group_id",
+            "group__admin_id",
+            "group__admin__is_active",
+            "group__deputy_id",
+            "group__deputy__is_active",
+        )
+    )
+    return [
+        Flag(kind=Flag.Kind.REVIEW_OVERDUE, review_id=review_id, group_id=group_id, user_id=person, raised_at=now)
+        for review_id, group_id, admin_id, admin_active, deputy_id, deputy_active in overdue
+        if (person := admin_id if admin_active else (deputy_id if deputy_active else None))
+    ]
 
 
 def flags_resolve(flags, *, by: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
@@ -606,6 +634,14 @@ def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
         by=None,
         now=now,
         reason="Prompt issued late",
+    )
+    resolved += flags_resolve(
+        open_flags.filter(kind=Flag.Kind.REVIEW_OVERDUE).filter(
+            ~Q(review__status=GroupReview.Status.DUE) | ~Q(review__group__status=ChatGroup.Status.APPROVED)
+        ),
+        by=None,
+        now=now,
+        reason="Review submitted, or the group is no longer approved",
     )
     resolved += flags_resolve(
         open_flags.filter(Q(cycle__hold__isnull=False) | Hold.objects.standing_on()),

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import CharField as CharFieldType
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 
-from groups.models import ChatGroup, Membership
+from groups.models import ChatGroup, GroupReview, Membership, ReviewAnswer
 from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
 from opcc_portal.lib.text import display_name, percent
 
@@ -126,7 +126,7 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
         HistoryKind(
             "obligation", "Attestation", Obligation, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")
         ),
-        HistoryKind("flag", "Flag", Flag, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")),
+        HistoryKind("flag", "Flag", Flag, lambda g: Q(group_id=g), ("user", "cycle", "review")),
         HistoryKind("hold", "Hold", Hold, lambda g: Q(group_id=g), ("group",)),
         HistoryKind(
             "hold_notice",
@@ -134,6 +134,14 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
             HoldNotice,
             lambda g: Q(hold_id__in=Hold.objects.filter(group_id=g).values("pk")),
             ("user", "hold"),
+        ),
+        HistoryKind("review", "Group review", GroupReview, lambda g: Q(group_id=g), ("group",)),
+        HistoryKind(
+            "review_answer",
+            "Review answer",
+            ReviewAnswer,
+            lambda g: Q(review_id__in=GroupReview.objects.filter(group_id=g).values("pk")),
+            ("membership", "review"),
         ),
     ]
 }
@@ -368,7 +376,7 @@ def _obligations(f: Filters) -> QuerySet:
 def _flags(f: Filters) -> QuerySet:
     qs = Flag.objects.all()
     if f.group_id:
-        qs = qs.filter(cycle__group_id=f.group_id)
+        qs = qs.filter(group_id=f.group_id)
     return _in_range(qs, "raised_at", f).order_by("pk")
 
 
@@ -384,6 +392,13 @@ def _hold_notices(f: Filters) -> QuerySet:
     if f.group_id:
         qs = qs.filter(hold__group_id=f.group_id)
     return _overlapping(qs, "hold__placed_at", "hold__lifted_at", f).order_by("hold_id", "pk")
+
+
+def _reviews(f: Filters) -> QuerySet:
+    qs = ReviewAnswer.objects.all()
+    if f.group_id:
+        qs = qs.filter(review__group_id=f.group_id)
+    return _in_range(qs, "review__due_at", f).order_by("review_id", "submission", "pk")
 
 
 def _emails(f: Filters) -> QuerySet:
@@ -500,12 +515,13 @@ _EXPORTS = [
         (
             ("flag_id", "pk"),
             ("kind", "kind"),
-            ("group_id", "cycle__group_id"),
-            ("group", "cycle__group__name"),
-            ("group_status", "cycle__group__status"),
-            ("group_status_changed_at", "cycle__group__status_changed_at"),
+            ("group_id", "group_id"),
+            ("group", "group__name"),
+            ("group_status", "group__status"),
+            ("group_status_changed_at", "group__status_changed_at"),
             ("cycle_id", "cycle_id"),
             ("period_end", "cycle__period_end"),
+            ("review_id", "review_id"),
             ("username", "user__username"),
             ("raised_at", "raised_at"),
             ("notified_at", "notified_at"),
@@ -576,13 +592,39 @@ _EXPORTS = [
         ),
         _emails,
     ),
+    ExportSpec(
+        "reviews",
+        "Group reviews",
+        "Each periodic review of a group (due in the dates), one row per member per answer: the admin's "
+        "answers, keep or remove, and the DPO's sign-off or reason for sending it back (R16).",
+        (
+            ("review_id", "review_id"),
+            ("group_id", "review__group_id"),
+            ("group", "review__group__name"),
+            ("due_at", "review__due_at"),
+            ("review_status", "review__status"),
+            ("answer", "submission"),
+            ("username", "membership__user__username"),
+            ("keep", "keep"),
+            ("purpose_as_confirmed", "review__purpose"),
+            ("official_only", "review__official_only"),
+            ("settings_confirmed", "review__settings_confirmed"),
+            ("submitted_by", "review__submitted_by__username"),
+            ("submitted_at", "review__submitted_at"),
+            ("signed_off_by", "review__signed_off_by__username"),
+            ("signed_off_at", "review__signed_off_at"),
+            ("returned_at", "review__returned_at"),
+            ("return_reason", "review__return_reason"),
+        ),
+        _reviews,
+    ),
 ]
 _EXPORTS.append(
     ExportSpec(
         "history",
         "Change history",
-        "Every change to groups, memberships, cycles, attestations, flags, holds and hold notices, field by field, "
-        "with who made it.",
+        "Every change to groups, memberships, cycles, attestations, flags, holds, hold notices and group reviews, "
+        "field by field, with who made it.",
         headers_override=HISTORY_HEADERS,
         batches=_history_batches,
     )

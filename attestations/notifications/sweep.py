@@ -137,16 +137,15 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         .filter(resolved_at__isnull=True, notified_at__isnull=True)
         .filter(cycle__hold__isnull=True)
         .filter(~Hold.objects.standing_on())
-        .select_related("cycle__group__admin", "cycle__group__deputy")
+        .select_related("group__admin", "group__deputy")
         .order_by("pk")
     )
     # Only flags someone can be told about are claimed: a group whose admin and deputy are
     # disabled or have no address keeps its flags unreported, and the DPO's escalation says so.
     recipients = {
-        flag.cycle_id: [p for p in (flag.cycle.group.admin, flag.cycle.group.deputy) if p and p.is_active and p.email]
-        for flag in flags
+        flag.pk: [p for p in (flag.group.admin, flag.group.deputy) if p and p.is_active and p.email] for flag in flags
     }
-    flags = [flag for flag in flags if recipients[flag.cycle_id]]
+    flags = [flag for flag in flags if recipients[flag.pk]]
     if not flags:
         return []
     Flag.objects.filter(pk__in=[f.pk for f in flags], notified_at__isnull=True).update(notified_at=now)
@@ -154,15 +153,15 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         flag.notified_at = now
     bulk_history(Flag, flags, by=None, reason="Reported to the group admin", update=True)
 
-    by_cycle: dict[int, list[Flag]] = {}
+    # One digest per cycle; an overdue review (which has no cycle) is a digest of its own.
+    batches: dict[str, list[Flag]] = {}
     for flag in flags:
-        by_cycle.setdefault(flag.cycle_id, []).append(flag)
+        batches.setdefault(f"c{flag.cycle_id}" if flag.cycle_id else f"r{flag.review_id}", []).append(flag)
     rows, flags_of = [], {}
-    for cycle_id, batch in by_cycle.items():
-        group = batch[0].cycle.group
-        first = batch[0].pk
-        for person in recipients[cycle_id]:
-            key = f"admin-digest:c{cycle_id}:f{first}:u{person.pk}"
+    for about, batch in batches.items():
+        first = batch[0]
+        for person in recipients[first.pk]:
+            key = f"admin-digest:{about}:f{first.pk}:u{person.pk}"
             flags_of[key] = [f.pk for f in batch]
             rows.append(
                 SentEmail(
@@ -170,8 +169,8 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
                     kind=Kind.ADMIN_DIGEST,
                     user=person,
                     to_address=person.email,
-                    cycle_id=cycle_id,
-                    group=group,
+                    cycle_id=first.cycle_id,
+                    group_id=first.group_id,
                     created_at=now,
                 )
             )

@@ -1,0 +1,38 @@
+"""The group page's review panel (R16): `{% load reviews %}{% group_review group %}`.
+
+A tag, so the register's page shows the review without the register importing the core:
+two queries (the open review, the last one signed off).
+"""
+
+from django import template
+from django.utils import timezone
+
+from groups import permissions as group_permissions
+from groups.models import ChatGroup, GroupReview
+
+from .. import reviews
+from ..forms_reviews import ReviewIntervalForm
+
+register = template.Library()
+
+
+@register.inclusion_tag("attestations/_group_review.html", takes_context=True)
+def group_review(context, group: ChatGroup) -> dict:
+    user = context["request"].user
+    if group.status not in reviews.ANSWERABLE or not reviews.can_read(user, group):
+        return {"show": False}
+    review = reviews.review_open(group=group)
+    is_dpo = group_permissions.is_dpo(user)
+    return {
+        "show": True,
+        "group": group,
+        "review": review,
+        "last": reviews.review_last_signed_off(group=group),
+        "overdue": review is not None and review.status == GroupReview.Status.DUE and review.due_at < timezone.now(),
+        "can_answer": review is not None
+        and review.status == GroupReview.Status.DUE
+        and reviews.can_answer(user, group),
+        "is_dpo": is_dpo,
+        "interval_form": ReviewIntervalForm(initial={"months": group.review_months}) if is_dpo else None,
+        "request": context["request"],
+    }
