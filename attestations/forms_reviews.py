@@ -1,4 +1,5 @@
-"""The forms of a group's periodic review (R16): the admin's answers, the DPO's decision."""
+"""The forms of a group's periodic review (R16): the admin's answers, the DPO's decision;
+and the DPO's choice of disappearing messages for a group (R17)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ class ReviewAnswerForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.members = members
         self.fields["purpose"].initial = group.purpose
+        if group.uses_timer:
+            self.fields["settings_confirmed"].label = (
+                "The group's WhatsApp settings are as agreed: disappearing messages are on at 7 days, and only "
+                "admins can add members and change the group's settings."
+            )
         for membership in members:
             name = display_name(membership.user)
             is_admin = membership.user_id == group.admin_id
@@ -73,3 +79,14 @@ class ReviewSendBackForm(ReasonForm):
         super().__init__(*args, **kwargs)
         self.fields["reason"].label = "Why are you sending it back?"
         self.fields["reason"].help_text = "Emailed to the group's admin and deputy, and kept in the history."
+
+
+class ClearModeForm(forms.Form):
+    """The DPO's choice for one group: manual clear-downs or WhatsApp's 7-day timer (R17)."""
+
+    mode = forms.ChoiceField(choices=ChatGroup.ClearMode.choices, label="How the chat is cleared")
+    timer_check = forms.ChoiceField(
+        choices=ChatGroup.TimerCheck.choices,
+        label="The admin confirms the timer is on and locked",
+        help_text="Only for disappearing messages.",
+    )

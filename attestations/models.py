@@ -49,6 +49,13 @@ class Hold(models.Model):
     # When the DPO was last asked to review a long-standing hold (HOLD_REVIEW_DAYS), the
     # claim of the sweep's review step: one reminder per period.
     review_reminded_at = models.DateTimeField(null=True, blank=True)
+    # A group whose chat WhatsApp's 7-day timer clears (R17): the timer would delete what the
+    # hold must keep, so its admin must turn it off at once and say so here.
+    timer_off_required = models.BooleanField(default=False)
+    timer_off_at = models.DateTimeField(null=True, blank=True)
+    timer_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = HoldQuerySet.as_manager()
     history = HistoricalRecords()
@@ -351,10 +358,12 @@ class Flag(models.Model):
         MEMBER_OVERDUE = "member_overdue", "Clear-down overdue"
         PROMPT_MISSED = "prompt_missed", "Prompt not issued"
         REVIEW_OVERDUE = "review_overdue", "Group review overdue"
+        TIMER_NOT_OFF = "timer_not_off", "Hold: disappearing messages not turned off"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
     review = models.ForeignKey(GroupReview, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
     # A copy of the cycle's group (which never changes), so the dashboard counts a group's
     # flags from this table alone; `counts.flag_groups_check` finds any that disagree.
     group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="+")
@@ -375,12 +384,21 @@ class Flag(models.Model):
             models.UniqueConstraint(
                 fields=["review", "kind"], condition=Q(resolved_at__isnull=True), name="flag_one_open_per_review"
             ),
-            models.CheckConstraint(
-                condition=Q(kind__in=["member_overdue", "prompt_missed", "review_overdue"]), name="flag_kind_valid"
+            models.UniqueConstraint(
+                fields=["hold", "kind"], condition=Q(resolved_at__isnull=True), name="flag_one_open_per_hold"
             ),
             models.CheckConstraint(
-                condition=Q(kind="review_overdue", cycle__isnull=True, review__isnull=False)
-                | (~Q(kind="review_overdue") & Q(cycle__isnull=False, review__isnull=True)),
+                condition=Q(kind__in=["member_overdue", "prompt_missed", "review_overdue", "timer_not_off"]),
+                name="flag_kind_valid",
+            ),
+            # A clear-down flag is about a cycle, a review's about a review, a timer's about a hold.
+            models.CheckConstraint(
+                condition=Q(kind="review_overdue", cycle__isnull=True, review__isnull=False, hold__isnull=True)
+                | Q(kind="timer_not_off", cycle__isnull=True, review__isnull=True, hold__isnull=False)
+                | (
+                    Q(kind__in=["member_overdue", "prompt_missed"])
+                    & Q(cycle__isnull=False, review__isnull=True, hold__isnull=True)
+                ),
                 name="flag_subject_matches_kind",
             ),
             models.CheckConstraint(
@@ -396,6 +414,8 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         about = f"cycle {self.cycle_id}" if self.cycle_id else f"review {self.review_id}"
+        if self.hold_id:
+            about = f"hold {self.hold_id}"
         return f"{self.get_kind_display()}: {self.user} ({about})"
 
     @property

@@ -36,6 +36,14 @@ class ChatGroup(models.Model):
         SUSPENDED = "suspended", "Suspended"
         RETIRED = "retired", "Retired"
 
+    class ClearMode(models.TextChoices):
+        MANUAL = "manual", "Manual: members clear the chat every seven days"
+        DISAPPEARING = "disappearing_7d", "Disappearing messages: 7 days"
+
+    class TimerCheck(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        REVIEW = "review", "At each review"
+
     class Weekday(models.IntegerChoices):
         MONDAY = 0, "Monday"
         TUESDAY = 1, "Tuesday"
@@ -76,6 +84,11 @@ class ChatGroup(models.Model):
     # How often the group is reviewed (R16), set by the DPO for this group; empty means
     # GROUP_REVIEW_MONTHS.
     review_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    # WhatsApp's own 7-day timer, approved by the DPO (R17): members then declare only what
+    # the timer leaves (starred messages, media saved to the phone), and the admin confirms
+    # the timer is on and locked to admins every week or at each review, as the DPO sets.
+    clear_mode = models.CharField(max_length=20, choices=ClearMode.choices, default=ClearMode.MANUAL)
+    timer_check = models.CharField(max_length=10, choices=TimerCheck.choices, default=TimerCheck.WEEKLY)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +114,12 @@ class ChatGroup(models.Model):
                 condition=Q(review_months__isnull=True) | Q(review_months__gte=1, review_months__lte=24),
                 name="chatgroup_review_months_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(clear_mode__in=["manual", "disappearing_7d"]), name="chatgroup_clear_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(timer_check__in=["weekly", "review"]), name="chatgroup_timer_check_valid"
+            ),
         ]
         indexes = [models.Index(fields=["status"], name="chatgroup_status_idx")]
         permissions = [
@@ -125,6 +144,11 @@ class ChatGroup(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    @property
+    def uses_timer(self) -> bool:
+        """WhatsApp's 7-day disappearing messages clear the chat (R17)."""
+        return self.clear_mode == self.ClearMode.DISAPPEARING
 
     @property
     def is_stopped(self) -> bool:
@@ -272,6 +296,24 @@ class ReviewAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{'Keep' if self.keep else 'Remove'} {self.membership_id} in review {self.review_id}"
+
+
+class TimerConfirmation(models.Model):
+    """The admin's (or deputy's) word that a disappearing-messages group's timer is on, at 7
+    days, and that only admins can change the group's settings (R17). One row each time."""
+
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="timer_confirmations")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-confirmed_at", "-pk"]
+        indexes = [models.Index(fields=["group", "-confirmed_at"], name="timerconfirmation_group_idx")]
+
+    def __str__(self) -> str:
+        return f"Timer on in {self.group_id} at {self.confirmed_at:%Y-%m-%d %H:%M}"
 
 
 class ExternalIdentity(models.Model):

@@ -787,7 +787,8 @@ FLAG_FILTERS = ("open", "open_overdue", "open_prompt", "prompts_missed")
 
 
 def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySet[Flag]:
-    rows = Flag.objects.filter(scope.q("cycle__group")).select_related("user", "cycle__group")
+    # Every kind of flag, a group review's and a hold's timer duty too (they have no cycle).
+    rows = Flag.objects.filter(scope.q("group")).select_related("user", "group", "cycle")
     if which == "prompts_missed":
         rows = rows.filter(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
     else:

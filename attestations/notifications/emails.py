@@ -88,6 +88,8 @@ def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime
 def admin_digest_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
     """The group admin's (or deputy's) digest of a cycle's new flags: who is overdue, a missed prompt.
     A digest about an overdue review (no cycle) is the review's own email."""
+    if email.cycle_id is None and flags[0].hold_id:
+        return timer_off_email(email=email, hold=flags[0].hold, to=to)
     if email.cycle_id is None:
         return review_overdue_email(email=email, review=flags[0].review, to=to)
     cycle = email.cycle
@@ -116,6 +118,20 @@ def review_overdue_email(*, email: SentEmail, review, to: str) -> EmailMultiAlte
     return message("review-overdue", context, to)
 
 
+def timer_off_email(*, email: SentEmail, hold: Hold, to: str) -> EmailMultiAlternatives:
+    """The admin's (or deputy's) email: their disappearing-messages group is on hold, so the
+    timer must be turned off now and confirmed in the portal (R17)."""
+    context = {
+        "user": email.user,
+        "group": hold.group,
+        "hold": hold,
+        "group_url": url("groups:detail", hold.group_id),
+        "howto_url": url("attestations:howto"),
+        "escalate_hours": settings.ESCALATE_AFTER_HOURS,
+    }
+    return message("timer-off", context, to)
+
+
 def review_returned_email(*, email: SentEmail, review, to: str) -> EmailMultiAlternatives:
     """The admin's (or deputy's) email: the DPO sent the group's review back, with the reason."""
     context = {
@@ -132,7 +148,8 @@ def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) ->
     """Every DPO: flags still open ESCALATE_AFTER_HOURS after they were raised, by group and
     week; overdue reviews in a list of their own."""
     reviews = [f for f in flags if f.kind == Flag.Kind.REVIEW_OVERDUE]
-    flags_of_cycles = [f for f in flags if f.kind != Flag.Kind.REVIEW_OVERDUE]
+    timers = [f for f in flags if f.kind == Flag.Kind.TIMER_NOT_OFF]
+    flags_of_cycles = [f for f in flags if f.cycle_id is not None]
     by_cycle: dict[int, dict] = {}
     for flag in flags_of_cycles:
         cycle = flag.cycle
@@ -151,6 +168,7 @@ def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) ->
         "user": email.user,
         "groups": sorted(by_cycle.values(), key=lambda e: (e["group"].name, e["cycle"].period_end)),
         "reviews": [(f, url("attestations:review_decide", f.review_id)) for f in reviews],
+        "timers": [(f, url("groups:detail", f.group_id)) for f in timers],
         "count": len(flags),
         "repeats": [f for f in flags if f.kind == Flag.Kind.PROMPT_MISSED and getattr(f, "missed_before", False)],
         "untold": any(f.notified_at is None for f in flags),
@@ -177,7 +195,7 @@ def _open_flags(email: SentEmail):
     )
     return list(
         email.flags.filter(resolved_at__isnull=True)
-        .select_related("user", "cycle__group", "review__group")
+        .select_related("user", "cycle__group", "review__group", "hold__group")
         .annotate(missed_before=Exists(missed_before))
         .order_by("group__name", "kind", "user__first_name", "user__last_name", "user__username")
     )
@@ -211,7 +229,7 @@ def build_flags_email(email: SentEmail, *, to: str, now: dt.datetime) -> Built:
     flags = _open_flags(email)
     if email.kind == SentEmail.Kind.DPO_ESCALATION:
         held = set(Hold.objects.standing().values_list("group_id", flat=True))
-        flags = [f for f in flags if f.review_id or (f.cycle.group_id not in held and not f.cycle.hold_id)]
+        flags = [f for f in flags if f.cycle_id is None or (f.cycle.group_id not in held and not f.cycle.hold_id)]
     if not flags:
         return None, "every flag was resolved before sending"
     if email.kind == SentEmail.Kind.ADMIN_DIGEST:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.core.exceptions import PermissionDenied, ValidationError
 
 from attestations import reviews, services
 from attestations.models import Flag, SentEmail
 from groups import services as group_services
 from groups.models import ChatGroup, GroupReview, Membership, ReviewAnswer
 from tests.attestations.conftest import BASE, utc
-from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
+from tests.factories import ChatGroupFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -178,11 +178,11 @@ def test_the_board_asks_the_dpo_to_suspend_a_group_overdue_by_a_further_interval
 
 
 def test_the_board_is_one_query_however_many_groups(django_assert_num_queries):
-    for n in range(3):
+    for _n in range(3):
         group_services.review_schedule(group=ChatGroupFactory(), after=BASE, by=None)
     with django_assert_num_queries(1):
         reviews.review_board(now=SIX_MONTHS_ON)
-    for n in range(12):
+    for _n in range(12):
         group_services.review_schedule(group=ChatGroupFactory(), after=BASE, by=None)
     with django_assert_num_queries(1):
         board = reviews.review_board(now=SIX_MONTHS_ON + dt.timedelta(days=1))
@@ -195,10 +195,10 @@ def test_flags_raise_stays_flat_with_many_overdue_reviews():
             raised = services.flags_raise(now=now).raised
         return len(raised), len(queries)
 
-    for n in range(3):
+    for _n in range(3):
         group_services.review_schedule(group=ChatGroupFactory(), after=BASE, by=None)
     few = raised_with_queries(SIX_MONTHS_ON + dt.timedelta(minutes=1))
-    for n in range(12):
+    for _n in range(12):
         group_services.review_schedule(group=ChatGroupFactory(), after=BASE, by=None)
     many = raised_with_queries(SIX_MONTHS_ON + dt.timedelta(hours=1))
     assert few[0] == 3 and many[0] == 12 and few[1] == many[1]
