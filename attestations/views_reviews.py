@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from groups import permissions as group_permissions
 from groups import selectors as group_selectors
+from groups import services as group_services
 from groups.models import GroupReview
 from opcc_portal.forms import call_service
 
@@ -63,7 +64,13 @@ def review_answer(request, pk: int):
     return render(
         request,
         "attestations/review_answer.html",
-        {"group": group, "review": review, "form": form, "now": timezone.now()},
+        {
+            "group": group,
+            "review": review,
+            "form": form,
+            "now": timezone.now(),
+            "interval": group_services.review_interval(group),
+        },
     )
 
 

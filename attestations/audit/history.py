@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import CharField as CharFieldType
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 
-from groups.models import ChatGroup, GroupReview, Membership, ReviewAnswer
+from groups.models import ChatGroup, GroupReview, Membership, ReviewAnswer, TimerConfirmation
 from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
 from opcc_portal.lib.text import display_name, percent
 
@@ -136,6 +136,9 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
             ("user", "hold"),
         ),
         HistoryKind("review", "Group review", GroupReview, lambda g: Q(group_id=g), ("group",)),
+        HistoryKind(
+            "timer", "Disappearing-messages timer confirmed", TimerConfirmation, lambda g: Q(group_id=g), ("group",)
+        ),
         HistoryKind(
             "review_answer",
             "Review answer",
@@ -453,6 +456,9 @@ _EXPORTS = [
             ("proposed_by", "proposed_by__username"),
             ("approved_by", "approved_by__username"),
             ("approved_at", "approved_at"),
+            ("clear_mode", "clear_mode"),
+            ("timer_check", "timer_check"),
+            ("review_months", "review_months"),
             ("created_at", "created_at"),
             ("updated_at", "updated_at"),
         ),
@@ -547,6 +553,9 @@ _EXPORTS = [
             ("lift_reason", "lift_reason"),
             ("chat_posted_at", "chat_posted_at"),
             ("chat_posted_by", "chat_posted_by__username"),
+            ("timer_off_required", "timer_off_required"),
+            ("timer_off_at", "timer_off_at"),
+            ("timer_off_by", "timer_off_by__username"),
         ),
         _holds,
     ),
@@ -623,8 +632,8 @@ _EXPORTS.append(
     ExportSpec(
         "history",
         "Change history",
-        "Every change to groups, memberships, cycles, attestations, flags, holds, hold notices and group reviews, "
-        "field by field, with who made it.",
+        "Every change to groups, memberships, cycles, attestations, flags, holds, hold notices, group reviews and "
+        "timer confirmations, field by field, with who made it.",
         headers_override=HISTORY_HEADERS,
         batches=_history_batches,
     )

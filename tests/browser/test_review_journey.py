@@ -34,6 +34,7 @@ def test_a_review_runs_end_to_end(live_server, page, login_page, group, admin_us
     expect(page.get_by_role("status")).to_contain_text("is with the DPO to sign off. 1 member removed.")
     assert Membership.objects.get(group=group, user=member).left_at is not None
 
+    page.context.clear_cookies()  # sign out
     login_page(dpo)
     page.get_by_role("link", name="Reviews").click()
     page.get_by_role("region", name=re.compile("Waiting for sign-off")).get_by_role("link", name="Urgent Ops").click()
@@ -44,16 +45,18 @@ def test_a_review_runs_end_to_end(live_server, page, login_page, group, admin_us
     page.get_by_role("button", name="Send it back to the admin").click()
     expect(page.get_by_role("status")).to_contain_text("is sent back")
 
+    page.context.clear_cookies()
     login_page(admin_user)
     page.goto(f"{live_server.url}/clear-downs/groups/{group.pk}/review/")
     expect(page.get_by_role("region", name="Sent back by the DPO")).to_contain_text("the team has merged")
-    page.get_by_label("Business purpose").fill("Urgent coordination of the merged operations team.")
+    page.get_by_role("textbox", name="Business purpose").fill("Urgent coordination of the merged operations team.")
     page.get_by_label("The group's business purpose, as written above, still stands.").check()
     page.get_by_label(re.compile("used for OFFICIAL information only")).check()
     page.get_by_label(re.compile("WhatsApp settings are as agreed")).check()
     page.get_by_role("button", name="Submit the review").click()
     expect(page.get_by_role("status")).to_contain_text("is with the DPO")
 
+    page.context.clear_cookies()  # sign out
     login_page(dpo)
     page.goto(f"{live_server.url}/clear-downs/reviews/{review.pk}/")
     expect(page.get_by_text("Reworded.")).to_be_visible()
@@ -89,6 +92,7 @@ def test_the_review_pages_have_no_accessibility_violations(
     page.get_by_role("button", name="Submit the review").click()
     expect(page.get_by_role("status")).to_be_visible()
 
+    page.context.clear_cookies()  # sign out
     login_page(dpo)
     page.goto(f"{live_server.url}/clear-downs/reviews/")
     suspend = page.get_by_role("region", name=re.compile("Review overdue: suspend"))

@@ -8,9 +8,9 @@ import datetime as dt
 
 import pytest
 
-from attestations import reviews
+from attestations import disappearing, hold_notices, reviews
 from attestations.models import Flag, SentEmail
-from groups.models import GroupReview, Membership
+from groups.models import ChatGroup, GroupReview, Membership
 from tests.attestations.conftest import BASE
 from tests.notifications.conftest import MINUTES_15
 
@@ -88,3 +88,28 @@ def test_a_review_sent_back_emails_the_admin_the_dpos_reason(
         assert "Sam Jones moved to Estates in October." in body
         assert f"/clear-downs/groups/{review.group_id}/review/" in body
     assert SentEmail.objects.get(kind=SentEmail.Kind.REVIEW_RETURNED).status == "sent"
+
+
+def test_a_hold_on_a_timer_group_emails_the_admin_to_turn_it_off_once_and_then_the_dpo(
+    smtp_server, group, admin_user, dpo, sweep_at, at, settings, django_capture_on_commit_callbacks
+):
+    disappearing.clear_mode_set(group=group, by=dpo, mode=ChatGroup.ClearMode.DISAPPEARING, timer_check="weekly")
+    placed = at(BASE + dt.timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        hold_notices.hold_place(group=group, by=dpo, reference="FOI-77", reason="Request received")
+    sweep_at(placed + MINUTES_15)
+    sweep_at(placed + 2 * MINUTES_15)
+
+    def urgent():
+        return [m for m in smtp_server.messages if m["Subject"].startswith("URGENT: turn OFF")]
+
+    assert [m["To"] for m in urgent()] == [admin_user.email]
+    assert urgent()[0]["Subject"] == "URGENT: turn OFF disappearing messages in Urgent Ops (hold FOI-77)"
+    for body in bodies(urgent()[0]):
+        assert "Disappearing messages" in body and f"http://testserver/groups/{group.pk}/" in body
+        assert "http://testserver/clear-downs/how-to/" in body
+    sweep_at(placed + MINUTES_15 + dt.timedelta(hours=settings.ESCALATE_AFTER_HOURS))
+    to_dpo = [m for m in smtp_server.messages if m["To"] == dpo.email and "Escalation" in m["Subject"]]
+    assert len(to_dpo) == 1
+    for body in bodies(to_dpo[0]):
+        assert "not confirmed" in body and "FOI-77" in body
