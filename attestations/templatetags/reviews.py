@@ -4,6 +4,8 @@ A tag, so the register's page shows the review without the register importing th
 two queries (the open review, the last one signed off).
 """
 
+import datetime as dt
+
 from django import template
 from django.utils import timezone
 
@@ -36,3 +38,21 @@ def group_review(context, group: ChatGroup) -> dict:
         "interval_form": ReviewIntervalForm(initial={"months": group.review_months}) if is_dpo else None,
         "request": context["request"],
     }
+
+
+# Home shows a review once it is this close to its due date (or sent back, or overdue).
+HOME_NOTICE_DAYS = 30
+
+
+@register.inclusion_tag("attestations/_my_reviews.html", takes_context=True)
+def my_reviews_due(context) -> dict:
+    """On the home page of an admin or deputy: the reviews of their groups they should answer
+    soon. One query."""
+    now = timezone.now()
+    soon = now + dt.timedelta(days=HOME_NOTICE_DAYS)
+    rows = [
+        r
+        for r in reviews.reviews_due_for(user=context["request"].user).order_by("due_at")
+        if r.due_at < soon or r.return_reason
+    ]
+    return {"rows": rows, "now": now}
