@@ -783,7 +783,10 @@ def obligation_rows(
     return rows.order_by("-due_at", Lower("cycle__group__name"), "user__last_name", "pk")
 
 
-FLAG_FILTERS = ("open", "open_overdue", "open_prompt", "prompts_missed")
+FLAG_FILTERS = ("open", "open_overdue", "open_prompt", "prompts_missed", "open_duties")
+# A group's duties that are not a week's clear-down: an overdue review (R16), a timer not
+# turned off under a hold (R17). Listed apart, so the clear-down figures count what they list.
+DUTY_KINDS = (Flag.Kind.REVIEW_OVERDUE, Flag.Kind.TIMER_NOT_OFF)
 
 
 def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySet[Flag]:
@@ -793,6 +796,7 @@ def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySe
         rows = rows.filter(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
     else:
         rows = rows.filter(resolved_at__isnull=True)
+        rows = rows.filter(kind__in=DUTY_KINDS) if which == "open_duties" else rows.exclude(kind__in=DUTY_KINDS)
         if which == "open_overdue":
             rows = rows.filter(kind=Flag.Kind.MEMBER_OVERDUE)
         elif which == "open_prompt":

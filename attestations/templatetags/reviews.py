@@ -14,6 +14,7 @@ from groups.models import ChatGroup, GroupReview
 
 from .. import reviews
 from ..forms_reviews import ReviewIntervalForm
+from ..models import Flag
 
 register = template.Library()
 
@@ -56,3 +57,15 @@ def my_reviews_due(context) -> dict:
         if r.due_at < soon or r.return_reason
     ]
     return {"rows": rows, "now": now}
+
+
+@register.inclusion_tag("attestations/_duty_flags.html", takes_context=True)
+def duty_flags(context) -> dict:
+    """On the DPO's dashboard: the open flags that are not a week's clear-down, an overdue
+    review (R16) and a timer not turned off under a hold (R17), the latter first. One query."""
+    rows = list(
+        Flag.objects.filter(resolved_at__isnull=True, kind__in=(Flag.Kind.TIMER_NOT_OFF, Flag.Kind.REVIEW_OVERDUE))
+        .select_related("group", "user", "hold")
+        .order_by("-kind", "raised_at", "pk")
+    )
+    return {"rows": rows, "request": context["request"]}
