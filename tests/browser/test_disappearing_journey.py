@@ -60,7 +60,11 @@ def test_a_timer_group_runs_from_approval_to_a_hold(
     page.get_by_label("Reason").fill("Request received for the group's messages")
     page.get_by_role("button", name="Place the hold").click()
     expect(page.locator(".hold-timer").first).to_contain_text("must turn the timer OFF at once")
-    page.goto(f"{live_server.url}/dashboard/flags/")
+    page.goto(f"{live_server.url}/dashboard/")
+    duties = page.get_by_role("region", name="Open flags: group reviews and hold timers (1)")
+    expect(duties).to_contain_text("disappearing messages not confirmed off")
+    assert_accessible(page, "dashboard with a hold-timer flag")
+    page.goto(f"{live_server.url}/dashboard/flags/?which=open_duties")
     expect(page.get_by_role("table")).to_contain_text("Hold: disappearing messages not turned off")
 
     sign_in_as(page, login_page, admin_user)
