@@ -91,6 +91,12 @@ def _names(wanted: dict[type, set]) -> dict[type, dict]:
             }
         elif model is Hold:
             names[model] = {h.pk: f"hold {h.reference}" for h in Hold.objects.filter(pk__in=ids)}
+        elif model is Membership:  # a review's answer names the member: one query, not two per row
+            rows = Membership.objects.filter(pk__in=ids).select_related("user", "group")
+            names[model] = {m.pk: f"{display_name(m.user)} in {m.group.name}" for m in rows}
+        elif model is GroupReview:
+            rows = GroupReview.objects.filter(pk__in=ids).select_related("group")
+            names[model] = {r.pk: f"review of {r.group.name} due {r.due_at:%-d %b %Y}" for r in rows}
         else:
             names[model] = {o.pk: str(o) for o in model._default_manager.filter(pk__in=ids)}
     return names

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from attestations import reviews, services
+from attestations.audit import history
 from attestations.models import Flag, SentEmail
 from groups import services as group_services
 from groups.models import ChatGroup, GroupReview, Membership, ReviewAnswer
@@ -202,3 +203,16 @@ def test_flags_raise_stays_flat_with_many_overdue_reviews():
         group_services.review_schedule(group=ChatGroupFactory(), after=BASE, by=None)
     many = raised_with_queries(SIX_MONTHS_ON + dt.timedelta(hours=1))
     assert few[0] == 3 and many[0] == 12 and few[1] == many[1]
+
+
+def test_reviews_and_each_answer_are_in_the_audit_history(group, review, admin_user, member):
+    answer(review, admin_user)
+    rows = history.history_rows(filters=history.HistoryFilters(group_id=group.pk, kind="review_answer"))
+    subjects = sorted(e["subject"] for batch in rows for e in batch)
+    assert subjects == [
+        "Grace Adeyemi in Urgent Ops, review of Urgent Ops due 10 May 2027",
+        "Morgan Lee in Urgent Ops, review of Urgent Ops due 10 May 2027",
+    ]
+    rows = history.history_rows(filters=history.HistoryFilters(group_id=group.pk, kind="review"))
+    reasons = [e["reason"] for batch in rows for e in batch]
+    assert "Review scheduled" in reasons and "Answered (1)" in reasons
