@@ -20,11 +20,30 @@ def confirmation_text(obligation: Obligation) -> str:
     return f"I have cleared all messages in {cycle.group.name} for {dates}"
 
 
-def declaration_text(count: int) -> str:
-    """What pressing a confirm button declares (R6): saving comes first, so it is said first."""
-    if count == 1:
-        return "I saved any business information from this chat to a corporate system, then cleared all its messages."
-    return "I saved any business information from these chats to a corporate system, then cleared all their messages."
+def declaration_text(obligations) -> str:
+    """What pressing a confirm button declares (R6): saving comes first, so it is said first.
+
+    A group cleared by WhatsApp's 7-day timer (R17) has its own, shorter declaration: only
+    what the timer does not remove, starred messages and media saved to the phone."""
+    timer = [o for o in obligations if o.cycle.group.uses_timer]
+    manual = len(obligations) - len(timer)
+    parts = []
+    if manual == 1:
+        parts.append(
+            "I saved any business information from this chat to a corporate system, then cleared all its messages."
+        )
+    elif manual:
+        parts.append(
+            "I saved any business information from these chats to a corporate system, then cleared all their messages."
+        )
+    if timer:
+        names = ", ".join(sorted({o.cycle.group.name for o in timer}))
+        prefix = f"For {names} (disappearing messages): " if manual else ""
+        parts.append(
+            f"{prefix}I saved any business information to a corporate system, and deleted any starred messages and "
+            "any photos, videos or files from the chat saved on my phone; the 7-day timer removed the rest."
+        )
+    return " ".join(parts)
 
 
 class _DateClearedMixin(forms.Form):

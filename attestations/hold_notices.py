@@ -294,10 +294,17 @@ def _local(moment: dt.datetime, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
 
 def hold_chat_text(*, hold: Hold) -> str:
     """The message the admin pastes into the WhatsApp group when a hold is placed."""
+    if hold.timer_off_required:  # R17: the timer would delete what the hold keeps
+        keep = (
+            "Do not clear, delete, or leave this chat. Disappearing messages are being turned OFF: do not "
+            "turn them on again, and keep starred messages and media you saved.\n"
+        )
+    else:
+        keep = "Do not clear, delete, or leave this chat; do not turn on disappearing messages.\n"
     return (
         f"HOLD on this chat from {_local(hold.placed_at, '%-d %B %Y')} (reference {hold.reference}).\n"
-        "Do not clear, delete, or leave this chat; do not turn on disappearing messages.\n"
-        "The information in it may be needed for a request or case: deleting it now could be an "
+        + keep
+        + "The information in it may be needed for a request or case: deleting it now could be an "
         "offence (Freedom of Information Act 2000, section 77).\n"
         f"Everyone: please acknowledge the hold in the clear-down portal: {settings.SITE_URL}"
         f"{reverse('home')}\n"

@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
-from groups.models import ChatGroup, PolicyAcknowledgement
+from groups.models import ChatGroup, GroupReview, PolicyAcknowledgement
 
 
 class HoldQuerySet(models.QuerySet):
@@ -49,6 +49,13 @@ class Hold(models.Model):
     # When the DPO was last asked to review a long-standing hold (HOLD_REVIEW_DAYS), the
     # claim of the sweep's review step: one reminder per period.
     review_reminded_at = models.DateTimeField(null=True, blank=True)
+    # A group whose chat WhatsApp's 7-day timer clears (R17): the timer would delete what the
+    # hold must keep, so its admin must turn it off at once and say so here.
+    timer_off_required = models.BooleanField(default=False)
+    timer_off_at = models.DateTimeField(null=True, blank=True)
+    timer_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = HoldQuerySet.as_manager()
     history = HistoricalRecords()
@@ -343,14 +350,20 @@ class CycleCount(models.Model):
 
 
 class Flag(models.Model):
-    """An overdue obligation or a missed prompt: the queue of alerts and their history (R8)."""
+    """An overdue obligation, a missed prompt or an overdue group review: the queue of
+    alerts and their history (R8, R16). A clear-down flag is about one cycle; a review flag
+    about one review (and no cycle)."""
 
     class Kind(models.TextChoices):
         MEMBER_OVERDUE = "member_overdue", "Clear-down overdue"
         PROMPT_MISSED = "prompt_missed", "Prompt not issued"
+        REVIEW_OVERDUE = "review_overdue", "Group review overdue"
+        TIMER_NOT_OFF = "timer_not_off", "Hold: disappearing messages not turned off"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags")
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
+    review = models.ForeignKey(GroupReview, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, related_name="flags", null=True, blank=True)
     # A copy of the cycle's group (which never changes), so the dashboard counts a group's
     # flags from this table alone; `counts.flag_groups_check` finds any that disagree.
     group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="+")
@@ -367,7 +380,27 @@ class Flag(models.Model):
         ordering = ["-raised_at", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["cycle", "user", "kind"], name="flag_one_per_subject"),
-            models.CheckConstraint(condition=Q(kind__in=["member_overdue", "prompt_missed"]), name="flag_kind_valid"),
+            # A review sent back and overdue again is a new flag, so only one is open at a time.
+            models.UniqueConstraint(
+                fields=["review", "kind"], condition=Q(resolved_at__isnull=True), name="flag_one_open_per_review"
+            ),
+            models.UniqueConstraint(
+                fields=["hold", "kind"], condition=Q(resolved_at__isnull=True), name="flag_one_open_per_hold"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["member_overdue", "prompt_missed", "review_overdue", "timer_not_off"]),
+                name="flag_kind_valid",
+            ),
+            # A clear-down flag is about a cycle, a review's about a review, a timer's about a hold.
+            models.CheckConstraint(
+                condition=Q(kind="review_overdue", cycle__isnull=True, review__isnull=False, hold__isnull=True)
+                | Q(kind="timer_not_off", cycle__isnull=True, review__isnull=True, hold__isnull=False)
+                | (
+                    Q(kind__in=["member_overdue", "prompt_missed"])
+                    & Q(cycle__isnull=False, review__isnull=True, hold__isnull=True)
+                ),
+                name="flag_subject_matches_kind",
+            ),
             models.CheckConstraint(
                 condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("raised_at")),
                 name="flag_resolved_after_raised",
@@ -380,7 +413,10 @@ class Flag(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.user} (cycle {self.cycle_id})"
+        about = f"cycle {self.cycle_id}" if self.cycle_id else f"review {self.review_id}"
+        if self.hold_id:
+            about = f"hold {self.hold_id}"
+        return f"{self.get_kind_display()}: {self.user} ({about})"
 
     @property
     def is_open(self) -> bool:
@@ -412,6 +448,7 @@ class SentEmail(models.Model):
         ADMIN_LEFT = "admin_left", "A group's admin left, to the DPO"
         POLICY_REMINDER = "policy_reminder", "Reminder to acknowledge the policy"
         POLICY_OVERDUE = "policy_overdue", "Policy acknowledgements overdue, to the group admin"
+        REVIEW_RETURNED = "review_returned", "Group review sent back, to the admin"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
@@ -472,6 +509,7 @@ class SentEmail(models.Model):
                         "admin_left",
                         "policy_reminder",
                         "policy_overdue",
+                        "review_returned",
                     ]
                 ),
                 name="sentemail_kind_valid",

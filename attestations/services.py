@@ -25,7 +25,7 @@ from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from groups import permissions as group_permissions
-from groups.models import ChatGroup, Membership
+from groups.models import ChatGroup, GroupReview, Membership
 from groups.validators import clean_text
 from opcc_portal.lib.history import bulk_history, save_with_history
 from opcc_portal.lib.locking import Lock, lock
@@ -459,7 +459,15 @@ def hold_place(
     existing = Hold.objects.standing().filter(group=group).first()
     if existing:
         raise ValidationError(f"{group.name} is already on hold ({existing.reference}).")
-    hold = Hold(group=group, reference=reference, reason=reason, placed_by=by, placed_at=now)
+    # WhatsApp's timer would delete what the hold keeps: its admin must turn it off (R17).
+    hold = Hold(
+        group=group,
+        reference=reference,
+        reason=reason,
+        placed_by=by,
+        placed_at=now,
+        timer_off_required=group.uses_timer,
+    )
     try:
         with transaction.atomic():
             save_with_history(hold, by=by, reason=f"Hold placed: {reference}")
@@ -483,6 +491,10 @@ def hold_place(
     bulk_history(Cycle, cycles, by=by, reason=f"Hold placed: {reference}", update=True)
 
     flags_resolve(Flag.objects.filter(cycle__group=group), by=by, now=now, reason="Hold placed")
+    if hold.timer_off_required:
+        # Open at once, not at the next sweep: the DPO sees the duty until the admin confirms.
+        flags = Flag.objects.bulk_create(_timer_flags_new(now=now, holds=Hold.objects.filter(pk=hold.pk)))
+        bulk_history(Flag, flags, by=by, reason="Raised: turn the timer off", update=False)
     return hold
 
 
@@ -563,11 +575,55 @@ def flags_raise(*, now: dt.datetime | None = None) -> FlagsResult:
         for cycle_id, group_id, admin_id, admin_active, deputy_id, deputy_active in missed
         if (person := admin_id if admin_active else (deputy_id if deputy_active else None))
     ]
+    new_flags += _review_flags_new(now=now)
+    new_flags += _timer_flags_new(now=now, holds=Hold.objects.standing())
     result = FlagsResult()
     if new_flags:
         result.raised = Flag.objects.bulk_create(new_flags)
         bulk_history(Flag, result.raised, by=None, reason="Raised", update=False)
     return result
+
+
+# Who runs a group, as read with each flag's subject: a flag on the group goes to its admin,
+# or to the deputy once the admin has left (R14), or to nobody (the DPO was told of the group).
+_RUNNERS = ("group_id", "group__admin_id", "group__admin__is_active", "group__deputy_id", "group__deputy__is_active")
+
+
+def _flags_on_runner(rows, *, kind: str, subject: str, now: dt.datetime) -> list[Flag]:
+    """A flag of `kind` about each row's subject (`subject` names the field: review, hold),
+    on the group's admin or deputy. Rows are (subject id, *_RUNNERS)."""
+    return [
+        Flag(kind=kind, group_id=group_id, user_id=person, raised_at=now, **{f"{subject}_id": subject_id})
+        for subject_id, group_id, admin_id, admin_active, deputy_id, deputy_active in rows
+        if (person := admin_id if admin_active else (deputy_id if deputy_active else None))
+    ]
+
+
+def _review_flags_new(*, now: dt.datetime) -> list[Flag]:
+    """A flag for every approved group's review still waiting for its admin after its due
+    date, and not yet flagged (R16). A review submitted, or a group no longer approved,
+    raises nothing. A hold does not stop a review: it deletes nothing. One query."""
+    open_flag = Flag.objects.filter(review=OuterRef("pk"), kind=Flag.Kind.REVIEW_OVERDUE, resolved_at__isnull=True)
+    overdue = (
+        GroupReview.objects.filter(
+            status=GroupReview.Status.DUE, due_at__lt=now, group__status=ChatGroup.Status.APPROVED
+        )
+        .filter(~Exists(open_flag))
+        .values_list("pk", *_RUNNERS)
+    )
+    return _flags_on_runner(overdue, kind=Flag.Kind.REVIEW_OVERDUE, subject="review", now=now)
+
+
+def _timer_flags_new(*, now: dt.datetime, holds) -> list[Flag]:
+    """A flag for every standing hold on a disappearing-messages group whose timer is not yet
+    confirmed off, and not yet flagged (R17). One query."""
+    open_flag = Flag.objects.filter(hold=OuterRef("pk"), kind=Flag.Kind.TIMER_NOT_OFF, resolved_at__isnull=True)
+    waiting = (
+        holds.filter(timer_off_required=True, timer_off_at__isnull=True, lifted_at__isnull=True)
+        .filter(~Exists(open_flag))
+        .values_list("pk", *_RUNNERS)
+    )
+    return _flags_on_runner(waiting, kind=Flag.Kind.TIMER_NOT_OFF, subject="hold", now=now)
 
 
 def flags_resolve(flags, *, by: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
@@ -606,6 +662,22 @@ def flags_resolve_settled(*, now: dt.datetime | None = None) -> int:
         by=None,
         now=now,
         reason="Prompt issued late",
+    )
+    resolved += flags_resolve(
+        open_flags.filter(kind=Flag.Kind.REVIEW_OVERDUE).filter(
+            ~Q(review__status=GroupReview.Status.DUE) | ~Q(review__group__status=ChatGroup.Status.APPROVED)
+        ),
+        by=None,
+        now=now,
+        reason="Review submitted, or the group is no longer approved",
+    )
+    resolved += flags_resolve(
+        open_flags.filter(kind=Flag.Kind.TIMER_NOT_OFF).filter(
+            Q(hold__timer_off_at__isnull=False) | Q(hold__lifted_at__isnull=False)
+        ),
+        by=None,
+        now=now,
+        reason="Timer confirmed off, or the hold was lifted",
     )
     resolved += flags_resolve(
         open_flags.filter(Q(cycle__hold__isnull=False) | Hold.objects.standing_on()),

@@ -76,7 +76,7 @@ def my_clear_downs(request):
         {
             "form": form,
             "open_obligations": open_obligations,
-            "declaration": declaration_text(len(open_obligations)),
+            "declaration": declaration_text(open_obligations),
             "past": list(selectors.member_past_obligations(user=request.user)),
             "holds": hold_notices.member_holds(user=request.user),
             "now": now,
@@ -149,7 +149,7 @@ def link(request, token: str):
             "obligation": obligation,
             "cycle": cycle,
             "dates": periods.period_short(cycle.period_start, cycle.period_end),
-            "declaration": declaration_text(1),
+            "declaration": declaration_text([obligation]),
             "hold": hold,
             "signed_in": signed_in,
             "now": timezone.now(),

@@ -38,6 +38,14 @@ class ChatGroup(models.Model):
         SUSPENDED = "suspended", "Suspended"
         RETIRED = "retired", "Retired"
 
+    class ClearMode(models.TextChoices):
+        MANUAL = "manual", "Manual: members clear the chat every seven days"
+        DISAPPEARING = "disappearing_7d", "Disappearing messages: 7 days"
+
+    class TimerCheck(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        REVIEW = "review", "At each review"
+
     class Weekday(models.IntegerChoices):
         MONDAY = 0, "Monday"
         TUESDAY = 1, "Tuesday"
@@ -75,6 +83,14 @@ class ChatGroup(models.Model):
         related_name="approved_groups",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # How often the group is reviewed (R16), set by the DPO for this group; empty means
+    # GROUP_REVIEW_MONTHS.
+    review_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    # WhatsApp's own 7-day timer, approved by the DPO (R17): members then declare only what
+    # the timer leaves (starred messages, media saved to the phone), and the admin confirms
+    # the timer is on and locked to admins every week or at each review, as the DPO sets.
+    clear_mode = models.CharField(max_length=20, choices=ClearMode.choices, default=ClearMode.MANUAL)
+    timer_check = models.CharField(max_length=10, choices=TimerCheck.choices, default=TimerCheck.WEEKLY)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +111,16 @@ class ChatGroup(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["proposed", "approved", "suspended", "retired"]),
                 name="chatgroup_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_months__isnull=True) | Q(review_months__gte=1, review_months__lte=24),
+                name="chatgroup_review_months_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(clear_mode__in=["manual", "disappearing_7d"]), name="chatgroup_clear_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(timer_check__in=["weekly", "review"]), name="chatgroup_timer_check_valid"
             ),
         ]
         indexes = [models.Index(fields=["status"], name="chatgroup_status_idx")]
@@ -120,6 +146,11 @@ class ChatGroup(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    @property
+    def uses_timer(self) -> bool:
+        """WhatsApp's 7-day disappearing messages clear the chat (R17)."""
+        return self.clear_mode == self.ClearMode.DISAPPEARING
 
     @property
     def is_stopped(self) -> bool:
@@ -173,6 +204,118 @@ class Membership(models.Model):
     @property
     def is_active(self) -> bool:
         return self.left_at is None
+
+
+class GroupReview(models.Model):
+    """One periodic review of one group (R16): due by `due_at`, answered by the admin (or
+    deputy), signed off or sent back by the DPO. Made when the group is approved and again
+    when a review is signed off, for the next cycle; at most one is open per group.
+
+    A review sent back is open again (`due`), with the DPO's reason; `submission` counts
+    the admin's answers, so each submission's answers about the members are kept.
+    """
+
+    class Status(models.TextChoices):
+        DUE = "due", "Waiting for the admin"
+        SUBMITTED = "submitted", "Waiting for the DPO"
+        SIGNED_OFF = "signed_off", "Signed off"
+
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="reviews")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DUE)
+    submission = models.PositiveSmallIntegerField(default=0)
+    # The admin's answers, as last submitted.
+    purpose = models.TextField(max_length=2000, blank=True, help_text="The business purpose as the admin confirmed it.")
+    purpose_confirmed = models.BooleanField(default=False)
+    official_only = models.BooleanField(default=False)
+    settings_confirmed = models.BooleanField(default=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # The DPO's decision: signed off, or sent back with a reason (the last one).
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    returned_at = models.DateTimeField(null=True, blank=True)
+    return_reason = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-due_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group"], condition=~Q(status="signed_off"), name="groupreview_one_open_per_group"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["due", "submitted", "signed_off"]), name="groupreview_status_valid"
+            ),
+            # Submitted or signed off only with every confirmation given.
+            models.CheckConstraint(
+                condition=Q(status="due")
+                | Q(purpose_confirmed=True, official_only=True, settings_confirmed=True, submitted_at__isnull=False),
+                name="groupreview_submitted_complete",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="signed_off") | Q(signed_off_at__isnull=False, signed_off_by__isnull=False),
+                name="groupreview_signed_off_complete",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], name="groupreview_open_idx", condition=~Q(status="signed_off")),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of {self.group_id} due {self.due_at:%Y-%m-%d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.SIGNED_OFF
+
+
+class ReviewAnswer(models.Model):
+    """The admin's answer about one member in one submission of a review: keep or remove.
+    A removal ends the membership through the register's own service, at submission."""
+
+    review = models.ForeignKey(GroupReview, on_delete=models.PROTECT, related_name="answers")
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="review_answers")
+    submission = models.PositiveSmallIntegerField()
+    keep = models.BooleanField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["review", "submission", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "submission", "membership"], name="reviewanswer_one_per_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Keep' if self.keep else 'Remove'} {self.membership_id} in review {self.review_id}"
+
+
+class TimerConfirmation(models.Model):
+    """The admin's (or deputy's) word that a disappearing-messages group's timer is on, at 7
+    days, and that only admins can change the group's settings (R17). One row each time."""
+
+    group = models.ForeignKey(ChatGroup, on_delete=models.PROTECT, related_name="timer_confirmations")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-confirmed_at", "-pk"]
+        indexes = [models.Index(fields=["group", "-confirmed_at"], name="timerconfirmation_group_idx")]
+
+    def __str__(self) -> str:
+        return f"Timer on in {self.group_id} at {self.confirmed_at:%Y-%m-%d %H:%M}"
 
 
 class ExternalIdentity(models.Model):

@@ -7,9 +7,11 @@ acting user and the reason through django-simple-history.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +23,7 @@ from opcc_portal.lib.locking import Lock, lock
 from opcc_portal.lib.text import display_name
 
 from . import permissions, policy
-from .models import ChatGroup, Membership
+from .models import ChatGroup, GroupReview, Membership
 from .validators import clean_text, logo_clean
 
 Status = ChatGroup.Status
@@ -192,9 +194,31 @@ def chatgroup_transition(*, group: ChatGroup, action: str, by: AbstractBaseUser,
     group.status_reason = reason
     group.status_changed_at = now
     save_with_history(group, by=by, reason=f"{action.capitalize()}: {reason}")
+    # An approved group is reviewed periodically (R16); a reinstated one keeps its open review.
+    open_review = GroupReview.objects.filter(group=group).exclude(status=GroupReview.Status.SIGNED_OFF)
+    if target == Status.APPROVED and not open_review.exists():
+        review_schedule(group=group, after=now, by=by)
     if target == Status.RETIRED:
         _memberships_end(group=group, by=by, now=now)
     return group
+
+
+def review_interval(group: ChatGroup) -> int:
+    """Months between the group's reviews: the DPO's choice for it, or GROUP_REVIEW_MONTHS."""
+    return group.review_months or settings.GROUP_REVIEW_MONTHS
+
+
+def review_due_after(group: ChatGroup, start) -> dt.datetime:
+    """The review after `start`, counted in months on the UK wall clock (stored in UTC)."""
+    return timezone.localtime(start) + relativedelta(months=review_interval(group))
+
+
+def review_schedule(*, group: ChatGroup, after, by: AbstractBaseUser | None) -> GroupReview:
+    """Open the group's next review, due one interval after `after` (R16). Call it inside the
+    transaction that approves the group or signs its last review off."""
+    review = GroupReview(group=group, due_at=review_due_after(group, after), created_at=timezone.now())
+    save_with_history(review, by=by, reason="Review scheduled")
+    return review
 
 
 def _memberships_end(*, group: ChatGroup, by: AbstractBaseUser, now) -> None:

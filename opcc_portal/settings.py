@@ -387,6 +387,9 @@ ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 72, minimum=0)
 # The admin's prompt is due this many hours after a period ends (R5), and never after the
 # members' deadline. Like the deadline, it is counted on the UK wall clock.
 CLEAR_DOWN_PROMPT_HOURS = env_int("CLEAR_DOWN_PROMPT_HOURS", 24, minimum=0)
+# Every approved group is reviewed this many months after its approval and after each
+# signed-off review (R16); the DPO may set another interval for one group.
+GROUP_REVIEW_MONTHS = env_int("GROUP_REVIEW_MONTHS", 6, minimum=1, maximum=24)
 # How long the signed "confirm your clear-down" link in a prompt email stays valid.
 ATTEST_LINK_MAX_AGE_DAYS = env_int("ATTEST_LINK_MAX_AGE_DAYS", 14, minimum=1)
 # Off: the signed link alone lets its owner confirm that one clear-down, with no sign-in (it

@@ -21,6 +21,7 @@ from attestations import calendar, hold_notices
 from attestations import services as clear_downs
 from attestations.links import hold_notice_link_token, obligation_link_token
 from attestations.models import ExportLog, Obligation
+from groups import services as group_services
 from groups.models import Membership, PendingMembership
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory, policy_version
 
@@ -77,6 +78,17 @@ MATRIX = {
     "attestations:hold_lift":  ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 200, 403)),
     # A hold's record: the DPO and auditors, and the held group's own admin and deputy.
     "attestations:hold_detail": ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    # A group's periodic review (R16): the admin or deputy answers it (not the DPO, who signs
+    # it off); the DPO and auditors read it and the board; the interval is the DPO's.
+    "attestations:review_answer": ((LOGIN, 403, 403, 200, 403, 403), (LOGIN, 403, 403, 200, 403, 403)),
+    "attestations:review_decide": ((LOGIN, 404, 404, 200, 200, 200), (LOGIN, 404, 404, 403, 200, 403)),
+    "attestations:reviews":    ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 405, 405, 405, 405, 405)),
+    "attestations:review_interval": ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 302, 403)),
+    # Disappearing messages (R17): the DPO approves the mode; the group's admin or deputy
+    # confirms the timer is on each week, and off under a hold (here no role runs the held group).
+    "attestations:clear_mode": ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 302, 403)),
+    "attestations:timer_confirm": ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 302, 403, 403)),
+    "attestations:hold_timer_off": ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 403, 403, 403, 403, 403)),
     # Acknowledging a hold is the member's own (R12); the link only its owner's.
     "attestations:hold_ack":   ((LOGIN, 405, 405, 405, 405, 405), (LOGIN, 302, 403, 403, 403, 403)),
     "attestations:hold_ack_link": ((LOGIN, 200, 403, 403, 403, 403), (LOGIN, 302, 403, 403, 403, 403)),
@@ -188,6 +200,7 @@ def world(admin_user, member, dpo, auditor, group, settings, outsider):
     clear_downs.cycle_close_due(now=timezone.now())
     hold = hold_notices.hold_place(group=held, by=dpo, reference="FOI-1", reason="Request received", queue=False)
     obligation = Obligation.objects.get(cycle__group=group, user=member)
+    review = group_services.review_schedule(group=group, after=timezone.now(), by=dpo)
     export = ExportLog.objects.create(
         user=dpo,
         kind="register",
@@ -215,6 +228,12 @@ def world(admin_user, member, dpo, auditor, group, settings, outsider):
         "attestations:hold_ack": {"pk": hold.pk},
         "attestations:hold_ack_link": {"token": hold_notice_link_token(hold.notices.get(user=member))},
         "attestations:hold_chat_posted": {"pk": hold.pk},
+        "attestations:review_answer": {"pk": group.pk},
+        "attestations:review_decide": {"pk": review.pk},
+        "attestations:review_interval": {"pk": group.pk},
+        "attestations:clear_mode": {"pk": group.pk},
+        "attestations:timer_confirm": {"pk": group.pk},
+        "attestations:hold_timer_off": {"pk": hold.pk},
         "groups:detail": {"pk": group.pk},
         "groups:edit": {"pk": group.pk},
         "groups:transition": {"pk": group.pk, "action": "suspend"},

@@ -17,7 +17,16 @@ from django.contrib.auth import get_user_model
 from django.db.models import CharField as CharFieldType
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 
-from groups.models import ChatGroup, Membership, PendingMembership, PolicyAcknowledgement, PolicyVersion
+from groups.models import (
+    ChatGroup,
+    GroupReview,
+    Membership,
+    PendingMembership,
+    PolicyAcknowledgement,
+    PolicyVersion,
+    ReviewAnswer,
+    TimerConfirmation,
+)
 from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
 from opcc_portal.lib.text import display_name, percent
 
@@ -91,6 +100,12 @@ def _names(wanted: dict[type, set]) -> dict[type, dict]:
             }
         elif model is Hold:
             names[model] = {h.pk: f"hold {h.reference}" for h in Hold.objects.filter(pk__in=ids)}
+        elif model is Membership:  # a review's answer names the member: one query, not two per row
+            rows = Membership.objects.filter(pk__in=ids).select_related("user", "group")
+            names[model] = {m.pk: f"{display_name(m.user)} in {m.group.name}" for m in rows}
+        elif model is GroupReview:
+            rows = GroupReview.objects.filter(pk__in=ids).select_related("group")
+            names[model] = {r.pk: f"review of {r.group.name} due {r.due_at:%-d %b %Y}" for r in rows}
         else:
             names[model] = {o.pk: str(o) for o in model._default_manager.filter(pk__in=ids)}
     return names
@@ -126,7 +141,7 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
         HistoryKind(
             "obligation", "Attestation", Obligation, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")
         ),
-        HistoryKind("flag", "Flag", Flag, lambda g: Q(cycle_id__in=_cycles_of(g)), ("user", "cycle")),
+        HistoryKind("flag", "Flag", Flag, lambda g: Q(group_id=g), ("user", "cycle", "review")),
         HistoryKind("hold", "Hold", Hold, lambda g: Q(group_id=g), ("group",)),
         HistoryKind(
             "hold_notice",
@@ -147,6 +162,17 @@ HISTORY_KINDS: dict[str, HistoryKind] = {
         ),
         HistoryKind(
             "pending_membership", "Pending membership", PendingMembership, lambda g: Q(group_id=g), ("user", "group")
+        ),
+        HistoryKind("review", "Group review", GroupReview, lambda g: Q(group_id=g), ("group",)),
+        HistoryKind(
+            "timer", "Disappearing-messages timer confirmed", TimerConfirmation, lambda g: Q(group_id=g), ("group",)
+        ),
+        HistoryKind(
+            "review_answer",
+            "Review answer",
+            ReviewAnswer,
+            lambda g: Q(review_id__in=GroupReview.objects.filter(group_id=g).values("pk")),
+            ("membership", "review"),
         ),
     ]
 }
@@ -381,7 +407,7 @@ def _obligations(f: Filters) -> QuerySet:
 def _flags(f: Filters) -> QuerySet:
     qs = Flag.objects.all()
     if f.group_id:
-        qs = qs.filter(cycle__group_id=f.group_id)
+        qs = qs.filter(group_id=f.group_id)
     return _in_range(qs, "raised_at", f).order_by("pk")
 
 
@@ -397,6 +423,13 @@ def _hold_notices(f: Filters) -> QuerySet:
     if f.group_id:
         qs = qs.filter(hold__group_id=f.group_id)
     return _overlapping(qs, "hold__placed_at", "hold__lifted_at", f).order_by("hold_id", "pk")
+
+
+def _reviews(f: Filters) -> QuerySet:
+    qs = ReviewAnswer.objects.all()
+    if f.group_id:
+        qs = qs.filter(review__group_id=f.group_id)
+    return _in_range(qs, "review__due_at", f).order_by("review_id", "submission", "pk")
 
 
 def _emails(f: Filters) -> QuerySet:
@@ -465,6 +498,9 @@ _EXPORTS = [
             ("proposed_by", "proposed_by__username"),
             ("approved_by", "approved_by__username"),
             ("approved_at", "approved_at"),
+            ("clear_mode", "clear_mode"),
+            ("timer_check", "timer_check"),
+            ("review_months", "review_months"),
             ("created_at", "created_at"),
             ("updated_at", "updated_at"),
         ),
@@ -527,12 +563,13 @@ _EXPORTS = [
         (
             ("flag_id", "pk"),
             ("kind", "kind"),
-            ("group_id", "cycle__group_id"),
-            ("group", "cycle__group__name"),
-            ("group_status", "cycle__group__status"),
-            ("group_status_changed_at", "cycle__group__status_changed_at"),
+            ("group_id", "group_id"),
+            ("group", "group__name"),
+            ("group_status", "group__status"),
+            ("group_status_changed_at", "group__status_changed_at"),
             ("cycle_id", "cycle_id"),
             ("period_end", "cycle__period_end"),
+            ("review_id", "review_id"),
             ("username", "user__username"),
             ("raised_at", "raised_at"),
             ("notified_at", "notified_at"),
@@ -558,6 +595,9 @@ _EXPORTS = [
             ("lift_reason", "lift_reason"),
             ("chat_posted_at", "chat_posted_at"),
             ("chat_posted_by", "chat_posted_by__username"),
+            ("timer_off_required", "timer_off_required"),
+            ("timer_off_at", "timer_off_at"),
+            ("timer_off_by", "timer_off_by__username"),
         ),
         _holds,
     ),
@@ -638,13 +678,39 @@ _EXPORTS = [
         ),
         _policy_acks,
     ),
+    ExportSpec(
+        "reviews",
+        "Group reviews",
+        "Each periodic review of a group (due in the dates), one row per member per answer: the admin's "
+        "answers, keep or remove, and the DPO's sign-off or reason for sending it back (R16).",
+        (
+            ("review_id", "review_id"),
+            ("group_id", "review__group_id"),
+            ("group", "review__group__name"),
+            ("due_at", "review__due_at"),
+            ("review_status", "review__status"),
+            ("answer", "submission"),
+            ("username", "membership__user__username"),
+            ("keep", "keep"),
+            ("purpose_as_confirmed", "review__purpose"),
+            ("official_only", "review__official_only"),
+            ("settings_confirmed", "review__settings_confirmed"),
+            ("submitted_by", "review__submitted_by__username"),
+            ("submitted_at", "review__submitted_at"),
+            ("signed_off_by", "review__signed_off_by__username"),
+            ("signed_off_at", "review__signed_off_at"),
+            ("returned_at", "review__returned_at"),
+            ("return_reason", "review__return_reason"),
+        ),
+        _reviews,
+    ),
 ]
 _EXPORTS.append(
     ExportSpec(
         "history",
         "Change history",
-        "Every change to groups, memberships, cycles, attestations, flags, holds, hold notices and the policy's "
-        "versions and acknowledgements, field by field, with who made it.",
+        "Every change to groups, memberships, cycles, attestations, flags, holds, hold notices, group reviews, "
+        "timer confirmations and the policy's versions and acknowledgements, field by field, with who made it.",
         headers_override=HISTORY_HEADERS,
         batches=_history_batches,
     )

@@ -783,15 +783,20 @@ def obligation_rows(
     return rows.order_by("-due_at", Lower("cycle__group__name"), "user__last_name", "pk")
 
 
-FLAG_FILTERS = ("open", "open_overdue", "open_prompt", "prompts_missed")
+FLAG_FILTERS = ("open", "open_overdue", "open_prompt", "prompts_missed", "open_duties")
+# A group's duties that are not a week's clear-down: an overdue review (R16), a timer not
+# turned off under a hold (R17). Listed apart, so the clear-down figures count what they list.
+DUTY_KINDS = (Flag.Kind.REVIEW_OVERDUE, Flag.Kind.TIMER_NOT_OFF)
 
 
 def flag_rows(*, scope: Scope, dates: DateRange, which: str = "open") -> QuerySet[Flag]:
-    rows = Flag.objects.filter(scope.q("cycle__group")).select_related("user", "cycle__group")
+    # Every kind of flag, a group review's and a hold's timer duty too (they have no cycle).
+    rows = Flag.objects.filter(scope.q("group")).select_related("user", "group", "cycle")
     if which == "prompts_missed":
         rows = rows.filter(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end)
     else:
         rows = rows.filter(resolved_at__isnull=True)
+        rows = rows.filter(kind__in=DUTY_KINDS) if which == "open_duties" else rows.exclude(kind__in=DUTY_KINDS)
         if which == "open_overdue":
             rows = rows.filter(kind=Flag.Kind.MEMBER_OVERDUE)
         elif which == "open_prompt":

@@ -289,6 +289,7 @@ FLAG_TITLES = {
     "open_overdue": "Open flags: clear-downs overdue",
     "open_prompt": "Open flags: prompts not issued",
     "prompts_missed": "Prompts missed",
+    "open_duties": "Open flags: group reviews and hold timers",
 }
 
 

@@ -8,6 +8,7 @@ Links are absolute, from SITE_URL. No email ever carries message content (R10).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -16,11 +17,19 @@ from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from groups.models import GroupReview
+
 from .. import outbox, periods
 from ..links import obligation_link_url
 from ..models import Flag, Hold, Obligation, SentEmail
 from ..outbox import Built
 from .summary import compliance_summary
+
+# Why a group is reviewed, in one sentence, at the foot of every email about its review.
+REVIEW_REASON = (
+    "The office's WhatsApp policy allows a work group only for a defined business purpose, so each group, "
+    "its members and its settings are reviewed regularly and signed off by the Data Protection Officer."
+)
 
 # The legal reason, in one sentence, at the foot of every email about clear-downs.
 LEGAL_REASON = (
@@ -77,7 +86,12 @@ def member_email(*, kind: str, obligation: Obligation, to: str, now: dt.datetime
 
 
 def admin_digest_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
-    """The group admin's (or deputy's) digest of a cycle's new flags: who is overdue, a missed prompt."""
+    """The group admin's (or deputy's) digest of a cycle's new flags: who is overdue, a missed prompt.
+    A digest about an overdue review (no cycle) is the review's own email."""
+    if email.cycle_id is None and flags[0].hold_id:
+        return timer_off_email(email=email, hold=flags[0].hold, to=to)
+    if email.cycle_id is None:
+        return review_overdue_email(email=email, review=flags[0].review, to=to)
     cycle = email.cycle
     context = {
         "user": email.user,
@@ -91,10 +105,53 @@ def admin_digest_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> E
     return message("admin-digest", context, to)
 
 
+def review_overdue_email(*, email: SentEmail, review, to: str) -> EmailMultiAlternatives:
+    """The admin's (or deputy's) email about their group's review, not answered by its due date (R16)."""
+    context = {
+        "user": email.user,
+        "group": review.group,
+        "review": review,
+        "review_url": url("attestations:review_answer", review.group_id),
+        "escalate_hours": settings.ESCALATE_AFTER_HOURS,
+        "why": REVIEW_REASON,
+    }
+    return message("review-overdue", context, to)
+
+
+def timer_off_email(*, email: SentEmail, hold: Hold, to: str) -> EmailMultiAlternatives:
+    """The admin's (or deputy's) email: their disappearing-messages group is on hold, so the
+    timer must be turned off now and confirmed in the portal (R17)."""
+    context = {
+        "user": email.user,
+        "group": hold.group,
+        "hold": hold,
+        "group_url": url("groups:detail", hold.group_id),
+        "howto_url": url("attestations:howto"),
+        "escalate_hours": settings.ESCALATE_AFTER_HOURS,
+    }
+    return message("timer-off", context, to)
+
+
+def review_returned_email(*, email: SentEmail, review, to: str) -> EmailMultiAlternatives:
+    """The admin's (or deputy's) email: the DPO sent the group's review back, with the reason."""
+    context = {
+        "user": email.user,
+        "group": review.group,
+        "review": review,
+        "review_url": url("attestations:review_answer", review.group_id),
+        "why": REVIEW_REASON,
+    }
+    return message("review-returned", context, to)
+
+
 def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) -> EmailMultiAlternatives:
-    """Every DPO: flags still open ESCALATE_AFTER_HOURS after they were raised, by group and week."""
+    """Every DPO: flags still open ESCALATE_AFTER_HOURS after they were raised, by group and
+    week; overdue reviews in a list of their own."""
+    reviews = [f for f in flags if f.kind == Flag.Kind.REVIEW_OVERDUE]
+    timers = [f for f in flags if f.kind == Flag.Kind.TIMER_NOT_OFF]
+    flags_of_cycles = [f for f in flags if f.cycle_id is not None]
     by_cycle: dict[int, dict] = {}
-    for flag in flags:
+    for flag in flags_of_cycles:
         cycle = flag.cycle
         entry = by_cycle.setdefault(
             cycle.pk,
@@ -110,6 +167,8 @@ def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) ->
     context = {
         "user": email.user,
         "groups": sorted(by_cycle.values(), key=lambda e: (e["group"].name, e["cycle"].period_end)),
+        "reviews": [(f, url("attestations:review_decide", f.review_id)) for f in reviews],
+        "timers": [(f, url("groups:detail", f.group_id)) for f in timers],
         "count": len(flags),
         "repeats": [f for f in flags if f.kind == Flag.Kind.PROMPT_MISSED and getattr(f, "missed_before", False)],
         "untold": any(f.notified_at is None for f in flags),
@@ -136,9 +195,9 @@ def _open_flags(email: SentEmail):
     )
     return list(
         email.flags.filter(resolved_at__isnull=True)
-        .select_related("user", "cycle__group")
+        .select_related("user", "cycle__group", "review__group", "hold__group")
         .annotate(missed_before=Exists(missed_before))
-        .order_by("cycle__group__name", "kind", "user__first_name", "user__last_name", "user__username")
+        .order_by("group__name", "kind", "user__first_name", "user__last_name", "user__username")
     )
 
 
@@ -164,17 +223,27 @@ def build_member_email(email: SentEmail, *, to: str, now: dt.datetime) -> Built:
 def build_flags_email(email: SentEmail, *, to: str, now: dt.datetime) -> Built:
     """An admin's digest or a DPO's escalation, of the flags still open when it is sent;
     nothing about a group on hold (R9)."""
-    if _held(email):
+    # A review is not stopped by a hold (it deletes nothing), so its digest goes out.
+    if email.cycle_id is not None and _held(email):
         return None, ON_HOLD
     flags = _open_flags(email)
     if email.kind == SentEmail.Kind.DPO_ESCALATION:
         held = set(Hold.objects.standing().values_list("group_id", flat=True))
-        flags = [f for f in flags if f.cycle.group_id not in held and not f.cycle.hold_id]
+        flags = [f for f in flags if f.cycle_id is None or (f.cycle.group_id not in held and not f.cycle.hold_id)]
     if not flags:
         return None, "every flag was resolved before sending"
     if email.kind == SentEmail.Kind.ADMIN_DIGEST:
         return admin_digest_email(email=email, flags=flags, to=to), ""
     return dpo_escalation_email(email=email, flags=flags, to=to), ""
+
+
+def build_review_returned_email(email: SentEmail, *, to: str, now: dt.datetime) -> Built:
+    """The DPO's reason for sending a review back, unless the admin answered again first."""
+    match = re.search(r"review-returned:r(\d+):n(\d+):", email.key)
+    review = GroupReview.objects.select_related("group").filter(pk=int(match.group(1))).first() if match else None
+    if review is None or review.status != GroupReview.Status.DUE or review.submission != int(match.group(2)):
+        return None, "the review was answered again before it could be sent"
+    return review_returned_email(email=email, review=review, to=to), ""
 
 
 def build_summary_email(email: SentEmail, *, to: str, now: dt.datetime) -> Built:
@@ -187,3 +256,4 @@ ON_HOLD = "the group is on hold"
 outbox.register((SentEmail.Kind.PROMPT, SentEmail.Kind.REMINDER), build_member_email)
 outbox.register((SentEmail.Kind.ADMIN_DIGEST, SentEmail.Kind.DPO_ESCALATION), build_flags_email)
 outbox.register((SentEmail.Kind.DPO_SUMMARY,), build_summary_email)
+outbox.register((SentEmail.Kind.REVIEW_RETURNED,), build_review_returned_email)

@@ -143,13 +143,13 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         .filter(resolved_at__isnull=True, notified_at__isnull=True)
         .filter(cycle__hold__isnull=True)
         .filter(~Hold.objects.standing_on())
-        .annotate(**{f"{role}_{column}": F(f"cycle__group__{role}__{column}") for role in _DIGEST_TO for column in _TO})
+        .annotate(**{f"{role}_{column}": F(f"group__{role}__{column}") for role in _DIGEST_TO for column in _TO})
         .order_by("pk")
     )
     # Only flags someone can be told about are claimed: a group whose admin and deputy are
     # disabled or have no address keeps its flags unreported, and the DPO's escalation says so.
     recipients = {
-        flag.cycle_id: [
+        flag.pk: [
             (pk, email)
             for role in _DIGEST_TO
             if (pk := getattr(flag, f"{role}_id"))
@@ -158,7 +158,7 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         ]
         for flag in flags
     }
-    flags = [flag for flag in flags if recipients[flag.cycle_id]]
+    flags = [flag for flag in flags if recipients[flag.pk]]
     if not flags:
         return []
     Flag.objects.filter(pk__in=[f.pk for f in flags], notified_at__isnull=True).update(notified_at=now)
@@ -166,14 +166,15 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         flag.notified_at = now
     bulk_history(Flag, flags, by=None, reason="Reported to the group admin", update=True)
 
-    by_cycle: dict[int, list[Flag]] = {}
+    # One digest per cycle; an overdue review (which has no cycle) is a digest of its own.
+    batches: dict[str, list[Flag]] = {}
     for flag in flags:
-        by_cycle.setdefault(flag.cycle_id, []).append(flag)
+        batches.setdefault(f"c{flag.cycle_id}" if flag.cycle_id else f"r{flag.review_id}", []).append(flag)
     rows, flags_of = [], {}
-    for cycle_id, batch in by_cycle.items():
-        first = batch[0].pk
-        for person_id, address in recipients[cycle_id]:
-            key = f"admin-digest:c{cycle_id}:f{first}:u{person_id}"
+    for about, batch in batches.items():
+        first = batch[0]
+        for person_id, address in recipients[first.pk]:
+            key = f"admin-digest:{about}:f{first.pk}:u{person_id}"
             flags_of[key] = [f.pk for f in batch]
             rows.append(
                 SentEmail(
@@ -181,8 +182,8 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
                     kind=Kind.ADMIN_DIGEST,
                     user_id=person_id,
                     to_address=address,
-                    cycle_id=cycle_id,
-                    group_id=batch[0].group_id,
+                    cycle_id=first.cycle_id,
+                    group_id=first.group_id,
                     created_at=now,
                 )
             )

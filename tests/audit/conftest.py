@@ -17,7 +17,7 @@ from attestations import hold_notices, services
 from attestations.models import Cycle, Flag, Hold, Obligation
 from attestations.periods import LONDON
 from groups import services as group_services
-from groups.models import ChatGroup
+from groups.models import ChatGroup, Membership, ReviewAnswer
 
 NOW = dt.datetime(2026, 11, 10, 9, tzinfo=dt.UTC)
 
@@ -48,6 +48,10 @@ def make_record(*, group, member, admin_user, dpo, reference: str = "FOI-2026-00
     overdue = cycle.obligations.get(user=admin_user)
     raised = services.flags_raise(now=cycle.due_at + dt.timedelta(hours=1)).raised
     [flag] = [f for f in raised if f.user == admin_user and f.kind == Flag.Kind.MEMBER_OVERDUE]
+    # A review of the group answered about each member (R16), for the review export.
+    review = group_services.review_schedule(group=group, after=now, by=dpo)
+    for membership in Membership.objects.active().filter(group=group):
+        ReviewAnswer.objects.create(review=review, membership=membership, submission=1, keep=True)
     group_services.chatgroup_set_admin(group=group, user=member, by=dpo)
     hold = hold_notices.hold_place(
         group=group,

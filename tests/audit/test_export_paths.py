@@ -23,7 +23,7 @@ from attestations import models
 from attestations.audit import exports
 from attestations.audit import history as audit
 from attestations.models import ExportLog, HoldNotice, Obligation
-from groups.models import PolicyAcknowledgement, PolicyVersion
+from groups.models import GroupReview, PolicyAcknowledgement, PolicyVersion, ReviewAnswer
 from tests import factories
 from tests.conftest import service_missing
 
@@ -79,7 +79,7 @@ def awkward(record, dpo):
             cycle_time=TIMES[i % len(TIMES)],
             approved_at=when,
         )
-        factories.MembershipFactory(
+        membership = factories.MembershipFactory(
             group=group,
             user=factories.UserFactory(first_name=text[::-1], last_name=text),
             joined_at=when,
@@ -87,6 +87,9 @@ def awkward(record, dpo):
             added_by=user,
             removed_by=user if i % 2 else None,
         )
+        # A review answered about the member, in the review export (R16).
+        review = GroupReview.objects.create(group=group, due_at=when, created_at=when, purpose=text, return_reason=text)
+        ReviewAnswer.objects.create(review=review, membership=membership, submission=1, keep=bool(i % 2))
         cycle = factories.CycleFactory(group=group, period_end=when, period_start=when - dt.timedelta(days=7))
         on_time = factories.obligation_in_state(
             cycle=cycle, user=user, state="on_time", attested_at=when + dt.timedelta(hours=1)

@@ -17,7 +17,9 @@ def test_it_lists_changes_of_every_kind_with_who_made_them(client, auditor, reco
     client.force_login(auditor)
     page, html = _page(client)
     kinds = {entry["kind"] for entry in page.object_list}
-    assert kinds == {"group", "membership", "cycle", "obligation", "flag", "hold", "hold_notice"}
+    assert kinds == {
+        "group", "membership", "cycle", "obligation", "flag", "hold", "hold_notice", "review", "review_answer",
+    }  # fmt: skip
     handover = next(e for e in page.object_list if e["kind"] == "group" and e["reason"] == "Admin handed over")
     assert handover["who"] == "Dana Price"
     assert handover["changes"] == [{"field": "admin", "old": "Grace Adeyemi", "new": "Morgan Lee"}]

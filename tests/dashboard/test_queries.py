@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 # session, user, two of permissions; groups, this cycle's counts, flags, strips of the page,
 # trend, members, emails failed in the last 30 days, people who cannot be emailed, the viewer's
-# own open clear-downs (R12); the session's save (with its savepoint pair in a test transaction).
-DASHBOARD_QUERIES = 16
+# own open clear-downs (R12); the open review and hold-timer flags (R16, R17); the session's save
+# (with its savepoint pair in a test transaction).
+DASHBOARD_QUERIES = 17
 
 
 def add_groups(n: int) -> list:

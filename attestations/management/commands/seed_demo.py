@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from attestations import hold_notices
+from attestations import disappearing, hold_notices, reviews
 from attestations import services as clear_downs
 from attestations.models import Obligation
 from attestations.periods import LONDON
@@ -195,6 +195,8 @@ class Command(BaseCommand):
         clear_downs.flags_raise(now=now)
         held = next((g for g in groups if g.admin.username == "priya"), None)
         if held:
+            # A group cleared by WhatsApp's 7-day timer (R17), so its hold asks for the timer off.
+            disappearing.clear_mode_set(group=held, by=users["dpo"], mode="disappearing_7d", timer_check="weekly")
             # With its notices: each member is emailed (the emails are sent by the next sweep).
             hold_notices.hold_place(
                 group=held,
@@ -203,4 +205,18 @@ class Command(BaseCommand):
                 now=now - dt.timedelta(days=2),
                 reason="FOI request received for partnership meeting arrangements (demo data).",
                 queue=False,
+            )
+        # One group's periodic review answered by its admin, waiting for the DPO (R16).
+        answered = next((g for g in groups if g.name == "Communications On-Call"), None)
+        review = reviews.review_open(group=answered) if answered else None
+        if review is not None:
+            keep = {m.pk: True for m in Membership.objects.active().filter(group=answered)}
+            reviews.review_submit(
+                review=review,
+                by=answered.admin,
+                purpose=answered.purpose,
+                purpose_confirmed=True,
+                official_only=True,
+                settings_confirmed=True,
+                keep=keep,
             )

@@ -18,7 +18,7 @@ from attestations.links import obligation_link_token
 from attestations.management.commands.seed_demo import DEMO_PASSWORD
 from attestations.models import Hold, Obligation
 from attestations.periods import LONDON
-from groups.models import ChatGroup
+from groups.models import ChatGroup, GroupReview
 from groups.policy_selectors import policy_current
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -45,6 +45,9 @@ PAGES = [
     ("member-hold", "sam", "/"),
     ("admin-hold-group", "priya", "/groups/{held}/"),
     ("dpo-hold-record", "dpo", "/clear-downs/holds/{hold}/"),
+    ("admin-review", "admin", "/clear-downs/groups/{group}/review/"),
+    ("dpo-reviews", "dpo", "/clear-downs/reviews/"),
+    ("dpo-review-decide", "dpo", "/clear-downs/reviews/{review}/"),
     # Staff (R14): the list, the roles page and the import.
     ("dpo-staff", "dpo", "/staff/"),
     ("dpo-staff-roles", "dpo", "/staff/roles/"),
@@ -72,6 +75,7 @@ class Command(BaseCommand):
             raise CommandError("Chromium is not installed (apt-get install chromium).")
         group = ChatGroup.objects.filter(admin__username="admin").order_by("pk").first()
         hold = Hold.objects.standing().order_by("pk").first()
+        review = GroupReview.objects.filter(status=GroupReview.Status.SUBMITTED).order_by("pk").first()
         mine = Obligation.objects.filter(user__username="member").order_by("-due_at", "pk")
         owed = mine.filter(status=Obligation.Status.PENDING, cycle__hold__isnull=True).first()
         done = mine.filter(status__in=Obligation.DONE).first()
@@ -83,6 +87,7 @@ class Command(BaseCommand):
             "hold": hold.pk if hold else 0,
             "held": hold.group_id if hold else 0,
             "policy": current.pk if (current := policy_current(now=timezone.now())) else 0,
+            "review": review.pk if review else 0,
             "link": f"/clear-downs/link/{obligation_link_token(owed)}/" if owed else "/clear-downs/link/none/",
             "done_link": f"/clear-downs/link/{obligation_link_token(done)}/" if done else "/clear-downs/link/none/",
         }
