@@ -129,7 +129,9 @@ def retention_schedule() -> list[RetentionRow]:
     rows = []
     for kind, (label, holds) in RETENTION_KINDS.items():
         days = settings.RETENTION.get(kind)
-        period = "Until the schedule is set" if days is None else in_words(days, [("year", YEAR_DAYS), ("day", 1)])
+        period = (
+            "Kept while the portal is in use" if days is None else in_words(days, [("year", YEAR_DAYS), ("day", 1)])
+        )
         rows.append(RetentionRow(kind=kind, label=label, holds=holds, period=period))
     return rows
 

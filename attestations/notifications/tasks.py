@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from .. import outbox, services
+from .. import outbox, retention, services
 from . import holds
 from . import sweep as sweeps
 
@@ -40,6 +40,14 @@ def heartbeat() -> None:
 def send_dpo_summaries() -> int:
     """Beat, weekly: queue each DPO's summary (once per DPO per week)."""
     return len(sweeps.dpo_summaries_queue())
+
+
+@shared_task(name="attestations.tasks.retention")
+def dispose_of_expired_records() -> int:
+    """Beat, daily: dispose of the portal's own records past their retention period (R18);
+    a dry run when RETENTION_DISPOSE is off. Returns how many records went (or would)."""
+    run = retention.retention_run(dry_run=not settings.RETENTION_DISPOSE)
+    return sum(record.count for record in run.records)
 
 
 def _backoff(retries: int) -> int:
