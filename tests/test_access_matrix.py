@@ -112,6 +112,8 @@ MATRIX = {
     "audit:export_sha256":     ((LOGIN, 403, 403, 403, 200, 404), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:foi_pack":          ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:ledger":            ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
+    # The retention schedule and what was disposed of (R18): read by the DPO and auditors.
+    "audit:retention":         ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
     # Staff (R14): the DPO's alone; auditors read the record elsewhere and change nothing.
     "staff:list":              ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),
     "staff:person":            ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),

@@ -13,4 +13,5 @@ urlpatterns = [
     path("exports/log/<int:pk>/sha256", views.export_sha256, name="export_sha256"),
     path("foi/", views.foi_pack, name="foi_pack"),
     path("ledger/", views.ledger_check, name="ledger"),
+    path("retention/", views.retention_schedule, name="retention"),
 ]
