@@ -286,7 +286,7 @@ def schedule() -> list[Figures]:
     return rows
 
 
-def _held_groups(cutoff: dt.datetime) -> list[int]:
+def held_groups(cutoff: dt.datetime) -> list[int]:
     """Groups whose records a hold still keeps: one standing, or lifted after `cutoff`."""
     return list(
         Hold.objects.filter(Q(lifted_at__isnull=True) | Q(lifted_at__gte=cutoff))
@@ -329,7 +329,7 @@ def retention_plan(*, now: dt.datetime) -> list[Figures]:
         if not figures.disposes:
             continue
         figures.cutoff = now - dt.timedelta(days=figures.days)
-        held = _held_groups(figures.cutoff)
+        held = held_groups(figures.cutoff)
         for step in RULES[figures.kind].steps:
             candidates = _candidates(step, figures.cutoff, held)
             n = candidates.count()
@@ -350,7 +350,7 @@ def _dispose_kind(figures: Figures, *, now: dt.datetime, batch_size: int) -> Non
             started = time.monotonic()
             with transaction.atomic():
                 # Read again in each transaction: a hold placed since the last batch counts.
-                held = _held_groups(figures.cutoff)
+                held = held_groups(figures.cutoff)
                 batch = _candidates(step, figures.cutoff, held).filter(pk__gt=last).order_by("pk")
                 ids = list(batch.values_list("pk", flat=True)[:batch_size])
                 if not ids:
@@ -364,7 +364,7 @@ def _dispose_kind(figures: Figures, *, now: dt.datetime, batch_size: int) -> Non
             last = ids[-1]
         if figures.details.get(step.name) is None:
             figures.details[step.name] = 0
-        held = _held_groups(figures.cutoff)
+        held = held_groups(figures.cutoff)
         if held and step.groups:
             figures.held_back += _due(step, figures.cutoff).filter(_held(step, held)).count()
 
