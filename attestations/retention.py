@@ -418,5 +418,8 @@ def retention_run(*, now: dt.datetime | None = None, dry_run: bool = False, batc
 
 
 def disposal_records(*, limit: int = 50) -> list[DisposalRecord]:
-    """The latest disposal records, newest run first."""
-    return list(DisposalRecord.objects.order_by("-run_started_at", "kind")[:limit])
+    """The latest disposal records, newest run first, each with its kind's label (`.label`)."""
+    records = list(DisposalRecord.objects.order_by("-run_started_at", "dry_run", "kind")[:limit])
+    for record in records:
+        record.label = legal.RETENTION_KINDS.get(record.kind, (record.kind,))[0]
+    return records
