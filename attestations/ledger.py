@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from opcc_portal.lib.locking import Lock, lock
@@ -109,6 +109,20 @@ def entry_hash(*, sequence: int, prev_hash: str, payload: dict) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _head() -> tuple[int, str]:
+    """The sequence and hash the next entry chains onto: the newest entry's, or the newest
+    checkpoint's when the retention schedule disposed of the newest entries. One query."""
+    entry, checkpoint = LedgerEntry._meta.db_table, LedgerCheckpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT sequence, hash FROM (SELECT sequence, hash FROM {entry} ORDER BY sequence DESC LIMIT 1) e "  # noqa: S608 - table names from the models
+            f"UNION ALL SELECT last_sequence, hash FROM (SELECT last_sequence, hash FROM {checkpoint} "
+            "ORDER BY last_sequence DESC LIMIT 1) c"
+        )
+        rows = cursor.fetchall()
+    return max(rows) if rows else (0, GENESIS)
+
+
 def ledger_append(*, obligations: Sequence[Obligation], now: dt.datetime | None = None) -> list[LedgerEntry]:
     """Chain freshly made attestations. Call inside the transaction that recorded them."""
     if not obligations:
@@ -119,8 +133,7 @@ def ledger_append(*, obligations: Sequence[Obligation], now: dt.datetime | None 
     # Taken after the attestation rows are locked and held to commit: the next writer reads
     # the head only once this one's entries are committed, so it chains onto them.
     lock(Lock.LEDGER)
-    head = LedgerEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
-    sequence, prev = head if head else (0, GENESIS)
+    sequence, prev = _head()
     entries = []
     for obligation in sorted(obligations, key=lambda o: o.pk):
         sequence += 1

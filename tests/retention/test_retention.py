@@ -22,7 +22,7 @@ from attestations.models import (
     SentEmail,
 )
 from tests import factories
-from tests.retention.conftest import NOW, SCHEDULE
+from tests.retention.conftest import NOW, SCHEDULE, attest
 
 
 def exists(obj) -> bool:
@@ -223,3 +223,19 @@ def test_the_plan_counts_what_the_run_then_disposes_of(world, django_assert_max_
     assert plan["clear_downs"].count == 8 and plan["register_history"].disposes is False
     run = {r.kind: r for r in retention.retention_run().records}
     assert {k: f.count for k, f in plan.items() if f.disposes} == {k: r.count for k, r in run.items()}
+
+
+@pytest.mark.django_db
+def test_an_attestation_after_the_newest_entries_went_chains_onto_the_checkpoint(world, dpo):
+    Hold.objects.filter(lifted_at__isnull=True).update(lifted_at=NOW - dt.timedelta(days=100), lifted_by=dpo)
+    retention.retention_run(now=NOW + dt.timedelta(days=120))  # everything, this month's entry too
+    assert not LedgerEntry.objects.exists()
+    [checkpoint] = LedgerCheckpoint.objects.all()
+    assert (checkpoint.first_sequence, checkpoint.last_sequence) == (1, 9)
+    later = factories.CycleFactory(period_end=NOW + dt.timedelta(days=7))
+    fresh = attest(later, factories.UserFactory(), when=later.due_at - dt.timedelta(hours=1))
+    entry = LedgerEntry.objects.get(obligation=fresh)
+    assert entry.sequence == 10 and entry.prev_hash == checkpoint.hash
+    verdict = ledger.ledger_verify()
+    assert verdict.ok and verdict.checked == 1 and verdict.disposed == 9
+    assert ledger.ledger_anchor() == ledger.Anchor(count=10, hash=entry.hash)
