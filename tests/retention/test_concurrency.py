@@ -78,7 +78,11 @@ def test_two_runs_at_once_dispose_of_each_record_once(old_attestations):
 
 def test_attestations_chained_during_a_disposal_keep_the_chain_whole(old_attestations):
     people = [factories.UserFactory() for _ in range(6)]
-    fresh = [factories.ObligationFactory(cycle=factories.CycleFactory(), user=p) for p in people]
+    # Weeks of this month (each its own, so only the ledger's lock queues them), attested on time.
+    fresh = [
+        factories.ObligationFactory(cycle=factories.CycleFactory(period_end=NOW - dt.timedelta(days=1)), user=p)
+        for p in people
+    ]
 
     def attester(obligation, person):
         return lambda: services.obligation_attest(
@@ -87,6 +91,7 @@ def test_attestations_chained_during_a_disposal_keep_the_chain_whole(old_attesta
             cleared_on=obligation.cycle.period_end.date(),
             confirmed_cleared=True,
             confirmed_saved=True,
+            now=obligation.cycle.due_at - dt.timedelta(hours=1),
         )
 
     errors = _in_threads(
