@@ -40,7 +40,18 @@ from opcc_portal import legal
 from opcc_portal.lib.locking import Lock, run_alone
 
 from . import ledger
-from .models import Cycle, DisposalRecord, ExportLog, Flag, Hold, HoldNotice, LedgerEntry, Obligation, SentEmail
+from .models import (
+    CalendarFeed,
+    Cycle,
+    DisposalRecord,
+    ExportLog,
+    Flag,
+    Hold,
+    HoldNotice,
+    LedgerEntry,
+    Obligation,
+    SentEmail,
+)
 
 # --- Plain deletes -----------------------------------------------------------------------------
 
@@ -237,6 +248,19 @@ RULES: dict[str, Rule] = {
                 ),
             ),
         ),
+        Rule(
+            "calendar_feeds",
+            "the closing of the person's account",
+            (
+                Step(
+                    "calendar feeds",
+                    CalendarFeed,
+                    "user__staff_profile__deactivated_at",
+                    _dispose_plain("calendar feeds", CalendarFeed),
+                    only=Q(user__is_active=False),
+                ),
+            ),
+        ),
     )
 }
 
@@ -273,7 +297,9 @@ class Figures:
 # The order a run goes in: emails and flags under their own (shorter) rules before the
 # clear-downs they are about, so each kind's record counts its own; holds after the weeks
 # that name them.
-DISPOSAL_ORDER = ("emails", "flags", "clear_downs", "holds", "export_logs", "sign_ins", "register_history")
+DISPOSAL_ORDER = (
+    "emails", "flags", "clear_downs", "holds", "export_logs", "sign_ins", "calendar_feeds", "register_history",
+)  # fmt: skip
 
 
 def schedule() -> list[Figures]:

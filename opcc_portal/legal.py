@@ -76,6 +76,10 @@ RETENTION_KINDS = {
         "Sign-in and lock-out records",
         "each sign-in and sign-out, failed sign-ins and lock-outs: username, network address, browser and time",
     ),
+    "calendar_feeds": (
+        "Calendar feeds",
+        "the secret address of your calendar of clear-down deadlines, and when it was made or reset",
+    ),
 }
 
 YEAR_DAYS, WEEK_DAYS = 365, 7

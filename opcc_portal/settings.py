@@ -473,6 +473,10 @@ RETENTION: dict[str, int | None] = {
     # Sign-ins, sign-outs, failed sign-ins and lock-outs (django-axes): username, address,
     # browser; from the attempt. One year of security log.
     "sign_ins": env_retention("RETENTION_SIGN_INS_DAYS", 365),
+    # A person's secret calendar address (its token); from the closing of their account (a
+    # leaver's feed already answers nothing). Thirty days: time to reopen an account closed
+    # by mistake without every calendar having to be set up again.
+    "calendar_feeds": env_retention("RETENTION_CALENDAR_FEEDS_DAYS", 30),
 }
 for _kind, _days in RETENTION.items():
     if _days is not None and (not isinstance(_days, int) or _days < 1):

@@ -21,6 +21,7 @@ SCHEDULE = {
     "register_history": None,
     "export_logs": 90,
     "sign_ins": 30,
+    "calendar_feeds": 30,
 }
 
 

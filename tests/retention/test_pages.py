@@ -90,7 +90,7 @@ def test_the_disposals_export_holds_each_run_kind_by_kind(client, auditor, world
     response = client.get(reverse("audit:export", args=["disposals", "csv"]))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     by_kind = {r["kind"]: r for r in rows}
-    assert set(by_kind) == {"clear_downs", "emails", "flags", "holds", "export_logs", "sign_ins"}
+    assert set(by_kind) == {"clear_downs", "emails", "flags", "holds", "export_logs", "sign_ins", "calendar_feeds"}
     clear_downs = by_kind["clear_downs"]
     assert clear_downs["count"] == "8" and clear_downs["dry_run"] == "no" and clear_downs["held_back"] == "6"
     assert json.loads(clear_downs["details"])["ledger entries"] == 4

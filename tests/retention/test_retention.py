@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
-from attestations import ledger, retention
+from attestations import calendar, ledger, retention
 from attestations.models import (
+    CalendarFeed,
     Cycle,
     CycleCount,
     DisposalRecord,
@@ -21,8 +23,11 @@ from attestations.models import (
     Obligation,
     SentEmail,
 )
+from groups.models import StaffProfile
 from tests import factories
 from tests.retention.conftest import NOW, SCHEDULE, attest
+
+User = get_user_model()
 
 
 def exists(obj) -> bool:
@@ -53,7 +58,7 @@ def test_it_disposes_of_old_records_and_keeps_what_a_hold_covers(world):
 def test_the_disposal_record_says_what_went_under_which_rule(world):
     run = retention.retention_run()
     records = {r.kind: r for r in DisposalRecord.objects.filter(run_started_at=run.started_at)}
-    assert set(records) == {"clear_downs", "emails", "flags", "holds", "export_logs", "sign_ins"}
+    assert set(records) == {"clear_downs", "emails", "flags", "holds", "export_logs", "sign_ins", "calendar_feeds"}
     clear_downs = records["clear_downs"]
     assert not clear_downs.dry_run and clear_downs.period_days == 90
     assert clear_downs.cutoff == NOW - dt.timedelta(days=90)
@@ -98,7 +103,7 @@ def test_a_second_run_finds_nothing_more(world):
 def test_a_kind_without_a_period_is_never_disposed_of(world, settings):
     settings.RETENTION = {**SCHEDULE, "clear_downs": None, "emails": None, "flags": None}
     run = retention.retention_run()
-    assert {r.kind for r in run.records} == {"holds", "export_logs", "sign_ins"}
+    assert {r.kind for r in run.records} == {"holds", "export_logs", "sign_ins", "calendar_feeds"}
     assert all(exists(o) for o in world["old_gone"]) and exists(world["summary"])
 
 
@@ -239,3 +244,17 @@ def test_an_attestation_after_the_newest_entries_went_chains_onto_the_checkpoint
     verdict = ledger.ledger_verify()
     assert verdict.ok and verdict.checked == 1 and verdict.disposed == 9
     assert ledger.ledger_anchor() == ledger.Anchor(count=10, hash=entry.hash)
+
+
+@pytest.mark.django_db
+def test_a_closed_accounts_calendar_feed_goes_a_period_after_the_closing(schedule, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    people = {name: factories.UserFactory(username=name) for name in ("active", "left_long_ago", "just_left")}
+    for person in people.values():
+        calendar.calendar_feed_create(user=person)
+    for name, days in (("left_long_ago", 31), ("just_left", 29)):
+        User.objects.filter(pk=people[name].pk).update(is_active=False)
+        StaffProfile.objects.create(user=people[name], deactivated_at=NOW - dt.timedelta(days=days))
+    [record] = [r for r in retention.retention_run().records if r.kind == "calendar_feeds"]
+    assert record.count == 1 and record.rule == "Calendar feeds: 30 days after the closing of the person's account"
+    assert set(CalendarFeed.objects.values_list("user__username", flat=True)) == {"active", "just_left"}
