@@ -646,3 +646,76 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user_id}"
+
+
+class LedgerCheckpoint(models.Model):
+    """A run of ledger entries disposed of under the retention schedule (R18), kept as its seal.
+
+    The entries `first_sequence`..`last_sequence` are gone with their attestations; what is
+    kept is the hash they chained onto (`prev_hash`) and the hash of the last one (`hash`),
+    so `ledger.ledger_verify` steps over the gap: the entry after it must chain onto `hash`,
+    and the checkpoint onto the entry before it. Neighbouring runs are merged into one row.
+    """
+
+    first_sequence = models.PositiveBigIntegerField(unique=True)
+    last_sequence = models.PositiveBigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    disposed_at = models.DateTimeField()
+    # When a later disposal last joined a neighbouring run onto this one.
+    extended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["first_sequence"]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_sequence__gte=1), name="ledgercheckpoint_first_positive"),
+            models.CheckConstraint(
+                condition=Q(last_sequence__gte=F("first_sequence")), name="ledgercheckpoint_range_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ledger checkpoint #{self.first_sequence}–#{self.last_sequence}"
+
+    @property
+    def entries(self) -> int:
+        return self.last_sequence - self.first_sequence + 1
+
+
+class DisposalRecord(models.Model):
+    """What one run of the retention schedule disposed of, or would have (R18).
+
+    One row per kind of record per run, written by the run and never changed afterwards: the
+    rule it applied (`period_days` after `counted_from`, so records whose time ended before
+    `cutoff`), how many records went (`count`, with the rows that went with them in
+    `details`), the dates of the oldest and newest of them, and how many past their time
+    were kept because a hold covers their group (`held_back`). Kept for good and exported.
+    """
+
+    run_started_at = models.DateTimeField()
+    kind = models.CharField(max_length=30)
+    rule = models.CharField(max_length=255)
+    period_days = models.PositiveIntegerField()
+    cutoff = models.DateTimeField()
+    dry_run = models.BooleanField(default=False)
+    count = models.PositiveBigIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    held_back = models.PositiveBigIntegerField(default=0)
+    oldest = models.DateTimeField(null=True, blank=True)
+    newest = models.DateTimeField(null=True, blank=True)
+    batches = models.PositiveIntegerField(default=0)
+    # The longest of the run's transactions for this kind: the figure that shows no lock was held long.
+    longest_batch_ms = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-run_started_at", "kind", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_started_at", "kind", "dry_run"], name="disposal_one_per_kind_per_run"),
+            models.CheckConstraint(condition=Q(finished_at__gte=F("run_started_at")), name="disposal_finished_after"),
+        ]
+        indexes = [models.Index(fields=["-run_started_at"], name="disposal_run_idx")]
+
+    def __str__(self) -> str:
+        what = "would dispose of" if self.dry_run else "disposed of"
+        return f"{self.kind}: {what} {self.count} ({self.run_started_at:%Y-%m-%d %H:%M})"

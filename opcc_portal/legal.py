@@ -76,6 +76,10 @@ RETENTION_KINDS = {
         "Sign-in and lock-out records",
         "each sign-in and sign-out, failed sign-ins and lock-outs: username, network address, browser and time",
     ),
+    "calendar_feeds": (
+        "Calendar feeds",
+        "the secret address of your calendar of clear-down deadlines, and when it was made or reset",
+    ),
 }
 
 YEAR_DAYS, WEEK_DAYS = 365, 7
@@ -129,7 +133,9 @@ def retention_schedule() -> list[RetentionRow]:
     rows = []
     for kind, (label, holds) in RETENTION_KINDS.items():
         days = settings.RETENTION.get(kind)
-        period = "Until the schedule is set" if days is None else in_words(days, [("year", YEAR_DAYS), ("day", 1)])
+        period = (
+            "Kept while the portal is in use" if days is None else in_words(days, [("year", YEAR_DAYS), ("day", 1)])
+        )
         rows.append(RetentionRow(kind=kind, label=label, holds=holds, period=period))
     return rows
 

@@ -378,6 +378,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "attestations.tasks.send_dpo_summaries",
         "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
     },
+    # Daily at 03:40 UK time, when nobody attests: dispose of the portal's own records past
+    # their retention period (R18), in small batches, skipping anything a hold covers. A run
+    # that finds another still going does nothing.
+    "retention": {
+        "task": "attestations.tasks.retention",
+        "schedule": crontab(minute=40, hour=3),
+    },
 }
 
 # --- Policy knobs (docs/rules.md: R3, R4, R8) ----------------------------------------------
@@ -452,31 +459,74 @@ if LEGAL_PREPARED_ON and LEGAL_REVIEWED_ON and LEGAL_REVIEWED_ON < LEGAL_PREPARE
         "LEGAL_REVIEWED_ON must not be before LEGAL_PREPARED_ON: a page is reviewed after it is written."
     )
 
-# How long the portal keeps each kind of its own records (R18), in days; None means the
-# office's retention schedule has not set it yet. The privacy notice shows these and a
-# disposal job must read this same structure, so the two never disagree. No job disposes
-# of anything yet, so no period is set here: a period on the notice must be one the
-# portal keeps. Records covered by a hold (R9) are kept, whatever their period.
+
+# How long the portal keeps each kind of its own records (R18), in days, each counted from
+# when the record stopped mattering (`attestations/retention.py` says from when, kind by
+# kind); None ("keep") means the job never disposes of that kind. The privacy notice, the
+# retention page and the disposal job all read this one structure, so they never disagree.
+# Records of a group under a hold, or a hold lifted less than the period ago, are kept
+# whatever their period (R9). The README's "Retention" section gives the reasons for each
+# default. Each is set by RETENTION_<KIND>_DAYS: a number of days, or "keep".
+def env_retention(name: str, default: int | None) -> int | None:
+    value = env.str(name, default="").strip().lower()
+    if not value:
+        return default
+    if value == "keep":
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f'{name} must be a number of days or "keep", not {value!r}.') from None
+    if days < 1:
+        raise ImproperlyConfigured(f'{name} must be at least 1 day (or "keep"), not {days}.')
+    return days
+
+
 RETENTION: dict[str, int | None] = {
     # Clear-down weeks and attestations: cycles, each person's obligation and what they
-    # attested, excuses, and the ledger entry that seals each attestation.
-    "clear_downs": None,
-    # The record of every email sent (recipient, subject, when, result); never the body.
-    "emails": None,
-    # Overdue and missed-prompt flags, with when they were reported and escalated.
-    "flags": None,
-    # FOI and legal holds: reference, reason, who placed and lifted them.
-    "holds": None,
-    # The register's change history: groups, memberships, who changed what and why.
-    "register_history": None,
-    # Who exported which records, when, with the file's size and checksum.
-    "export_logs": None,
-    # Sign-ins, sign-outs, failed sign-ins and lock-outs (django-axes): username, address, browser.
-    "sign_ins": None,
+    # attested, excuses, and the ledger entry that seals each attestation; from the week's
+    # deadline. Three years: this year and two more of evidence for FOI and the ICO.
+    "clear_downs": env_retention("RETENTION_CLEAR_DOWNS_DAYS", 3 * 365),
+    # The record of every email sent (recipient, subject, when, result); never the body;
+    # from when it was made. One year: long enough to answer "was I told?".
+    "emails": env_retention("RETENTION_EMAILS_DAYS", 365),
+    # Overdue and missed-prompt flags, with when they were reported and escalated; from
+    # when the flag was settled (an open flag is never disposed of). Two years.
+    "flags": env_retention("RETENTION_FLAGS_DAYS", 2 * 365),
+    # FOI and legal holds: reference, reason, who placed and lifted them; from the lift
+    # (a standing hold is never disposed of). Six years, the time a claim can be brought.
+    "holds": env_retention("RETENTION_HOLDS_DAYS", 6 * 365),
+    # The register's change history: groups, memberships, who changed what and why. Kept
+    # as long as the register: it is the record of which groups the office allowed.
+    "register_history": env_retention("RETENTION_REGISTER_HISTORY_DAYS", None),
+    # Who exported which records, when, with the file's size and checksum; from the export.
+    # Three years, as long as the clear-downs it may have taken.
+    "export_logs": env_retention("RETENTION_EXPORT_LOGS_DAYS", 3 * 365),
+    # Sign-ins, sign-outs, failed sign-ins and lock-outs (django-axes): username, address,
+    # browser; from the attempt. One year of security log.
+    "sign_ins": env_retention("RETENTION_SIGN_INS_DAYS", 365),
+    # A person's secret calendar address (its token); from the closing of their account (a
+    # leaver's feed already answers nothing). Thirty days: time to reopen an account closed
+    # by mistake without every calendar having to be set up again.
+    "calendar_feeds": env_retention("RETENTION_CALENDAR_FEEDS_DAYS", 30),
 }
 for _kind, _days in RETENTION.items():
     if _days is not None and (not isinstance(_days, int) or _days < 1):
         raise ImproperlyConfigured(f"RETENTION[{_kind!r}] must be a number of days (at least 1) or None.")
+# Flags, emails and export logs of a clear-down go with it: none may outlive it.
+for _kind in ("flags", "emails"):
+    if RETENTION["clear_downs"] is not None and (
+        RETENTION[_kind] is None or RETENTION[_kind] > RETENTION["clear_downs"]
+    ):
+        raise ImproperlyConfigured(
+            f"RETENTION_{_kind.upper()}_DAYS must not be longer than RETENTION_CLEAR_DOWNS_DAYS: "
+            f"they are disposed of with the clear-downs they are about."
+        )
+# The disposal job: at most this many records (of one kind) per transaction, so no lock is
+# held for long; false makes every scheduled run a dry run (records what would go, removes
+# nothing), for an office that wants to read the figures before the first disposal.
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 1000, minimum=1, maximum=50_000)
+RETENTION_DISPOSE = env_bool("RETENTION_DISPOSE", True)
 # --- Health ---------------------------------------------------------------------------
 # /healthz/status (database, broker, worker, beat) is open when this is empty: it names no
 # person and holds no record, only whether each part runs and when it last did. Set a token

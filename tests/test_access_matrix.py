@@ -141,6 +141,8 @@ MATRIX = {
     # Subject access (UK GDPR Art. 15): the DPO's alone; auditors export the record by kind.
     "audit:subject_access":    ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 403, 403)),
     "audit:subject_access_file": ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 403, 403)),
+    # The retention schedule and what was disposed of (R18): read by the DPO and auditors.
+    "audit:retention":         ((LOGIN, 403, 403, 403, 200, 200), (LOGIN, 403, 403, 403, 403, 403)),
     # Staff (R14): the DPO's alone; auditors read the record elsewhere and change nothing.
     "staff:list":              ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),
     "staff:person":            ((LOGIN, 403, 403, 403, 200, 403), (LOGIN, 403, 403, 403, 405, 403)),

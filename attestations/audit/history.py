@@ -10,6 +10,7 @@ memory stays flat whatever the size of the record.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, r
 from opcc_portal.lib.text import display_name, percent
 
 from .. import periods
-from ..models import Cycle, Flag, Hold, HoldNotice, Obligation, SentEmail
+from ..models import Cycle, DisposalRecord, Flag, Hold, HoldNotice, Obligation, SentEmail
 
 CHUNK_SIZE = 2_000
 
@@ -713,6 +714,38 @@ _EXPORTS.append(
         "timer confirmations and the policy's versions and acknowledgements, field by field, with who made it.",
         headers_override=HISTORY_HEADERS,
         batches=_history_batches,
+    )
+)
+
+
+DISPOSAL_COLUMNS = (
+    "pk", "run_started_at", "finished_at", "kind", "dry_run", "rule", "period_days", "cutoff", "count", "details",
+    "held_back", "oldest", "newest", "batches", "longest_batch_ms",
+)  # fmt: skip
+
+
+def _disposal_batches(f: Filters, chunk_size: int) -> Iterator[list[tuple]]:
+    # Read in Python, not COPY: a small table, and its details are JSON, written as JSON text.
+    records = _in_range(DisposalRecord.objects.all(), "run_started_at", f).order_by("run_started_at", "kind", "pk")
+    batch: list[tuple] = []
+    for row in records.values_list(*DISPOSAL_COLUMNS).iterator(chunk_size=chunk_size):
+        at = DISPOSAL_COLUMNS.index("details")
+        batch.append((*row[:at], json.dumps(row[at], sort_keys=True), *row[at + 1 :]))
+        if len(batch) >= chunk_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_EXPORTS.append(
+    ExportSpec(
+        "disposals",
+        "Disposals under the retention schedule",
+        "Each run of the retention schedule, kind by kind: the rule, how many records went (or would, in a dry run) "
+        "and which, their dates, and how many a hold kept (runs in the dates; the group filter does not apply).",
+        headers_override=("disposal_id", *DISPOSAL_COLUMNS[1:]),
+        batches=_disposal_batches,
     )
 )
 EXPORTS: dict[str, ExportSpec] = {spec.key: spec for spec in _EXPORTS}

@@ -18,4 +18,5 @@ urlpatterns = [
     path("foi/hold/", views_requests.foi_hold, name="foi_hold"),
     path("subject-access/", views_requests.subject_access_search, name="subject_access"),
     path("subject-access/<int:pk>.zip", views_requests.subject_access_file, name="subject_access_file"),
+    path("retention/", views.retention_schedule, name="retention"),
 ]

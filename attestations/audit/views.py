@@ -1,4 +1,5 @@
-"""Audit pages: history browser, exports, export log, FOI evidence pack, ledger check.
+"""Audit pages: history browser, exports, export log, FOI evidence pack, ledger check,
+the retention schedule with what was disposed of.
 
 For the DPO and auditors only; everyone else gets 403 and the anonymous go to sign in.
 Nothing here writes to the record, so every request other than GET or HEAD is refused
@@ -26,7 +27,7 @@ from groups import permissions as group_permissions
 from groups.models import ChatGroup
 from opcc_portal.forms import DayField, bad_filters_response
 
-from .. import ledger, periods, selectors
+from .. import ledger, periods, retention, selectors
 from ..models import ExportLog
 from . import exports, foi_forms
 from . import history as audit
@@ -268,4 +269,24 @@ def ledger_check(request):
         request,
         "audit/ledger.html",
         {"verdict": verdict, "entries": ledger.ledger_size(), "section": "ledger"},
+    )
+
+
+# --- Retention ---------------------------------------------------------------------------------
+
+
+@audit_view
+def retention_schedule(request):
+    """The schedule, what a run now would dispose of (and what holds keep), and the records of runs."""
+    return render(
+        request,
+        "audit/retention.html",
+        {
+            "plan": retention.retention_plan(now=timezone.now()),
+            "records": retention.disposal_records(),
+            "checkpoints": ledger.ledger_size()["checkpoints"],
+            "dispose": settings.RETENTION_DISPOSE,
+            "batch_size": settings.RETENTION_BATCH_SIZE,
+            "section": "retention",
+        },
     )

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from groups.models import GroupReview
 
-from .. import outbox, periods
+from .. import ledger, outbox, periods
 from ..links import obligation_link_url
 from ..models import Flag, Hold, Obligation, SentEmail
 from ..outbox import Built
@@ -178,9 +178,15 @@ def dpo_escalation_email(*, email: SentEmail, flags: Sequence[Flag], to: str) ->
 
 
 def dpo_summary_email(*, email: SentEmail, to: str) -> EmailMultiAlternatives:
-    """The DPO's weekly summary: compliance this week and last, groups below the threshold, holds."""
+    """The DPO's weekly summary: compliance this week and last, groups below the threshold, holds,
+    and the ledger's head hash and count when the summary was made: a copy outside the portal."""
     summary = compliance_summary(now=email.created_at)
-    context = {"user": email.user, "summary": summary, "dashboard_url": f"{settings.SITE_URL}/dashboard/"}
+    context = {
+        "user": email.user,
+        "summary": summary,
+        "anchor": ledger.ledger_anchor(at=email.created_at),
+        "dashboard_url": f"{settings.SITE_URL}/dashboard/",
+    }
     return message("dpo-summary", context, to)
 
 

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .. import outbox, services
+from .. import outbox, retention, services
 from . import holds
 from . import policy as policy_emails
 from . import sweep as sweeps
@@ -57,6 +57,14 @@ def send_dpo_summaries() -> int | None:
     if not services.beat_tick_claim(task="dpo-summary", every_minutes=SUMMARY_SLOT_MINUTES):
         return None
     return len(sweeps.dpo_summaries_queue())
+
+
+@shared_task(name="attestations.tasks.retention")
+def dispose_of_expired_records() -> int:
+    """Beat, daily: dispose of the portal's own records past their retention period (R18);
+    a dry run when RETENTION_DISPOSE is off. Returns how many records went (or would)."""
+    run = retention.retention_run(dry_run=not settings.RETENTION_DISPOSE)
+    return sum(record.count for record in run.records)
 
 
 def _backoff(retries: int) -> int:

@@ -10,7 +10,9 @@ here, by name, rather than by two constants kept equal by a comment.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Iterator
 
 from django.db import connection
 
@@ -34,6 +36,9 @@ class Lock(enum.IntEnum):
     HOLD_NOTICES = 7_104
     # The attestation ledger: one entry at a time, each chained to the one before.
     LEDGER = 7_201
+    # The retention schedule's disposal run (R18): one run at a time, across its many short
+    # transactions (a session lock, `run_alone`), so two at once never share out the work.
+    RETENTION = 7_202
 
 
 def lock(key: Lock) -> None:
@@ -41,3 +46,26 @@ def lock(key: Lock) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(key)])
+
+
+@contextlib.contextmanager
+def run_alone(key: Lock) -> Iterator[bool]:
+    """Yield True if this process holds `key` for the block, False if another holds it.
+
+    For work made of many short transactions (a transaction lock would end with the first):
+    a session-level advisory lock, tried without waiting and released when the block ends.
+    SQLite has no such lock; its one writer at a time keeps each transaction whole, and
+    the work must stay safe to run twice, as every task here is.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [int(key)])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [int(key)])

@@ -9,6 +9,7 @@ URLS = [
     reverse("audit:export_log"),
     reverse("audit:foi_pack"),
     reverse("audit:ledger"),
+    reverse("audit:retention"),
     reverse("audit:export", args=["register", "csv"]),
 ]
 

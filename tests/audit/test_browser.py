@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from attestations import retention
 from tests import factories
 from tests.audit.conftest import make_record
 from tests.conftest import VIEWPORTS, assert_skip_link_first, keyboard_activate, keyboard_select, tab_to, visit_and_scan
@@ -72,6 +73,13 @@ def test_an_auditor_filters_history_downloads_a_csv_and_verifies_the_ledger(logi
     expect(page.get_by_role("heading", name="The ledger is intact")).to_be_visible()
     assert_accessible(page, "ledger")
 
+    retention.retention_run(dry_run=True)
+    page.get_by_role("link", name="Retention", exact=True).click()
+    expect(page.get_by_role("heading", name="Retention schedule")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Clear-downs and attestations 3 years"))).to_be_visible()
+    expect(page.get_by_text("Dry run: nothing removed").first).to_be_visible()
+    assert_accessible(page, "retention")
+
 
 def test_an_auditor_filters_the_history_with_the_keyboard_only(live_server, page, keyboard_login):
     auditor, record = the_record()
@@ -102,6 +110,7 @@ def test_the_audit_pages_have_no_accessibility_violations_on_a_phone(live_server
         "/audit/exports/log/",
         f"/audit/foi/?group={record.group.pk}",
         "/audit/ledger/",
+        "/audit/retention/",
     ])  # fmt: skip
     # An export, then its entry in the log.
     page.goto(f"{live_server.url}/audit/exports/")

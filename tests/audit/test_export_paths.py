@@ -157,6 +157,22 @@ def awkward(record, dpo):
             due_at=when + dt.timedelta(days=14),
             acknowledged_at=when + dt.timedelta(hours=1) if i % 2 else None,
         )
+        models.DisposalRecord.objects.create(
+            run_started_at=when,
+            kind=text[:30],
+            rule=text,
+            period_days=i + 1,
+            cutoff=when - dt.timedelta(days=i + 1),
+            dry_run=lifted,
+            count=i,
+            details={text: i},
+            held_back=i,
+            oldest=when - dt.timedelta(days=400) if i % 3 else None,
+            newest=when - dt.timedelta(days=i + 2) if i % 3 else None,
+            batches=i,
+            longest_batch_ms=i * 7,
+            finished_at=when + dt.timedelta(seconds=i, microseconds=i),
+        )
     return record
 
 

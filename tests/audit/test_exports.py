@@ -72,6 +72,11 @@ def test_it_neutralises_a_formula_group_name_in_every_export(client, auditor, dp
     # The policy's exports (R15) name no group: a version with the same title stands in.
     version = factories.policy_version(number="2.0", by=dpo, title=EVIL)
     PolicyAcknowledgement.objects.create(version=version, user=member, created_at=timezone.now(), due_at=timezone.now())
+    # The disposals are no group's: their rule's text stands in for the group's name.
+    now = timezone.now()
+    models.DisposalRecord.objects.create(
+        run_started_at=now, kind="-kind", rule=EVIL, period_days=1, cutoff=now, finished_at=now, details={"=x": 1}
+    )
     client.force_login(auditor)
     for kind in KINDS:
         _, body = _download(client, kind, fmt)

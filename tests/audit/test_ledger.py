@@ -452,7 +452,12 @@ def test_the_version_migration_keeps_an_existing_chain_as_version_1(clock):
 
 @pytest.mark.django_db
 def test_an_empty_ledger_is_intact_and_says_so(capsys):
-    assert ledger.ledger_size() == {"count": 0, "head": None}
+    assert ledger.ledger_size() == {
+        "count": 0,
+        "head": None,
+        "anchor": ledger.Anchor(count=0, hash=ledger.GENESIS),
+        "checkpoints": [],
+    }
     call_command("verify_ledger")
     assert f"Ledger intact: 0 entries (none), head {ledger.GENESIS}." in capsys.readouterr().out
 
@@ -463,6 +468,8 @@ def test_the_size_of_the_ledger_is_its_last_entry(chain):
     assert ledger.ledger_size() == {
         "count": 4,
         "head": {"sequence": 4, "hash": head.hash, "recorded_at": head.recorded_at},
+        "anchor": ledger.Anchor(count=4, hash=head.hash),
+        "checkpoints": [],
     }
 
 

@@ -103,7 +103,7 @@ def test_one_missing_detail_is_flagged_alone(client, office):
 
 
 def test_the_privacy_notice_shows_the_retention_periods_from_settings(client, settings):
-    settings.RETENTION = {**settings.RETENTION, "emails": 2 * 365, "flags": 90, "sign_ins": 1}
+    settings.RETENTION = {**settings.RETENTION, "emails": 2 * 365, "flags": 90, "sign_ins": 1, "holds": None}
     body = page_text(client, "privacy")
 
     def period(kind):
@@ -113,13 +113,14 @@ def test_the_privacy_notice_shows_the_retention_periods_from_settings(client, se
     assert period("emails") == "2 years"
     assert period("flags") == "90 days"
     assert period("sign_ins") == "1 day"
-    assert period("clear_downs") == "Until the schedule is set"
-    assert period("holds") == "Until the schedule is set"
+    assert period("clear_downs") == "3 years"
+    assert period("holds") == "Kept while the portal is in use"
 
 
 def test_every_kind_of_record_in_the_retention_setting_is_on_the_notice(settings):
     assert list(settings.RETENTION) == list(legal.RETENTION_KINDS)
-    assert all(days is None for days in settings.RETENTION.values())  # no schedule yet: nothing is disposed of
+    # The defaults (README "Retention"): only the register's history is kept for good.
+    assert [kind for kind, days in settings.RETENTION.items() if days is None] == ["register_history"]
 
 
 def test_a_kind_of_record_the_notice_does_not_describe_stops_it(settings):

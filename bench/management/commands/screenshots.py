@@ -59,6 +59,8 @@ PAGES = [
     ("member-policy", "member", "/policy/"),
     ("dpo-policy-version", "dpo", "/policy/{policy}/"),
     ("dpo-policy-dashboard", "dpo", "/dashboard/policy/"),
+    # The retention schedule, the next run's figures and what was disposed of (R18).
+    ("dpo-retention", "dpo", "/audit/retention/"),
 ]
 
 
@@ -68,8 +70,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
         parser.add_argument("--out", default="docs/screenshots")
+        parser.add_argument("--only", nargs="*", default=[], help="Only these pages (file names without size).")
 
-    def handle(self, *args, base_url: str, out: str, **options):
+    def handle(self, *args, base_url: str, out: str, only: list[str], **options):
         chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
         if not chromium:
             raise CommandError("Chromium is not installed (apt-get install chromium).")
@@ -101,6 +104,8 @@ class Command(BaseCommand):
             for size, (width, height) in SIZES.items():
                 contexts = {}
                 for name, who, path in PAGES:
+                    if only and name not in only:
+                        continue
                     if who not in contexts:
                         contexts[who] = browser.new_context(
                             viewport={"width": width, "height": height}, locale="en-GB", timezone_id="Europe/London"
