@@ -12,10 +12,12 @@ agree, and prints the ratios. Nothing is written except the benchmark's own sess
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import statistics
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,11 +29,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from attestations.audit import history as audit
 from attestations.dashboard import stats
 from attestations.models import Obligation
 from bench.headline import headline_by_hand
 from groups.models import ChatGroup, Membership
 from groups.permissions import DPO_ROLE
+from opcc_portal.lib import keyset
 
 
 class Command(BaseCommand):
@@ -39,8 +43,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--runs", type=int, default=30, help="Timed requests per page (default 30).")
+        parser.add_argument("--only", nargs="*", default=[], help="Time only the pages whose name has one of these.")
 
-    def handle(self, *args, runs: int, **options):
+    def handle(self, *args, runs: int, only: list[str], **options):
         if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
             settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
         User = get_user_model()
@@ -68,18 +73,32 @@ class Command(BaseCommand):
         dpo_client, member_client = Client(), Client()
         dpo_client.force_login(dpo)
         member_client.force_login(member)
+        auditor_client = dpo_client  # the DPO reads the audit pages too
+        history_deep = _history_deep_url(offset=HISTORY_DEEP_OFFSET)
         pages = [
             ("DPO dashboard", dpo_client, reverse("dashboard:index")),
+            ("emails, newest", dpo_client, reverse("dashboard:emails")),
+            ("emails, failed", dpo_client, reverse("dashboard:emails") + "?status=failed"),
             (f"drill-down ({group.n} members)", dpo_client, reverse("dashboard:group", args=[group.pk])),
+            ("audit history, newest", auditor_client, reverse("audit:history")),
+            (f"audit history, deep ({history_deep[0]})", auditor_client, history_deep[1]),
+            (f"FOI pack ({group.n} members)", auditor_client, reverse("audit:foi_pack") + f"?group={group.pk}"),
+            ("people", dpo_client, reverse("dashboard:people")),
+            ("flags", dpo_client, reverse("dashboard:flags")),
+            ("clear-downs", dpo_client, reverse("dashboard:obligations")),
             ("member home", member_client, reverse("home")),
             ("trend chart (SVG)", dpo_client, reverse("dashboard:trend_svg")),
         ]
+        if only:
+            pages = [page for page in pages if any(word in page[0] for word in only)]
         results = {}
-        self.out(f"\n{'page':<32} {'median ms':>10} {'p90 ms':>8} {'queries':>8}")
+        self.out(f"\n{'page':<44} {'median ms':>10} {'p90 ms':>8} {'queries':>8}")
         for name, client, url in pages:
             median, p90, queries = self.time_page(client, url, runs)
             results[name] = median
-            self.out(f"{name:<32} {median:>10.1f} {p90:>8.1f} {queries:>8}")
+            self.out(f"{name:<44} {median:>10.1f} {p90:>8.1f} {queries:>8}")
+        if "DPO dashboard" not in results:
+            return
 
         now = timezone.now()
         dates = stats.DateRange.default()
@@ -138,6 +157,27 @@ class Command(BaseCommand):
             fn()
             times.append((time.perf_counter() - started) * 1000)
         return statistics.median(times)
+
+
+# The deep page of the audit history: this many changes in, with filters (a kind and dates).
+HISTORY_DEEP_OFFSET = 500_000
+
+
+def _history_deep_url(*, offset: int) -> tuple[str, str]:
+    """A page of attestation changes `offset` changes in, newest first, within the last
+    year: its link as the page writes it (the position of the change just before it)."""
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=365)
+    query = {"kind": "obligation", "from": start.isoformat(), "to": today.isoformat()}
+    filters = audit.HistoryFilters(start=start, end=today, kind="obligation")
+    base = audit._history_base(audit.HISTORY_KINDS["obligation"], filters)
+    rows = base.order_by("-history_date", "-history_id").values_list("history_date", "history_id")
+    found = list(rows[offset - 1 : offset])
+    if found:
+        when, history_id = found[0]
+        query["after"] = keyset.Cursor(when=when, label="obligation", pk=history_id).encode()
+    label = f"{offset:,} changes in" if found else "past the last change"
+    return label, reverse("audit:history") + "?" + urlencode(query)
 
 
 def _get(client: Client, url: str) -> None:
