@@ -132,8 +132,10 @@ def index(request):
     dates, form = _date_range(request)
     now = timezone.now()
     filters = _table_filters(request)
-    table = stats.group_table(scope=scope, dates=dates, now=now)
-    page = Paginator(stats.filter_table(table, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Filtered, sorted and paged in SQL: only the page's rows are built.
+    page = stats.group_table_page(
+        scope=scope, dates=dates, now=now, number=request.GET.get("page"), size=PAGE_SIZE, **filters
+    )
     strips = stats.group_strips(group_ids=[row.pk for row in page], dates=dates, now=now)
     for row in page:
         row.strip = strips.get(row.pk, [])
@@ -153,7 +155,7 @@ def index(request):
         )
     context = {
         **_common(request, scope, dates, form, keep=("status", "attention", "held", "sort", "dir")),
-        "headline": stats.headline(scope=scope, dates=dates, now=now, table=table),
+        "headline": stats.headline_of_table(scope=scope, dates=dates, now=now),
         "weeks": weeks,
         "latest_week": next((w for w in reversed(weeks) if w.tally.owed), None),
         "page": page,
