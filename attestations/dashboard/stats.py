@@ -716,6 +716,9 @@ def _group_row(values: dict, *, now: dt.datetime) -> GroupRow:
     return row
 
 
+MAX_PAGE_NUMBER = 1_000_000
+
+
 def group_table_page(
     *, scope: Scope, dates: DateRange, now: dt.datetime | None = None, number="1", size: int = 50, **filters
 ) -> Page:
@@ -726,7 +729,8 @@ def group_table_page(
     now = now or timezone.now()
     rows = filtered_table_rows(scope=scope, dates=dates, now=now, **filters)
     try:
-        number = max(1, int(number))
+        # A number past any table is past the last page (and stays a number the database takes).
+        number = min(max(1, int(number)), MAX_PAGE_NUMBER)
     except (TypeError, ValueError):
         number = 1
     found = list(rows.annotate(n_rows=Window(Count("pk"))).values(*_TABLE_VALUES, "n_rows")[
