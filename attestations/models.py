@@ -527,6 +527,16 @@ class SentEmail(models.Model):
             models.Index(fields=["cycle", "-created_at"], name="sentemail_cycle_idx"),
             # The sweep re-queues emails still pending (a broker outage lost their task).
             models.Index(fields=["created_at"], name="sentemail_pending_idx", condition=Q(status="pending")),
+            # The emails page, newest first, a page at a time from a position (keyset paging):
+            # every email, or those of one status or one kind. The status one also counts
+            # the emails of each status from the index alone.
+            models.Index(fields=["created_at", "id"], name="sentemail_newest_idx"),
+            models.Index(fields=["status", "created_at", "id"], name="sentemail_status_newest_idx"),
+            models.Index(fields=["kind", "created_at", "id"], name="sentemail_kind_newest_idx"),
+            # The dashboard's count of emails that failed for good lately: a small share.
+            models.Index(
+                fields=["attempted_at", "created_at"], name="sentemail_failed_idx", condition=Q(status="failed")
+            ),
         ]
 
     def __str__(self) -> str:

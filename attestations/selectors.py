@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
 from groups.permissions import DPO_ROLE
+from opcc_portal.lib import keyset
 
 from . import periods
 from .models import BeatTick, Cycle, Flag, Heartbeat, Hold, Obligation, SentEmail
@@ -188,24 +189,42 @@ def group_sent_emails(
     """The emails sent (or tried) about a group, newest first: prompts, reminders and
     digests addressed about it, and DPO escalations that reported one of its flags.
 
-    One query; `cycle` narrows to one cycle, `since` to a date range.
+    One query; `cycle` narrows to one cycle, `since` to a date range. The two ways an email
+    is about a group are a UNION of two indexed reads (emails by group or cycle, flags by
+    group or cycle), never an OR across the join, which no index can serve.
     """
-    about = Q(group=group) | Q(flags__cycle__group=group)
-    if cycle is not None:
-        about = Q(cycle=cycle) | Q(flags__cycle=cycle)
-    emails = SentEmail.objects.filter(pk__in=SentEmail.objects.filter(about).values("pk"))
+    about = _emails_about(cycle_id=cycle.pk) if cycle is not None else _emails_about(group_id=group.pk)
+    emails = SentEmail.objects.filter(about)
     if since is not None:
         emails = emails.filter(created_at__gte=since)
     emails = emails.select_related("user").order_by("-created_at", "-pk")
     return emails[:limit] if limit else emails
 
 
-def _emails_about(group_id: int) -> Q:
-    """The emails about a group, as its drill-down counts them: those addressed about it and
-    the DPO escalations that reported one of its flags. A subquery, so that an escalation
-    reporting several of the group's flags is still one row."""
-    about = SentEmail.objects.filter(Q(group_id=group_id) | Q(flags__cycle__group_id=group_id)).values("pk")
-    return Q(pk__in=about)
+def _emails_about(*, group_id: int | None = None, cycle_id: int | None = None) -> Q:
+    """The emails about a group (or one cycle), as its drill-down counts them: those addressed
+    about it and the DPO escalations that reported one of its flags. The ids of both, a UNION
+    ALL in a subquery, so that an escalation reporting several of the group's flags is still
+    one row and each side reads its own index."""
+    if cycle_id is not None:
+        direct = SentEmail.objects.filter(cycle_id=cycle_id)
+        reported = SentEmail.flags.through.objects.filter(flag__cycle_id=cycle_id)
+    else:
+        direct = SentEmail.objects.filter(group_id=group_id)
+        reported = SentEmail.flags.through.objects.filter(flag__group_id=group_id)
+    ids = direct.order_by().values("pk").union(reported.order_by().values("sentemail_id"), all=True)
+    return Q(pk__in=ids)
+
+
+def _sent_emails(*, status: str = "", kind: str = "", group_id: int | None = None) -> QuerySet[SentEmail]:
+    emails = SentEmail.objects.all()
+    if status:
+        emails = emails.filter(status=status)
+    if kind:
+        emails = emails.filter(kind=kind)
+    if group_id is not None:
+        emails = emails.filter(_emails_about(group_id=group_id))
+    return emails
 
 
 def sent_email_rows(*, status: str = "", kind: str = "", group_id: int | None = None) -> QuerySet[SentEmail]:
@@ -213,29 +232,46 @@ def sent_email_rows(*, status: str = "", kind: str = "", group_id: int | None = 
 
     One query for the rows of a page (recipient and group joined), whatever their number.
     """
-    emails = SentEmail.objects.all()
-    if status:
-        emails = emails.filter(status=status)
-    if kind:
-        emails = emails.filter(kind=kind)
-    if group_id is not None:
-        emails = emails.filter(_emails_about(group_id))
-    return emails.select_related("user", "group").order_by("-created_at", "-pk")
+    return (
+        _sent_emails(status=status, kind=kind, group_id=group_id)
+        .select_related("user", "group")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def sent_email_page(
+    *,
+    status: str = "",
+    kind: str = "",
+    group_id: int | None = None,
+    cursor: keyset.Cursor | None = None,
+    older: bool = True,
+    size: int = 50,
+) -> keyset.KeysetPage:
+    """A page of `sent_email_rows`: the `size` emails after `cursor` (older) or before it
+    (newer), the newest when there is no cursor. One query, served by an index on
+    (created_at, id) (or one of status or kind first) however deep the page."""
+    emails = sent_email_rows(status=status, kind=kind, group_id=group_id)
+    if cursor is not None:
+        emails = emails.filter(keyset.seek(cursor=cursor, older=older, when="created_at", pk="pk"))
+    if not older:
+        emails = emails.order_by("created_at", "pk")
+    rows = list(emails[: size + 1])
+    return keyset.page_of(
+        rows, size=size, older=older, asked=cursor is not None, key=lambda e: keyset.Cursor(when=e.created_at, pk=e.pk)
+    )
 
 
 def sent_email_status_counts(*, kind: str = "", group_id: int | None = None) -> dict[str, int]:
     """How many emails of each status (of one kind or group, if given). One aggregate query."""
-    emails = SentEmail.objects.all()
-    if kind:
-        emails = emails.filter(kind=kind)
-    if group_id is not None:
-        emails = emails.filter(_emails_about(group_id))
+    emails = _sent_emails(kind=kind, group_id=group_id)
     return emails.aggregate(**{s: Count("pk", filter=Q(status=s)) for s in SentEmail.Status.values})
 
 
 def sent_emails_failed_since(*, since: dt.datetime) -> int:
     """Emails that failed for good since `since`, judged by their last attempt (or, for a
-    row that has none, by when it was made). One query."""
+    row that has none, by when it was made). One query, read from a partial index of the
+    failed emails alone (`sentemail_failed_idx`), a small share of every email."""
     when = Q(attempted_at__gte=since) | Q(attempted_at__isnull=True, created_at__gte=since)
     return SentEmail.objects.filter(when, status=SentEmail.Status.FAILED).count()
 

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField as CharFieldType
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
 from groups.models import (
     ChatGroup,
@@ -28,6 +27,7 @@ from groups.models import (
     ReviewAnswer,
     TimerConfirmation,
 )
+from opcc_portal.lib import keyset
 from opcc_portal.lib.history import HIDDEN_FIELDS, field_change, name_related, record_changes
 from opcc_portal.lib.text import display_name, percent
 
@@ -218,25 +218,57 @@ def _kinds(filters: HistoryFilters) -> list[HistoryKind]:
     return list(HISTORY_KINDS.values())
 
 
-def history_index(*, filters: HistoryFilters) -> QuerySet:
-    """(history_date, history_id, kind) of every matching change, newest first.
+# A change's place among changes made at the same instant: the order of HISTORY_KINDS.
+KIND_RANK = {key: rank for rank, key in enumerate(HISTORY_KINDS)}
 
-    A UNION ALL of the history tables: the database merges them by date and a page is one
-    slice of it, however many rows there are. Feed a page of it to `history_entries`.
+
+def _history_key(row: tuple) -> tuple:
+    when, history_id, kind = row
+    return (when, KIND_RANK[kind], history_id)
+
+
+def history_page(
+    *, filters: HistoryFilters, cursor: keyset.Cursor | None = None, older: bool = True, size: int = 50
+) -> keyset.KeysetPage:
+    """A page of matching changes, newest first, ordered by (time, kind, change number):
+    the `size` changes after `cursor` (older), before it (newer), or the newest.
+
+    Keyset paging: each history table gives its next `size + 1` changes from the position,
+    read backwards along its index on the time (no OFFSET, no COUNT over a union of every
+    table), and the page is the first `size` of their merge. One query per kind of record,
+    then `history_entries`' queries, however deep the page.
     """
-    parts = [
-        _history_base(kind, filters)
-        .annotate(audit_kind=Value(kind.key, output_field=CharFieldType()))
-        .values_list("history_date", "history_id", "audit_kind")
-        .order_by()  # history tables sort newest first by default; a UNION's parts may not
-        for kind in _kinds(filters)
-    ]
-    index = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return index.order_by("-history_date", "-history_id")
+    rows: list[tuple] = []
+    order = ("-history_date", "-history_id") if older else ("history_date", "history_id")
+    for kind in _kinds(filters):
+        changes = _history_base(kind, filters)
+        if cursor is not None:
+            changes = changes.filter(
+                keyset.seek(
+                    cursor=cursor,
+                    older=older,
+                    when="history_date",
+                    pk="history_id",
+                    label_rank=KIND_RANK[kind.key],
+                    cursor_rank=KIND_RANK[cursor.label],
+                )
+            )
+        found = changes.order_by(*order).values_list("history_date", "history_id")[: size + 1]
+        rows.extend((when, history_id, kind.key) for when, history_id in found)
+    rows.sort(key=_history_key, reverse=older)
+    page = keyset.page_of(
+        rows,
+        size=size,
+        older=older,
+        asked=cursor is not None,
+        key=lambda row: keyset.Cursor(when=row[0], label=row[2], pk=row[1]),
+    )
+    page.object_list = history_entries(page.object_list)
+    return page
 
 
 def history_entries(rows: Iterable[tuple]) -> list[dict]:
-    """Field-level changes for a page of `history_index` rows, in the same order.
+    """Field-level changes for a page of (history_date, history_id, kind) rows, in the same order.
 
     Per kind on the page: one query for its records (each annotated with the id of the
     record just before it of the same object) and one for those previous records; then one

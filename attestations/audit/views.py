@@ -26,6 +26,7 @@ from django.utils import timezone
 from groups import permissions as group_permissions
 from groups.models import ChatGroup
 from opcc_portal.forms import DayField, bad_filters_response
+from opcc_portal.lib import keyset
 
 from .. import ledger, periods, retention, selectors
 from ..models import ExportLog
@@ -124,17 +125,23 @@ class HistoryForm(RangeForm):
 def history(request):
     form = HistoryForm(request.GET or None)
     filters = form.filters()
-    paginator = Paginator(audit.history_index(filters=filters), PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    page.object_list = audit.history_entries(page.object_list)
+    bad_position = ""
+    try:
+        cursor, older = keyset.requested(request.GET, labels=list(audit.HISTORY_KINDS))
+    except keyset.BadCursor as exc:
+        cursor, older, bad_position = None, True, str(exc)
+    page = audit.history_page(filters=filters, cursor=cursor, older=older, size=PAGE_SIZE)
     context = {
         "form": form,
         "page": page,
+        "bad_position": bad_position,
+        "page_size": PAGE_SIZE,
         "section": "history",
         # The auditor's (or DPO's) own duties as a member, on the page they land on (R12).
         "own_open": list(selectors.member_open_obligations(user=request.user)),
     }
-    return render(request, "audit/history.html", context)
+    # A position that does not parse: the newest page, with the error, as a 400.
+    return render(request, "audit/history.html", context, status=400 if bad_position else 200)
 
 
 # --- Exports -------------------------------------------------------------------------------

@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     Exists,
     F,
@@ -38,8 +41,11 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
+    Window,
 )
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Collate, Lower
 from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
@@ -561,6 +567,218 @@ def filter_table(
     present = [r for r in rows if key(r) is not None]
     present.sort(key=key, reverse=descending)
     return present + [r for r in rows if key(r) is None]  # no figure: last either way
+
+
+# --- The per-group table, a page at a time in SQL --------------------------------------------
+
+
+def _latest_of_group(end: dt.datetime) -> QuerySet[CycleCount]:
+    """The counts of the outer group's "this cycle" (as `latest_counts`): its latest cycle
+    that ended in the seven days up to `end`. One probe of `cyclecount_group_end_idx`."""
+    return CycleCount.objects.filter(group_id=OuterRef("pk"), period_end__gt=end - WEEK, period_end__lte=end).order_by(
+        "-period_end"
+    )
+
+
+def _table_rows(*, scope: Scope, dates: DateRange, now: dt.datetime) -> QuerySet[ChatGroup]:
+    """Every group in scope with every figure of its table row as a column, so that the
+    database filters, sorts, pages and sums the table. Each figure is a correlated probe
+    of one index per group (members, last prompt, hold, this cycle's counts, flags)."""
+    latest = _latest_of_group(dates.end)
+    flags = Flag.objects.filter(group_id=OuterRef("pk"))
+    open_flags = flags.filter(resolved_at__isnull=True)
+    rows = scope.groups().annotate(
+        n_members=_count_of(Membership.objects.filter(group_id=OuterRef("pk"), left_at__isnull=True), "group_id"),
+        last_prompt_at=Subquery(
+            Cycle.objects.filter(group_id=OuterRef("pk"), prompted_at__isnull=False)
+            .order_by("-period_end")
+            .values("prompted_at")[:1]
+        ),
+        on_hold=Hold.objects.standing_on("pk"),
+        latest_id=Subquery(latest.values("cycle_id")[:1]),
+        latest_due_at=Subquery(latest.values("due_at")[:1]),
+        **{f"latest_{n}": Coalesce(Subquery(latest.values(n)[:1]), 0) for n in COUNTS},
+        open_overdue=_count_of(open_flags.filter(kind=Flag.Kind.MEMBER_OVERDUE), "group_id"),
+        open_prompt=_count_of(open_flags.filter(kind=Flag.Kind.PROMPT_MISSED), "group_id"),
+        missed=_count_of(
+            flags.filter(kind=Flag.Kind.PROMPT_MISSED, raised_at__gte=dates.start, raised_at__lt=dates.end),
+            "group_id",
+        ),
+    )
+    overdue_now = Q(latest_due_at__lt=now)
+    return rows.annotate(
+        latest_overdue=Case(When(overdue_now, then=F("latest_n_pending")), default=0),
+        latest_outstanding=Case(When(overdue_now, then=0), default=F("latest_n_pending")),
+        latest_done=F("latest_n_attested") + F("latest_n_late"),
+        latest_owed=F("latest_n_attested") + F("latest_n_late") + F("latest_n_pending"),
+        open_flags=F("open_overdue") + F("open_prompt"),
+    )
+
+
+def _done_tenths() -> Case:
+    """This cycle's share done in tenths of a per cent, rounded half up as `percent` rounds
+    (66.65 -> 66.7), in integers: the same order as sorting on `Tally.pct_done`. None when
+    nothing is owed."""
+    return Case(
+        When(
+            latest_owed__gt=0,
+            then=(F("latest_done") * 2000 + F("latest_owed")) / (F("latest_owed") * 2),
+        ),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def _sort_keys(sort: str) -> list:
+    """The SQL sort keys of a column of the table (`SORTS`), most significant first."""
+    if sort == "name":
+        return [_code_point_order(Lower("name"))]
+    if sort == "status":
+        return [Case(*(When(status=v, then=Value(label)) for v, label in ChatGroup.Status.choices))]
+    if sort == "admin":
+        return [
+            _code_point_order(Lower("admin__last_name")),
+            _code_point_order(Lower("admin__first_name")),
+            _code_point_order(F("admin__username")),
+        ]
+    if sort == "members":
+        return [F("n_members")]
+    if sort == "prompt":
+        return [F("last_prompt_at")]
+    if sort == "flags":
+        return [F("open_flags")]
+    return [_done_tenths()]
+
+
+def _code_point_order(expression):
+    """Text compared character by character, as Python compares it (`filter_table`), not by
+    the database's language rules (which skip spaces and punctuation)."""
+    return Collate(expression, "C" if connection.vendor == "postgresql" else "BINARY")
+
+
+def filtered_table_rows(
+    *,
+    scope: Scope,
+    dates: DateRange,
+    now: dt.datetime,
+    status: str = "",
+    attention: bool = False,
+    held: bool = False,
+    sort: str = "done",
+    descending: bool = False,
+) -> QuerySet[ChatGroup]:
+    """`group_table` filtered and sorted as `filter_table` does, in SQL: ties by name, a
+    row with no figure to sort on last either way."""
+    rows = _table_rows(scope=scope, dates=dates, now=now)
+    if status:
+        rows = rows.filter(status=status)
+    if attention:
+        rows = rows.filter(Q(open_flags__gt=0) | Q(latest_overdue__gt=0))
+    if held:
+        rows = rows.filter(on_hold=True)
+    sort = sort if sort in SORTS else "done"
+    keys = [key.desc(nulls_last=True) if descending else key.asc(nulls_last=True) for key in _sort_keys(sort)]
+    return rows.order_by(*keys, _code_point_order(Lower("name")), "pk")
+
+
+_TABLE_VALUES = (
+    "pk", "name", "status", "status_changed_at", "n_members", "last_prompt_at", "on_hold", "latest_id",
+    "latest_due_at", *(f"latest_{n}" for n in COUNTS), "open_overdue", "open_prompt", "missed",
+    "admin__username", "admin__first_name", "admin__last_name",
+    "deputy__username", "deputy__first_name", "deputy__last_name",
+)  # fmt: skip
+
+
+def _group_row(values: dict, *, now: dt.datetime) -> GroupRow:
+    v = values
+    row = GroupRow(
+        pk=v["pk"],
+        name=v["name"],
+        status=v["status"],
+        status_changed_at=v["status_changed_at"],
+        admin_name=full_name(v["admin__username"], v["admin__first_name"], v["admin__last_name"]),
+        admin_sort=(v["admin__last_name"].lower(), v["admin__first_name"].lower(), v["admin__username"]),
+        deputy_name=(
+            full_name(v["deputy__username"], v["deputy__first_name"], v["deputy__last_name"])
+            if v["deputy__username"]
+            else ""
+        ),
+        members=v["n_members"],
+        last_prompt_at=v["last_prompt_at"],
+        on_hold=v["on_hold"],
+        open_overdue_flags=v["open_overdue"],
+        open_prompt_flags=v["open_prompt"],
+        prompts_missed=v["missed"],
+    )
+    if v["latest_id"] is not None:
+        counts = {n: v[f"latest_{n}"] for n in COUNTS}
+        row.latest_id, row.latest = v["latest_id"], Tally.of_counts({**counts, "due_at": v["latest_due_at"]}, now=now)
+    return row
+
+
+MAX_PAGE_NUMBER = 1_000_000
+
+
+def group_table_page(
+    *, scope: Scope, dates: DateRange, now: dt.datetime | None = None, number="1", size: int = 50, **filters
+) -> Page:
+    """One page of the per-group table, filtered and sorted in SQL (`filtered_table_rows`):
+    one query for the page's rows and, in the same query, how many rows there are. Only a
+    page number past the last costs two more (the count, then the last page), as
+    `Paginator.get_page` shows the last page then."""
+    now = now or timezone.now()
+    rows = filtered_table_rows(scope=scope, dates=dates, now=now, **filters)
+    try:
+        # A number past any table is past the last page (and stays a number the database takes).
+        number = min(max(1, int(number)), MAX_PAGE_NUMBER)
+    except (TypeError, ValueError):
+        number = 1
+    found = list(rows.annotate(n_rows=Window(Count("pk"))).values(*_TABLE_VALUES, "n_rows")[
+        (number - 1) * size : number * size
+    ])  # fmt: skip
+    total = found[0]["n_rows"] if found else 0
+    if not found and number > 1:
+        total = rows.count()
+        number = max(1, -(-total // size))
+        found = list(rows.values(*_TABLE_VALUES)[(number - 1) * size : number * size])
+    paginator = Paginator(range(total), size)
+    return Page([_group_row(v, now=now) for v in found], number, paginator)
+
+
+def headline_of_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> Headline:
+    """The headline as the sums of every row of the table (unfiltered), summed in SQL: the
+    same figures as `headline(table=group_table(...))`. Two queries (the sums; the people,
+    someone in two groups counting once)."""
+    now = now or timezone.now()
+    rows = _table_rows(scope=scope, dates=dates, now=now)
+    sums = rows.aggregate(
+        **{status: Count("pk", filter=Q(status=status)) for status in ChatGroup.Status.values},
+        active_holds=Count("pk", filter=Q(on_hold=True)),
+        on_time=Sum("latest_n_attested"),
+        late=Sum("latest_n_late"),
+        outstanding=Sum("latest_outstanding"),
+        overdue=Sum("latest_overdue"),
+        excused=Sum("latest_n_excused"),
+        held=Sum("latest_n_held"),
+        left=Sum("latest_n_left"),
+        flags_overdue=Sum("open_overdue"),
+        flags_prompt=Sum("open_prompt"),
+        flags_missed=Sum("missed"),
+    )
+    members = (
+        Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
+        .filter(scope.q("group"))
+        .values("user_id")
+        .distinct()
+        .count()
+    )
+    latest = Tally(**{bucket: sums[bucket] or 0 for bucket in BUCKETS})
+    flags = {
+        "overdue": sums["flags_overdue"] or 0,
+        "prompt": sums["flags_prompt"] or 0,
+        "missed": sums["flags_missed"] or 0,
+    }
+    return _headline(groups=sums, members=members, latest=latest, flags=flags)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from groups import permissions as group_permissions
 from groups import selectors as group_selectors
 from groups.models import ChatGroup
 from opcc_portal.forms import DayField, bad_filters_response
+from opcc_portal.lib import keyset
 from opcc_portal.lib.text import neutralise
 
 from .. import periods, selectors
@@ -131,8 +132,10 @@ def index(request):
     dates, form = _date_range(request)
     now = timezone.now()
     filters = _table_filters(request)
-    table = stats.group_table(scope=scope, dates=dates, now=now)
-    page = Paginator(stats.filter_table(table, **filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Filtered, sorted and paged in SQL: only the page's rows are built.
+    page = stats.group_table_page(
+        scope=scope, dates=dates, now=now, number=request.GET.get("page"), size=PAGE_SIZE, **filters
+    )
     strips = stats.group_strips(group_ids=[row.pk for row in page], dates=dates, now=now)
     for row in page:
         row.strip = strips.get(row.pk, [])
@@ -152,7 +155,7 @@ def index(request):
         )
     context = {
         **_common(request, scope, dates, form, keep=("status", "attention", "held", "sort", "dir")),
-        "headline": stats.headline(scope=scope, dates=dates, now=now, table=table),
+        "headline": stats.headline_of_table(scope=scope, dates=dates, now=now),
         "weeks": weeks,
         "latest_week": next((w for w in reversed(weeks) if w.tally.owed), None),
         "page": page,
@@ -349,15 +352,6 @@ class EmailFilterForm(forms.Form):
         return {"status": data.get("status") or "", "kind": data.get("kind") or "", "group_id": data.get("group")}
 
 
-def _page_missing(asked: str, number: int) -> bool:
-    if not asked:
-        return False
-    try:
-        return int(asked) != number
-    except ValueError:
-        return True
-
-
 @login_required
 @require_GET
 def emails(request):
@@ -368,8 +362,8 @@ def emails(request):
     dates, _ = _date_range(request)
     form = EmailFilterForm(request.GET)
     filters = form.filters()
-    asked = request.GET.get("page", "")
-    page = Paginator(selectors.sent_email_rows(**filters), PAGE_SIZE).get_page(asked)
+    cursor, older, bad_position = _position(request)
+    page = selectors.sent_email_page(**filters, cursor=cursor, older=older, size=PAGE_SIZE)
     counts = selectors.sent_email_status_counts(kind=filters["kind"], group_id=filters["group_id"])
     group_name = form.group_names.get(filters["group_id"]) if filters["group_id"] else None
     context = {
@@ -379,12 +373,22 @@ def emails(request):
         "status_label": SentEmail.Status(filters["status"]).label if filters["status"] else "",
         "kind_label": SentEmail.Kind(filters["kind"]).label if filters["kind"] else "",
         "page": page,
-        # get_page() shows the nearest page to a page that does not exist: say so.
-        "page_missing": _page_missing(asked, page.number),
-        "asked_page": asked[:20],
+        "bad_position": bad_position,
         "status_counts": [(value, label, counts[value]) for value, label in SentEmail.Status.choices],
         "total": sum(counts.values()),
+        "matching": counts[filters["status"]] if filters["status"] else sum(counts.values()),
         "range_qs": _range_qs(dates),
         "cannot_email": selectors.people_who_cannot_be_emailed(),
     }
-    return render(request, "dashboard/emails.html", context)
+    # A position that does not parse: the newest page, with the error, as a 400.
+    return render(request, "dashboard/emails.html", context, status=400 if bad_position else 200)
+
+
+def _position(request) -> tuple[keyset.Cursor | None, bool, str]:
+    """The page position asked for (`after` or `before`), or the newest page and why the
+    one given cannot be read."""
+    try:
+        cursor, older = keyset.requested(request.GET)
+    except keyset.BadCursor as exc:
+        return None, True, str(exc)
+    return cursor, older, ""

@@ -21,8 +21,11 @@ What it makes, from a seeded random generator (same arguments, same data):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import random
+import resource
 import time
 from collections.abc import Iterable, Sequence
 
@@ -34,12 +37,16 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
-from attestations import periods
-from attestations.models import Cycle, Flag, Hold, Obligation
+from attestations import ledger, periods
+from attestations.models import Cycle, Flag, Hold, LedgerEntry, Obligation, SentEmail
 from groups.models import ChatGroup, Membership
 from groups.permissions import AUDITOR_ROLE, DPO_ROLE
 
 PASSWORD = "scale-data-only-2026"
+# Groups whose year is built and written at a time: memory holds one batch.
+BATCH_GROUPS = 25
+# Emails that failed for good (a refused address).
+FAILED_SHARE = 0.01
 UTC = dt.UTC
 HOUR = dt.timedelta(hours=1)
 
@@ -74,21 +81,80 @@ class Command(BaseCommand):
             )
         started = time.monotonic()
         builder = Builder(staff=staff, groups=groups, weeks=weeks, members=members, seed=seed, out=self.stdout)
-        with transaction.atomic():
+        with transaction.atomic(), indexes_built_after(_bulk_tables):
             counts = builder.build()
+        self.stdout.write(f"Committed in {time.monotonic() - started:.1f} s. Writing by table (s):")
+        for table, seconds in sorted(WRITE_SECONDS.items(), key=lambda item: -item[1]):
+            self.stdout.write(f"  {table:<40} {seconds:7.1f}")
         self.stdout.write("Analysing tables…")
         _analyse()
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
-        self.stdout.write(self.style.SUCCESS(f"Seeded {summary} in {elapsed:.1f} s on {connection.vendor}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {summary} in {elapsed:.1f} s on {connection.vendor}, peak memory {_peak_mb():.0f} MB."
+            )
+        )
         self.stdout.write(f"Sign in as scale-dpo / scale-auditor / staff00001… with password {PASSWORD}")
+
+
+def _bulk_tables() -> list[str]:
+    return [m._meta.db_table for m in (LedgerEntry, Obligation.history.model, SentEmail, Obligation)]
+
+
+@contextlib.contextmanager
+def indexes_built_after(tables_of):
+    """On PostgreSQL, drop the secondary indexes, unique constraints and foreign keys of the
+    biggest tables for the load and make them again from the loaded rows at the end (in the
+    same transaction): one sorted build instead of a million random inserts into each index
+    (the ledger's hashes are random), and one join to check each foreign key instead of a
+    check per row. Every constraint is checked again when it is made again; primary keys
+    stay."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    rebuild: list[str] = []
+    with connection.cursor() as cursor:
+        for table in tables_of():
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype IN ('u', 'f')",
+                [table],
+            )
+            constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+                [table],
+            )
+            indexes = cursor.fetchall()
+            for name, definition in constraints:
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            for name, definition in indexes:
+                cursor.execute(f"DROP INDEX {name}")
+                rebuild.append(definition)
+    yield
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        # The foreign keys' deferred checks first: a table with checks pending cannot be altered.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for statement in rebuild:
+            cursor.execute(statement)
+    WRITE_SECONDS["(foreign keys checked, indexes built again)"] = time.monotonic() - started
+
+
+def _seeded() -> list:
+    base = [get_user_model(), ChatGroup, Membership, Hold, Cycle, Obligation, Flag, SentEmail, LedgerEntry]
+    return [*base, SentEmail.flags.through, *(m.history.model for m in base if hasattr(m, "history"))]
 
 
 def _analyse() -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Outside a transaction: VACUUM sets the visibility map, so counts can be index-only.
-            for model in (get_user_model(), ChatGroup, Membership, Hold, Cycle, Obligation, Flag):
+            for model in _seeded():
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         else:
             cursor.execute("ANALYZE")
@@ -144,6 +210,83 @@ def _next_id(model) -> int:
     return (last or 0) + 1
 
 
+def _peak_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class HistoryInserter(Inserter):
+    """Rows of a model's simple-history table: the model's fields, then when, why, how and who."""
+
+    def __init__(self, model, fields: Sequence[str]):
+        historical = model.history.model
+        super().__init__(historical, ["id", *fields[1:]])
+        self.columns += ["history_date", "history_change_reason", "history_type", "history_user_id"]
+
+
+OBLIGATION_FIELDS = ["id", "cycle", "user", "status", "due_at", "attested_at", "cleared_on", "confirmed_cleared",
+                     "confirmed_saved", "channel", "where_saved", "excused_by", "excused_at", "excuse_reason",
+                     "prompt_emailed_at", "reminder_sent_at"]  # fmt: skip
+CYCLE_FIELDS = ["id", "group", "period_start", "period_end", "prompt_due_at", "due_at", "prompted_at", "prompted_by",
+                "hold", "created_at"]  # fmt: skip
+HOLD_FIELDS = ["id", "group", "reference", "reason", "placed_by", "placed_at", "lifted_by", "lifted_at",
+               "lift_reason"]  # fmt: skip
+FLAG_FIELDS = ["id", "kind", "cycle", "group", "user", "raised_at", "notified_at", "escalated_at", "resolved_at"]
+EMAIL_FIELDS = ["id", "key", "kind", "user", "to_address", "subject", "group", "cycle", "obligation", "created_at",
+                "sent_at", "status", "attempted_at", "attempts", "error", "queued_at", "retry_later"]  # fmt: skip
+LEDGER_FIELDS = ["sequence", "obligation", "prev_hash", "hash", "payload_version", "recorded_at"]
+
+
+# Seconds spent writing each table, printed at the end.
+WRITE_SECONDS: dict[str, float] = {}
+
+
+class Batch:
+    """The rows of a batch of groups, table by table, written parents first."""
+
+    def __init__(self):
+        self.holds, self.hold_history, self.cycles, self.cycle_history = [], [], [], []
+        self.obligations, self.obligation_history, self.flags, self.ledger = [], [], [], []
+        self.emails, self.email_flags = [], []
+
+    def flush(self) -> dict[str, int]:
+        flag_rows = self.flags
+        # A flag's history: raised by the sweep, then settled when the member or admin acted.
+        flag_history = [(*f[:6], None, None, None, f[5], "Raised", "+", None) for f in flag_rows]
+        flag_history += [(*f, f[8], "Settled: attested, excused or held", "~", None) for f in flag_rows if f[8]]
+        writes = [
+            ("holds", Inserter(Hold, HOLD_FIELDS), self.holds),
+            ("", HistoryInserter(Hold, HOLD_FIELDS), self.hold_history),
+            ("cycles", Inserter(Cycle, CYCLE_FIELDS), self.cycles),
+            ("", HistoryInserter(Cycle, CYCLE_FIELDS), self.cycle_history),
+            ("obligations", Inserter(Obligation, OBLIGATION_FIELDS), self.obligations),
+            ("", HistoryInserter(Obligation, OBLIGATION_FIELDS), self.obligation_history),
+            ("flags", Inserter(Flag, FLAG_FIELDS), flag_rows),
+            ("", HistoryInserter(Flag, FLAG_FIELDS), flag_history),
+            ("ledger entries", Inserter(LedgerEntry, LEDGER_FIELDS), self.ledger),
+            ("emails", Inserter(SentEmail, EMAIL_FIELDS), self.emails),
+            ("", FlagLinkInserter(), self.email_flags),
+        ]
+        counts = {"history rows": 0}
+        for name, inserter, rows in writes:
+            started = time.monotonic()
+            n = inserter.write(rows) if rows else 0
+            table = inserter.table
+            WRITE_SECONDS[table] = WRITE_SECONDS.get(table, 0.0) + time.monotonic() - started
+            counts[name or "history rows"] = counts.get(name or "history rows", 0) + n
+        counts.pop("", None)
+        self.__init__()
+        return counts
+
+
+class FlagLinkInserter(Inserter):
+    """The flags each digest or escalation reports (SentEmail.flags)."""
+
+    def __init__(self):
+        through = SentEmail.flags.through
+        super().__init__(through, ["sentemail", "flag"])
+
+
 class Builder:
     def __init__(self, *, staff: int, groups: int, weeks: int, members: int, seed: int, out):
         self.n_staff, self.n_groups, self.n_weeks, self.members = staff, groups, weeks, members
@@ -159,9 +302,9 @@ class Builder:
         counts["staff"] = self.make_users()
         counts["groups"] = self.make_groups()
         self.make_memberships()
+        counts["memberships"] = self.n_memberships
         counts["holds"] = self.make_holds()
-        counts["cycles"], counts["obligations"], counts["flags"] = self.make_cycles_and_obligations()
-        counts["memberships"] = len(self.membership_rows)
+        counts.update(self.make_cycles_and_obligations())
         self.reset_sequences()
         return counts
 
@@ -217,7 +360,7 @@ class Builder:
             group = {"pk": pk, "status": status, "admin": admin, "deputy": deputy, "weekday": weekday, "at": at,
                      "stopped": stopped}  # fmt: skip
             self.groups.append(group)
-            name = f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i + 1:04d}"
+            name = group["name"] = f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i + 1:04d}"
             rows.append(
                 (pk, name, "Short-term coordination of urgent work; decisions are filed in corporate systems.", "",
                  admin, deputy, status, "" if status in ("proposed", "approved") else "Scale data", weekday, at,
@@ -227,6 +370,11 @@ class Builder:
         fields = ["id", "name", "purpose", "logo", "admin", "deputy", "status", "status_reason", "cycle_weekday",
                   "cycle_time", "proposed_by", "approved_by", "approved_at", "created_at", "updated_at"]  # fmt: skip
         n = Inserter(ChatGroup, fields).write(rows)
+        # As the services wrote them: proposed by the admin, then decided by the DPO.
+        proposed = ((*r[:6], "proposed", "", *r[8:11], None, None, r[13], r[13], r[13], "Proposed", "+", r[4])
+                    for r in rows)  # fmt: skip
+        decided = ((*r, r[14], f"Status: {r[6]}", "~", self.dpo_id) for r in rows if r[6] != "proposed")
+        HistoryInserter(ChatGroup, fields).write(itertools.chain(proposed, decided))
         self.log(f"{n:,} groups")
         return n
 
@@ -253,10 +401,22 @@ class Builder:
                 elif roll < 0.10 and weeks > 2:  # left part-way
                     last = rng.randint(1, weeks - 1)
                 group["members"].append({"user": user, "first": first, "last": last, "pk": pk})
-                rows.append([pk, group["pk"], user, joined, left, group["admin"], None])
+                schedule = self.periods_of(group["weekday"], group["at"])
+                if first > 0:  # joined during the period before their first owed one
+                    start, end = schedule[first][0], schedule[first][1]
+                    joined = start + (end - start) / 2
+                if last < weeks:  # left a day after their last owed period ended
+                    left = schedule[last - 1][1] + dt.timedelta(days=1) if last > 0 else joined + HOUR
+                admin = group["admin"]
+                rows.append((pk, group["pk"], user, joined, left, admin, admin if left else None))
                 pk += 1
-        # Written with the cycles, once the period ends have fixed the join and leave times.
-        self.membership_rows = rows
+        fields = ["id", "group", "user", "joined_at", "left_at", "added_by", "removed_by"]
+        Inserter(Membership, fields).write(rows)
+        added = ((*r[:4], None, r[5], None, r[3], "Member added", "+", r[5]) for r in rows)
+        removed = ((*r, r[4], "Member removed", "~", r[5]) for r in rows if r[4])
+        HistoryInserter(Membership, fields).write(itertools.chain(added, removed))
+        self.n_memberships = len(rows)
+        self.log(f"{len(rows):,} memberships")
 
     def make_holds(self) -> int:
         rng = self.rng
@@ -277,7 +437,7 @@ class Builder:
                 group["hold"] = {"pk": pk, "placed_week": placed_week, "lifted_week": lifted_week}
                 rows.append(pk)
                 pk += 1
-        self.hold_count = len(rows)
+        # Written with their group's cycles.
         return len(rows)
 
     # -- cycles, obligations, flags -------------------------------------------------------
@@ -298,169 +458,262 @@ class Builder:
             cache[key] = out
         return cache[key]
 
-    def make_cycles_and_obligations(self) -> tuple[int, int, int]:
-        rng, now = self.rng, self.now
-        cycle_id, obligation_id, flag_id = _next_id(Cycle), _next_id(Obligation), _next_id(Flag)
-        cycles, holds, flags = [], [], []
-        obligation_fields = ["id", "cycle", "user", "status", "due_at", "attested_at", "cleared_on",
-                             "confirmed_cleared", "confirmed_saved", "channel", "excused_by", "excused_at",
-                             "excuse_reason", "prompt_emailed_at"]  # fmt: skip
-        profile_of: dict[int, tuple] = {}
-        cumulative = []
-        acc = 0.0
+    def make_cycles_and_obligations(self) -> dict[str, int]:
+        """Cycles, obligations, flags, emails, ledger and history, written a batch of groups
+        at a time: memory holds one batch, never the year."""
+        self.ids = {
+            "cycle": _next_id(Cycle),
+            "obligation": _next_id(Obligation),
+            "flag": _next_id(Flag),
+            "email": _next_id(SentEmail),
+        }
+        head = LedgerEntry.objects.order_by("-sequence").values_list("sequence", "hash").first()
+        self.ledger_seq, self.ledger_prev = head if head else (0, ledger.GENESIS)
+        cumulative, acc = [], 0.0
         for profile in PROFILES:
             acc += profile[0]
             cumulative.append((acc, profile))
+        self.profile_of: dict[int, tuple] = {}
+        self.cumulative_profiles = cumulative
+        totals: dict[str, int] = {}
+        batch = Batch()
+        for n, group in enumerate(self.groups, start=1):
+            self.group_year(group, batch)
+            if n % BATCH_GROUPS == 0 or n == len(self.groups):
+                for name, count in batch.flush().items():
+                    totals[name] = totals.get(name, 0) + count
+                self.log(f"{n:,} of {len(self.groups):,} groups: {totals.get('obligations', 0):,} obligations, "
+                         f"{totals.get('emails', 0):,} emails, peak {_peak_mb():.0f} MB")  # fmt: skip
+        # The DPO's weekly summary, one a week.
+        summaries = Batch()
+        monday = self.periods_of(0, dt.time(7))
+        for _, end, _, _ in monday:
+            if end <= self.now:
+                self.email(summaries, "dpo_summary", f"dpo-summary:{end:%Y%m%d}:u{self.dpo_id}", self.dpo_id, None,
+                           None, None, end, "Weekly clear-down summary")  # fmt: skip
+        summaries.flush()
+        totals["emails"] = totals.get("emails", 0) + len(monday)
+        return totals
 
-        def profile(user: int) -> tuple:
-            if user not in profile_of:
+    def profile(self, user: int) -> tuple:
+        if user not in self.profile_of:
+            roll = self.rng.random()
+            self.profile_of[user] = next((p for limit, p in self.cumulative_profiles if roll < limit), PROFILES[0])
+        return self.profile_of[user]
+
+    def next_id(self, name: str) -> int:
+        pk = self.ids[name]
+        self.ids[name] = pk + 1
+        return pk
+
+    def address(self, user: int) -> str:
+        if user == self.dpo_id:
+            return "scale-dpo@example.org"
+        if user == self.auditor_id:
+            return "scale-auditor@example.org"
+        return f"staff{user - self.dpo_id - 1:05d}@example.org"
+
+    def email(self, batch, kind, key, user, group, cycle, obligation, at, subject, flags=()) -> int:
+        """One SentEmail as the outbox writes it: most sent within a minute, a few failed for good."""
+        pk = self.next_id("email")
+        roll = self.rng.random()
+        if at > self.now - dt.timedelta(minutes=2):
+            status, sent, attempted, attempts, error = "pending", None, None, 0, ""
+        elif roll < FAILED_SHARE:
+            status, sent, attempts = "failed", None, 4
+            attempted = at + dt.timedelta(minutes=self.rng.randint(3, 30))
+            error = "SMTPRecipientsRefused: 550 5.1.1 mailbox unavailable"
+        else:
+            status, sent, attempted, attempts, error = "sent", at + dt.timedelta(seconds=20), at, 1, ""
+            attempted = at + dt.timedelta(seconds=20)
+        batch.emails.append((pk, key, kind, user, self.address(user), subject, group, cycle, obligation, at, sent,
+                             status, attempted, attempts, error, at, False))  # fmt: skip
+        for flag in flags:
+            batch.email_flags.append((pk, flag))
+        return pk
+
+    def group_year(self, group: dict, batch: Batch) -> None:
+        rng, now = self.rng, self.now
+        if group["status"] == "proposed":
+            return
+        schedule = self.periods_of(group["weekday"], group["at"])
+        n_cycles = self.n_weeks - group["stopped"]
+        hold = group["hold"]
+        hold_placed = hold_lifted = None
+        gpk, admin, name = group["pk"], group["admin"], group["name"]
+        if hold:
+            pw = min(hold["placed_week"], self.n_weeks - 1)
+            hold_placed = schedule[pw][1] + dt.timedelta(hours=20)  # the day after a period ended
+            hold_placed = min(hold_placed, now - HOUR)
+            if hold["lifted_week"] is not None:
+                lw = min(hold["lifted_week"], self.n_weeks - 1)
+                hold_lifted = min(schedule[lw][1] + dt.timedelta(hours=30), now - HOUR)
+                if hold_lifted < hold_placed:
+                    hold_lifted = hold_placed
+            ref = f"FOI-{gpk:05d}"
+            reason = "An FOI request covers these messages."
+            row = (hold["pk"], gpk, ref, reason, self.dpo_id, hold_placed,
+                   self.dpo_id if hold_lifted else None, hold_lifted,
+                   "Request answered." if hold_lifted else "")  # fmt: skip
+            batch.holds.append(row)
+            placed = (*row[:6], None, None, "")
+            batch.hold_history.append((*placed, hold_placed, f"Hold placed: {ref}", "+", self.dpo_id))
+            if hold_lifted:
+                batch.hold_history.append((*row, hold_lifted, "Hold lifted: Request answered.", "~", self.dpo_id))
+            for m in group["members"]:
+                if m["first"] <= pw < m["last"]:
+                    self.email(batch, "hold_notice", f"hold-notice:h{hold['pk']}:u{m['user']}", m["user"], gpk, None,
+                               None, hold_placed, f"Do not clear {name}: information must be kept")  # fmt: skip
+                    if rng.random() < 0.1 and hold_placed + dt.timedelta(days=1) < now:
+                        self.email(batch, "hold_reminder", f"hold-reminder:h{hold['pk']}:u{m['user']}", m["user"],
+                                   gpk, None, None, hold_placed + dt.timedelta(days=1),
+                                   f"Reminder: do not clear {name}")  # fmt: skip
+                    if hold_lifted:
+                        self.email(batch, "hold_release", f"hold-release:h{hold['pk']}:u{m['user']}", m["user"],
+                                   gpk, None, None, hold_lifted, f"Clear-downs of {name} resume")  # fmt: skip
+            if hold_placed + dt.timedelta(days=2) < now:
+                self.email(batch, "hold_escalation", f"hold-escalation:h{hold['pk']}:u{self.dpo_id}", self.dpo_id,
+                           gpk, None, None, hold_placed + dt.timedelta(days=2),
+                           f"Hold notice of {name} not acknowledged")  # fmt: skip
+            if (hold_lifted or now) - hold_placed > dt.timedelta(days=90):
+                self.email(batch, "hold_review", f"hold-review:h{hold['pk']}:u{self.dpo_id}", self.dpo_id, gpk,
+                           None, None, hold_placed + dt.timedelta(days=90), f"Review the hold on {name}")  # fmt: skip
+        for m in group["members"]:
+            if m["last"] < self.n_weeks and rng.random() < 0.05:
+                left = schedule[m["last"] - 1][1] + dt.timedelta(days=1) if m["last"] > 0 else now - HOUR
+                self.email(batch, "admin_left", f"admin-left:g{gpk}:u{m['user']}:{left:%Y%m%d}", self.dpo_id, gpk,
+                           None, None, min(left, now - HOUR), f"A member of {name} left the organisation")  # fmt: skip
+        for week in range(n_cycles):
+            start, end, prompt_due, due = schedule[week]
+            # Under a hold from before this period ended: recorded, nothing owed (R9).
+            under_hold = hold_placed is not None and hold_placed <= end and (hold_lifted is None or hold_lifted > end)
+            # Open when the hold came: what was not yet done became held.
+            held_at_placement = hold_placed is not None and end < hold_placed < due
+            cycle = self.next_id("cycle")
+            created = end + dt.timedelta(minutes=5)
+            prompted_at = None
+            cycle_flags: list[tuple] = []
+            if held_at_placement:  # prompted, if at all, before the hold came
+                candidate = end + dt.timedelta(minutes=rng.randint(30, 23 * 60))
+                prompted_at = candidate if candidate < hold_placed else None
+            elif not under_hold:
                 roll = rng.random()
-                profile_of[user] = next((p for limit, p in cumulative if roll < limit), PROFILES[0])
-            return profile_of[user]
-
-        memberships_by_pk = {row[0]: row for row in self.membership_rows}
-
-        def obligations():
-            nonlocal cycle_id, obligation_id, flag_id
-            for group in self.groups:
-                schedule = self.periods_of(group["weekday"], group["at"])
-                for m in group["members"]:
-                    row = memberships_by_pk[m["pk"]]
-                    if m["first"] > 0:  # joined during the period before their first owed one
-                        start, end = schedule[m["first"]][0], schedule[m["first"]][1]
-                        row[3] = start + (end - start) / 2
-                    if m["last"] < self.n_weeks:  # left a day after their last owed period ended
-                        row[4] = schedule[m["last"] - 1][1] + dt.timedelta(days=1) if m["last"] > 0 else None
-                        if row[4] is None:
-                            row[4] = row[3] + HOUR
-                if group["status"] == "proposed":
-                    continue
-                n_cycles = self.n_weeks - group["stopped"]
-                hold = group["hold"]
-                hold_placed = hold_lifted = None
-                if hold:
-                    pw = min(hold["placed_week"], self.n_weeks - 1)
-                    hold_placed = schedule[pw][1] + dt.timedelta(hours=20)  # the day after a period ended
-                    hold_placed = min(hold_placed, now - HOUR)
-                    if hold["lifted_week"] is not None:
-                        lw = min(hold["lifted_week"], self.n_weeks - 1)
-                        hold_lifted = min(schedule[lw][1] + dt.timedelta(hours=30), now - HOUR)
-                        if hold_lifted < hold_placed:
-                            hold_lifted = hold_placed
-                    holds.append(
-                        (hold["pk"], group["pk"], f"FOI-{group['pk']:05d}", "An FOI request covers these messages.",
-                         self.dpo_id, hold_placed, self.dpo_id if hold_lifted else None, hold_lifted,
-                         "Request answered." if hold_lifted else "")
-                    )  # fmt: skip
-                for week in range(n_cycles):
-                    start, end, prompt_due, due = schedule[week]
-                    # Under a hold from before this period ended: recorded, nothing owed (R9).
-                    under_hold = (
-                        hold_placed is not None and hold_placed <= end and (hold_lifted is None or hold_lifted > end)
-                    )
-                    # Open when the hold came: what was not yet done became held.
-                    held_at_placement = hold_placed is not None and end < hold_placed < due
-                    this_cycle = cycle_id
-                    cycle_id += 1
+                if roll < 0.90:
+                    prompted_at = end + dt.timedelta(minutes=rng.randint(30, 23 * 60))
+                elif roll < 0.96:
+                    prompted_at = prompt_due + dt.timedelta(minutes=rng.randint(30, 20 * 60))
+                if prompted_at is not None and prompted_at > now:
                     prompted_at = None
-                    if held_at_placement:  # prompted, if at all, before the hold came
-                        candidate = end + dt.timedelta(minutes=rng.randint(30, 23 * 60))
-                        prompted_at = candidate if candidate < hold_placed else None
-                    elif not under_hold:
-                        roll = rng.random()
-                        if roll < 0.90:
-                            prompted_at = end + dt.timedelta(minutes=rng.randint(30, 23 * 60))
-                        elif roll < 0.96:
-                            prompted_at = prompt_due + dt.timedelta(minutes=rng.randint(30, 20 * 60))
-                        if prompted_at is not None and prompted_at > now:
-                            prompted_at = None
-                        raised = prompt_due + dt.timedelta(minutes=15)
-                        if (prompted_at is None or prompted_at > raised) and raised <= now:
-                            flags.append((flag_id, "prompt_missed", this_cycle, group["pk"], group["admin"], raised,
-                                          raised + dt.timedelta(minutes=5), None, prompted_at))  # fmt: skip
-                            flag_id += 1
-                    cycles.append(
-                        (this_cycle, group["pk"], start, end, prompt_due, due, prompted_at,
-                         group["admin"] if prompted_at else None,
-                         hold["pk"] if (under_hold or held_at_placement) else None, end + dt.timedelta(minutes=5))
-                    )  # fmt: skip
-                    if under_hold:
-                        continue
-                    for m in group["members"]:
-                        if not (m["first"] <= week < m["last"]):
-                            continue
-                        user = m["user"]
-                        _, p_on_time, p_late, p_overdue, p_excused = profile(user)
-                        roll = rng.random()
-                        status, attested_at, excused = "pending", None, False
-                        if roll < p_excused:
-                            excused = True
-                            status = "excused"
-                        elif roll < p_excused + p_overdue:
-                            pass
-                        elif roll < p_excused + p_overdue + p_late:
-                            attested_at = due + dt.timedelta(minutes=rng.randint(1, 5 * 24 * 60))
-                            status = "late"
-                        else:
-                            attested_at = end + dt.timedelta(minutes=rng.randint(20, 47 * 60))
-                            status = "attested"
-                        if attested_at is not None and attested_at > now:
-                            status, attested_at = "pending", None
-                        if held_at_placement and (attested_at is None or attested_at > hold_placed) and not excused:
-                            status, attested_at = "held", None
-                        emailed = prompted_at + dt.timedelta(minutes=1) if prompted_at else None
-                        if status in ("attested", "late"):
-                            yield (obligation_id, this_cycle, user, status, due, attested_at,
-                                   attested_at.astimezone(periods.LONDON).date(), True, True,
-                                   "email" if rng.random() < 0.4 else "web", None, None, "", emailed)  # fmt: skip
-                        elif excused:
-                            by = group["admin"] if user != group["admin"] else self.dpo_id
-                            yield (obligation_id, this_cycle, user, status, due, None, None, False, False, "",
-                                   by, end + HOUR, "Annual leave", emailed)  # fmt: skip
-                        else:
-                            yield (obligation_id, this_cycle, user, status, due, None, None, False, False, "",
-                                   None, None, "", emailed)  # fmt: skip
-                        obligation_id += 1
-                        # The overdue sweep runs every 15 minutes: a flag for what was still open.
-                        raised = due + dt.timedelta(minutes=15)
-                        if (
-                            status in ("pending", "late")
-                            and raised <= now
-                            and (attested_at is None or attested_at > raised)
-                        ):
-                            escalated = raised + dt.timedelta(hours=72) if attested_at is None else None
-                            if escalated is not None and escalated > now:
-                                escalated = None
-                            flags.append((flag_id, "member_overdue", this_cycle, group["pk"], user, raised,
-                                          raised + dt.timedelta(minutes=5), escalated, attested_at))  # fmt: skip
-                            flag_id += 1
+                raised = prompt_due + dt.timedelta(minutes=15)
+                if (prompted_at is None or prompted_at > raised) and raised <= now:
+                    cycle_flags.append((self.next_id("flag"), "prompt_missed", cycle, gpk, admin, raised,
+                                        raised + dt.timedelta(minutes=5), None, prompted_at))  # fmt: skip
+            hold_id = hold["pk"] if (under_hold or held_at_placement) else None
+            row = (cycle, gpk, start, end, prompt_due, due, prompted_at, admin if prompted_at else None, hold_id,
+                   created)  # fmt: skip
+            batch.cycles.append(row)
+            batch.cycle_history.append((*row[:6], None, None, hold_id if under_hold else None, created, created,
+                                        "Period ended", "+", None))  # fmt: skip
+            if prompted_at:
+                batch.cycle_history.append((*row, prompted_at, "Prompt issued", "~", admin))
+            if under_hold:
+                batch.flags.extend(cycle_flags)
+                continue
+            emailed = prompted_at + dt.timedelta(minutes=1) if prompted_at else None
+            reminder_at = due - dt.timedelta(hours=24)
+            for m in group["members"]:
+                if not (m["first"] <= week < m["last"]):
+                    continue
+                self.obligation(batch, m["user"], cycle, gpk, admin, name, end, due, emailed, reminder_at,
+                                hold_placed if held_at_placement else None, cycle_flags)  # fmt: skip
+            overdue = [f for f in cycle_flags if f[1] == "member_overdue"]
+            if overdue:
+                first = min(f[0] for f in overdue)
+                self.email(batch, "admin_digest", f"admin-digest:c{cycle}:f{first}:u{admin}", admin, gpk, cycle, None,
+                           overdue[0][6], f"Overdue clear-downs in {name}", flags=[f[0] for f in overdue])  # fmt: skip
+            escalated = [f for f in cycle_flags if f[7] is not None]
+            if escalated:
+                first = min(f[0] for f in escalated)
+                self.email(batch, "dpo_escalation", f"dpo-escalation:f{first}:u{self.dpo_id}", self.dpo_id, None, None,
+                           None, escalated[0][7], "Clear-downs overdue for 72 hours",
+                           flags=[f[0] for f in escalated])  # fmt: skip
+            batch.flags.extend(cycle_flags)
 
-        # Obligations stream straight into the database while cycles, holds and flags
-        # collect; the parent rows go in first inside the same transaction.
-        generated = list(obligations())
-        self.log(f"generated {len(generated):,} obligations")
-        membership_fields = ["id", "group", "user", "joined_at", "left_at", "added_by", "removed_by"]
-        Inserter(Membership, membership_fields).write(
-            tuple(row[:6]) + (row[5] if row[4] else None,) for row in self.membership_rows
-        )
-        self.log(f"{len(self.membership_rows):,} memberships")
-        hold_fields = ["id", "group", "reference", "reason", "placed_by", "placed_at", "lifted_by", "lifted_at",
-                       "lift_reason"]  # fmt: skip
-        Inserter(Hold, hold_fields).write(holds)
-        cycle_fields = ["id", "group", "period_start", "period_end", "prompt_due_at", "due_at", "prompted_at",
-                        "prompted_by", "hold", "created_at"]  # fmt: skip
-        Inserter(Cycle, cycle_fields).write(cycles)
-        self.log(f"{len(cycles):,} cycles, {len(holds):,} holds")
-        n = Inserter(Obligation, obligation_fields).write(generated)
-        self.log(f"{n:,} obligations")
-        flag_fields = ["id", "kind", "cycle", "group", "user", "raised_at", "notified_at", "escalated_at",
-                       "resolved_at"]  # fmt: skip
-        Inserter(Flag, flag_fields).write(flags)
-        self.log(f"{len(flags):,} flags")
-        return len(cycles), n, len(flags)
+    def obligation(self, batch, user, cycle, gpk, admin, name, end, due, emailed, reminder_at, held_from, flags):
+        rng, now = self.rng, self.now
+        _, p_on_time, p_late, p_overdue, p_excused = self.profile(user)
+        roll = rng.random()
+        status, attested_at, excused = "pending", None, False
+        if roll < p_excused:
+            excused = True
+            status = "excused"
+        elif roll < p_excused + p_overdue:
+            pass
+        elif roll < p_excused + p_overdue + p_late:
+            attested_at = due + dt.timedelta(minutes=rng.randint(1, 5 * 24 * 60))
+            status = "late"
+        else:
+            # Most attest soon after the period ends; fewer as the deadline nears.
+            attested_at = end + dt.timedelta(minutes=int(rng.triangular(20, 47 * 60, 20)))
+            status = "attested"
+        if attested_at is not None and attested_at > now:
+            status, attested_at = "pending", None
+        if held_from is not None and (attested_at is None or attested_at > held_from) and not excused:
+            status, attested_at = "held", None
+        pk = self.next_id("obligation")
+        reminded = None
+        if (
+            status not in ("held", "excused")
+            and reminder_at <= now
+            and (attested_at is None or attested_at > reminder_at)
+        ):
+            reminded = reminder_at
+        created = end + dt.timedelta(minutes=5)
+        new = (pk, cycle, user, "pending", due, None, None, False, False, "", "", None, None, "", None, None)
+        batch.obligation_history.append((*new, created, "Period ended", "+", None))
+        if emailed:
+            self.email(batch, "prompt", f"prompt:o{pk}", user, gpk, cycle, pk, emailed,
+                       f"Clear the {name} chat by {due:%-d %b}")  # fmt: skip
+        if reminded:
+            self.email(batch, "reminder", f"reminder:o{pk}", user, gpk, cycle, pk, reminded,
+                       f"Reminder: clear the {name} chat")  # fmt: skip
+        if status in ("attested", "late"):
+            channel = "email" if rng.random() < 0.4 else "web"
+            row = (pk, cycle, user, status, due, attested_at, attested_at.astimezone(periods.LONDON).date(), True, True,
+                   channel, "", None, None, "", emailed, reminded)  # fmt: skip
+            reason = "Late attestation received" if status == "late" else f"Attested ({channel} link)"
+            batch.obligation_history.append((*row, attested_at, reason, "~", user))
+            self.chain(batch, row, attested_at)
+        elif excused:
+            by = admin if user != admin else self.dpo_id
+            row = (pk, cycle, user, status, due, None, None, False, False, "", "", by, end + HOUR, "Annual leave",
+                   emailed, reminded)  # fmt: skip
+            batch.obligation_history.append((*row, end + HOUR, "Excused: Annual leave", "~", by))
+        else:
+            row = (pk, cycle, user, status, due, None, None, False, False, "", "", None, None, "", emailed, reminded)
+            if status == "held":
+                batch.obligation_history.append((*row, held_from, "Hold placed", "~", self.dpo_id))
+        batch.obligations.append(row)
+        # The overdue sweep runs every 15 minutes: a flag for what was still open.
+        raised = due + dt.timedelta(minutes=15)
+        if status in ("pending", "late") and raised <= now and (attested_at is None or attested_at > raised):
+            escalated = raised + dt.timedelta(hours=72) if attested_at is None else None
+            if escalated is not None and escalated > now:
+                escalated = None
+            flags.append((self.next_id("flag"), "member_overdue", cycle, gpk, user, raised,
+                          raised + dt.timedelta(minutes=5), escalated, attested_at))  # fmt: skip
+
+    def chain(self, batch, row, attested_at) -> None:
+        """The attestation's ledger entry, hashed as `ledger.ledger_append` does."""
+        pk, cycle, user, status, due, attested, cleared_on, cleared, saved, channel = row[:10]
+        self.ledger_seq += 1
+        payload = ledger.payload_of(pk, user, cycle, status, cleared_on, attested, cleared, saved, channel, due)
+        digest = ledger.entry_hash(sequence=self.ledger_seq, prev_hash=self.ledger_prev, payload=payload)
+        batch.ledger.append((self.ledger_seq, pk, self.ledger_prev, digest, ledger.PAYLOAD_VERSION, attested_at))
+        self.ledger_prev = digest
 
     def reset_sequences(self) -> None:
-        models = [get_user_model(), ChatGroup, Membership, Hold, Cycle, Obligation, Flag]
+        models = _seeded()
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), models):
                 cursor.execute(sql)
