@@ -365,13 +365,15 @@ class Builder:
                 (pk, name, "Short-term coordination of urgent work; decisions are filed in corporate systems.", "",
                  admin, deputy, status, "" if status in ("proposed", "approved") else "Scale data", weekday, at,
                  admin, None if status == "proposed" else self.dpo_id,
-                 None if status == "proposed" else approved_at, approved_at - dt.timedelta(days=3), approved_at)
+                 None if status == "proposed" else approved_at, approved_at - dt.timedelta(days=3), approved_at,
+                 "manual", "weekly")
             )  # fmt: skip
         fields = ["id", "name", "purpose", "logo", "admin", "deputy", "status", "status_reason", "cycle_weekday",
-                  "cycle_time", "proposed_by", "approved_by", "approved_at", "created_at", "updated_at"]  # fmt: skip
+                  "cycle_time", "proposed_by", "approved_by", "approved_at", "created_at", "updated_at",
+                  "clear_mode", "timer_check"]  # fmt: skip
         n = Inserter(ChatGroup, fields).write(rows)
         # As the services wrote them: proposed by the admin, then decided by the DPO.
-        proposed = ((*r[:6], "proposed", "", *r[8:11], None, None, r[13], r[13], r[13], "Proposed", "+", r[4])
+        proposed = ((*r[:6], "proposed", "", *r[8:11], None, None, r[13], r[13], *r[15:17], r[13], "Proposed", "+", r[4])
                     for r in rows)  # fmt: skip
         decided = ((*r, r[14], f"Status: {r[6]}", "~", self.dpo_id) for r in rows if r[6] != "proposed")
         HistoryInserter(ChatGroup, fields).write(itertools.chain(proposed, decided))
