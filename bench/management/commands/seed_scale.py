@@ -373,8 +373,8 @@ class Builder:
                   "clear_mode", "timer_check"]  # fmt: skip
         n = Inserter(ChatGroup, fields).write(rows)
         # As the services wrote them: proposed by the admin, then decided by the DPO.
-        proposed = ((*r[:6], "proposed", "", *r[8:11], None, None, r[13], r[13], *r[15:17], r[13], "Proposed", "+", r[4])
-                    for r in rows)  # fmt: skip
+        proposed = ((*r[:6], "proposed", "", *r[8:11], None, None, r[13], r[13], *r[15:17],
+                     r[13], "Proposed", "+", r[4]) for r in rows)  # fmt: skip
         decided = ((*r, r[14], f"Status: {r[6]}", "~", self.dpo_id) for r in rows if r[6] != "proposed")
         HistoryInserter(ChatGroup, fields).write(itertools.chain(proposed, decided))
         self.log(f"{n:,} groups")
