@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv lock lint format bench clean screenshots mutation
+.PHONY: run test venv lock lock-upgrade lint format bench clean screenshots mutation
 
 # Installs exactly the locked versions, each file checked against its hash (requirements-dev.lock,
 # made by `make lock` from the ranges in requirements-dev.txt and requirements.txt).
@@ -16,15 +16,20 @@ $(STAMP): requirements-dev.lock
 
 venv: $(STAMP)
 
-# Upgrade the locked versions to the newest within requirements*.txt's ranges, with the hash of
-# every file of each release: requirements.lock (what the portal runs on: the Dockerfile) and
-# requirements-dev.lock (the same versions plus the tools and tests: make venv, CI). Review the
-# diff, run `make test`, commit both. A new package: add it with a range to requirements*.txt first.
+# The lock files, with the hash of every file of each release: requirements.lock (what the portal
+# runs on: the Dockerfile) and requirements-dev.lock (the same versions plus the tools and tests:
+# make venv, CI). `make lock` brings them in step with requirements*.txt and keeps every version
+# already pinned (a package added or removed, a range moved); `make lock-upgrade` takes the newest
+# version of every package within the ranges. Review the diff, run `make test`, commit both.
+LOCK_FLAGS ?=
 lock: venv
-	$(BIN)/python -m uv pip compile --quiet --upgrade --generate-hashes --universal --python-version 3.11 \
+	$(BIN)/python -m uv pip compile --quiet $(LOCK_FLAGS) --generate-hashes --universal --python-version 3.11 \
 	  --custom-compile-command "make lock" requirements.txt -o requirements.lock
-	$(BIN)/python -m uv pip compile --quiet --upgrade --generate-hashes --universal --python-version 3.11 \
+	$(BIN)/python -m uv pip compile --quiet $(LOCK_FLAGS) --generate-hashes --universal --python-version 3.11 \
 	  --custom-compile-command "make lock" --constraint requirements.lock requirements-dev.txt -o requirements-dev.lock
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 # Web + Celery worker + Celery beat on the embedded defaults (SQLite, filesystem broker,
 # emails written to var/mail/). Ctrl-C stops all three.
