@@ -19,7 +19,7 @@ from opcc_portal.lib.text import display_name, neutralise
 
 from .. import periods
 from ..forms import is_id
-from .views import _Echo, _group_in_scope, dashboard_scope
+from .views import Echo, dashboard_scope, group_in_scope
 
 PAGE_SIZE = 100
 STATUSES = {"pending": "Not yet, deadline to come", "overdue": "Overdue", "acknowledged": "Acknowledged"}
@@ -81,7 +81,7 @@ def acks(request):
 @require_GET
 def group(request, pk: int):
     scope = dashboard_scope(request)
-    chat_group = _group_in_scope(scope, pk)
+    chat_group = group_in_scope(scope, pk)
     version = _version(request)
     people = policy_acks_by_person(
         version=version,
@@ -124,7 +124,7 @@ def acks_csv(request):
     people = policy_acks_by_person(
         version=version, now=timezone.now(), groups=None if scope.is_all else scope.groups(), status=_status(request)
     )
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     response = StreamingHttpResponse(
         (writer.writerow([neutralise(cell) for cell in row]) for row in person_rows(people, version)),
         content_type="text/csv; charset=utf-8",

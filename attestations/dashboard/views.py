@@ -52,7 +52,8 @@ def dashboard_scope(request) -> stats.Scope:
     return stats.Scope(user_id=user.pk)
 
 
-def _group_in_scope(scope: stats.Scope, pk: int) -> ChatGroup:
+def group_in_scope(scope: stats.Scope, pk: int) -> ChatGroup:
+    """The group if the viewer's dashboard covers it (404 otherwise: not a hint it exists)."""
     return get_object_or_404(scope.groups().select_related("admin", "deputy"), pk=pk)
 
 
@@ -184,7 +185,9 @@ def trend_svg(request):
     return response
 
 
-class _Echo:
+class Echo:
+    """A file for `csv.writer` that hands each line back, so a CSV streams row by row."""
+
     def write(self, value: str) -> str:
         return value
 
@@ -197,7 +200,7 @@ def groups_csv(request):
     if form.is_bound and not form.is_valid():
         return bad_filters_response(form)
     rows = exports.group_export_rows(scope=scope, dates=dates, **_table_filters(request))
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     response = StreamingHttpResponse(
         (writer.writerow([neutralise(cell) for cell in row]) for row in rows), content_type="text/csv; charset=utf-8"
     )
@@ -211,7 +214,7 @@ def groups_csv(request):
 @require_GET
 def group(request, pk: int):
     scope = dashboard_scope(request)
-    chat_group = _group_in_scope(scope, pk)
+    chat_group = group_in_scope(scope, pk)
     dates, form = _date_range(request)
     now = timezone.now()
     context = {
@@ -253,7 +256,7 @@ def obligations(request):
     except ValidationError as exc:
         filter_errors.append(f"Week: {' '.join(exc.messages)} Showing every week instead.")
     group_id = request.GET.get("group", "")
-    chat_group = _group_in_scope(scope, int(group_id)) if is_id(group_id) else None
+    chat_group = group_in_scope(scope, int(group_id)) if is_id(group_id) else None
     latest = _flag(request, "latest")
     rows = stats.obligation_rows(
         scope=scope,
