@@ -230,7 +230,7 @@ OBLIGATION_FIELDS = ["id", "cycle", "user", "status", "due_at", "attested_at", "
 CYCLE_FIELDS = ["id", "group", "period_start", "period_end", "prompt_due_at", "due_at", "prompted_at", "prompted_by",
                 "hold", "created_at"]  # fmt: skip
 HOLD_FIELDS = ["id", "group", "reference", "reason", "placed_by", "placed_at", "lifted_by", "lifted_at",
-               "lift_reason"]  # fmt: skip
+               "lift_reason", "timer_off_required"]  # fmt: skip
 FLAG_FIELDS = ["id", "kind", "cycle", "group", "user", "raised_at", "notified_at", "escalated_at", "resolved_at"]
 EMAIL_FIELDS = ["id", "key", "kind", "user", "to_address", "subject", "group", "cycle", "obligation", "created_at",
                 "sent_at", "status", "attempted_at", "attempts", "error", "queued_at", "retry_later"]  # fmt: skip
@@ -556,9 +556,9 @@ class Builder:
             reason = "An FOI request covers these messages."
             row = (hold["pk"], gpk, ref, reason, self.dpo_id, hold_placed,
                    self.dpo_id if hold_lifted else None, hold_lifted,
-                   "Request answered." if hold_lifted else "")  # fmt: skip
+                   "Request answered." if hold_lifted else "", False)  # fmt: skip
             batch.holds.append(row)
-            placed = (*row[:6], None, None, "")
+            placed = (*row[:6], None, None, "", False)
             batch.hold_history.append((*placed, hold_placed, f"Hold placed: {ref}", "+", self.dpo_id))
             if hold_lifted:
                 batch.hold_history.append((*row, hold_lifted, "Hold lifted: Request answered.", "~", self.dpo_id))
