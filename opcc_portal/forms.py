@@ -9,7 +9,10 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.forms.utils import flatatt
 from django.http import HttpResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 # The days a filter may name. Python's dates stop at years 1 and 9999, so a range reaching
 # either end overflows as soon as a day is added or a week's Monday is found (a server error,
@@ -68,6 +71,30 @@ class DayField(forms.DateField):
             MinValueValidator(EARLIEST_DAY, message=DAY_OUT_OF_RANGE),
             MaxValueValidator(LATEST_DAY, message=DAY_OUT_OF_RANGE),
         ]
+
+
+class LongSelect(forms.Select):
+    """A `<select>` of many options (a force's thousand groups), written in one pass.
+
+    Django renders each option through a template of its own: about 60 µs an option, so
+    60 ms of every page that offers a thousand groups. This writes the same markup (the
+    field's attributes, each option escaped, the chosen one `selected`) without the
+    per-option templates. No option groups: the lists it is used for are flat.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        chosen = set(self.format_value(value))
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option, mark_safe(" selected") if str(option) in chosen else "", label)  # noqa: S308 - a constant
+                for option, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final), options)
 
 
 def bad_filters_response(form) -> HttpResponse:

@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from groups.models import ChatGroup
-from opcc_portal.forms import DayField
+from opcc_portal.forms import DayField, LongSelect
 from opcc_portal.lib.text import display_name
 
 from .. import periods
@@ -25,7 +25,9 @@ class RequestRangeForm(forms.Form):
     """The group and the days a request covers: both days given, UK dates, start ≤ end, not
     after today (no message of a later day exists yet)."""
 
-    group = forms.ModelChoiceField(queryset=ChatGroup.objects.order_by("name", "pk"), label="Group")
+    group = forms.ModelChoiceField(
+        queryset=ChatGroup.objects.order_by("name", "pk").only("pk", "name"), label="Group", widget=LongSelect
+    )
 
     def __init__(self, data=None, **kwargs):
         super().__init__(data, **kwargs)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from groups import permissions as group_permissions
 from groups.models import ChatGroup
-from opcc_portal.forms import DayField, bad_filters_response
+from opcc_portal.forms import DayField, LongSelect, bad_filters_response
 from opcc_portal.lib import keyset
 
 from .. import ledger, periods, retention, selectors
@@ -60,7 +60,11 @@ def audit_view(view):
 
 class RangeForm(forms.Form):
     group = forms.ModelChoiceField(
-        queryset=ChatGroup.objects.order_by("name", "pk"), required=False, empty_label="All groups", label="Group"
+        queryset=ChatGroup.objects.order_by("name", "pk").only("pk", "name"),
+        required=False,
+        empty_label="All groups",
+        label="Group",
+        widget=LongSelect,
     )
 
     def __init__(self, data=None, **kwargs):

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 from groups import permissions as group_permissions
 from groups import selectors as group_selectors
 from groups.models import ChatGroup
-from opcc_portal.forms import DayField, bad_filters_response
+from opcc_portal.forms import DayField, LongSelect, bad_filters_response
 from opcc_portal.lib import keyset
 from opcc_portal.lib.text import neutralise
 
@@ -335,7 +335,7 @@ class EmailFilterForm(forms.Form):
 
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *SentEmail.Status.choices])
     kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *SentEmail.Kind.choices])
-    group = forms.TypedChoiceField(label="Group", required=False, coerce=int, empty_value=None)
+    group = forms.TypedChoiceField(label="Group", required=False, coerce=int, empty_value=None, widget=LongSelect)
 
     def __init__(self, data):
         super().__init__(data)
