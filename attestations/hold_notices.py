@@ -113,6 +113,10 @@ def notices_make(
     members = Membership.objects.active().filter(user__is_active=True)
     if group_id is not None:
         members = members.filter(group_id=group_id)
+    else:
+        # The members of held groups first (a semi-join on the few standing holds), so the
+        # newest hold is looked up for them alone, not for every membership of the force.
+        members = members.filter(group_id__in=Hold.objects.standing().values("group_id"))
     rows = list(
         members.annotate(hold_id=Subquery(active_hold))
         .filter(hold_id__isnull=False)

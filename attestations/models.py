@@ -537,6 +537,9 @@ class SentEmail(models.Model):
             models.Index(
                 fields=["attempted_at", "created_at"], name="sentemail_failed_idx", condition=Q(status="failed")
             ),
+            # The sweep's notices and summaries made again: emails given back for a reason
+            # that may pass (a handful), found by key without reading every email.
+            models.Index(fields=["key"], name="sentemail_retry_later_idx", condition=Q(retry_later=True)),
         ]
 
     def __str__(self) -> str:
