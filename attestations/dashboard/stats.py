@@ -720,12 +720,24 @@ MAX_PAGE_NUMBER = 1_000_000
 
 
 def group_table_page(
-    *, scope: Scope, dates: DateRange, now: dt.datetime | None = None, number="1", size: int = 50, **filters
+    *,
+    scope: Scope,
+    dates: DateRange,
+    now: dt.datetime | None = None,
+    number="1",
+    size: int = 50,
+    with_sums: bool = False,
+    **filters,
 ) -> Page:
     """One page of the per-group table, filtered and sorted in SQL (`filtered_table_rows`):
     one query for the page's rows and, in the same query, how many rows there are. Only a
     page number past the last costs two more (the count, then the last page), as
-    `Paginator.get_page` shows the last page then."""
+    `Paginator.get_page` shows the last page then.
+
+    `with_sums`: the same query also sums every row's figures (window sums over all the
+    rows, not the page's), given as `page.sums` for `headline_of_table`. Unfiltered, those
+    rows are the headline's, so the dashboard's first screen needs no query of its own for
+    them. `page.sums` is None when no row was found on the page asked for."""
     now = now or timezone.now()
     rows = filtered_table_rows(scope=scope, dates=dates, now=now, **filters)
     try:
@@ -733,38 +745,49 @@ def group_table_page(
         number = min(max(1, int(number)), MAX_PAGE_NUMBER)
     except (TypeError, ValueError):
         number = 1
-    found = list(rows.annotate(n_rows=Window(Count("pk"))).values(*_TABLE_VALUES, "n_rows")[
+    windows = {f"sum_{name}": Window(expression) for name, expression in _HEADLINE_SUMS.items()} if with_sums else {}
+    found = list(rows.annotate(n_rows=Window(Count("pk")), **windows).values(*_TABLE_VALUES, "n_rows", *windows)[
         (number - 1) * size : number * size
     ])  # fmt: skip
     total = found[0]["n_rows"] if found else 0
+    sums = {name: found[0][f"sum_{name}"] for name in _HEADLINE_SUMS} if found and with_sums else None
     if not found and number > 1:
         total = rows.count()
         number = max(1, -(-total // size))
         found = list(rows.values(*_TABLE_VALUES)[(number - 1) * size : number * size])
     paginator = Paginator(range(total), size)
-    return Page([_group_row(v, now=now) for v in found], number, paginator)
+    page = Page([_group_row(v, now=now) for v in found], number, paginator)
+    page.sums = sums
+    return page
 
 
-def headline_of_table(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> Headline:
+# The headline's figures, as sums of the table's columns over its rows (`_table_rows`).
+_HEADLINE_SUMS = {
+    **{status: Count("pk", filter=Q(status=status)) for status in ChatGroup.Status.values},
+    "active_holds": Count("pk", filter=Q(on_hold=True)),
+    "on_time": Sum("latest_n_attested"),
+    "late": Sum("latest_n_late"),
+    "outstanding": Sum("latest_outstanding"),
+    "overdue": Sum("latest_overdue"),
+    "excused": Sum("latest_n_excused"),
+    "held": Sum("latest_n_held"),
+    "left": Sum("latest_n_left"),
+    "flags_overdue": Sum("open_overdue"),
+    "flags_prompt": Sum("open_prompt"),
+    "flags_missed": Sum("missed"),
+}
+
+
+def headline_of_table(
+    *, scope: Scope, dates: DateRange, now: dt.datetime | None = None, sums: dict | None = None
+) -> Headline:
     """The headline as the sums of every row of the table (unfiltered), summed in SQL: the
     same figures as `headline(table=group_table(...))`. Two queries (the sums; the people,
-    someone in two groups counting once)."""
+    someone in two groups counting once), or one when `sums` is given: those of an
+    unfiltered `group_table_page(with_sums=True)`."""
     now = now or timezone.now()
-    rows = _table_rows(scope=scope, dates=dates, now=now)
-    sums = rows.aggregate(
-        **{status: Count("pk", filter=Q(status=status)) for status in ChatGroup.Status.values},
-        active_holds=Count("pk", filter=Q(on_hold=True)),
-        on_time=Sum("latest_n_attested"),
-        late=Sum("latest_n_late"),
-        outstanding=Sum("latest_outstanding"),
-        overdue=Sum("latest_overdue"),
-        excused=Sum("latest_n_excused"),
-        held=Sum("latest_n_held"),
-        left=Sum("latest_n_left"),
-        flags_overdue=Sum("open_overdue"),
-        flags_prompt=Sum("open_prompt"),
-        flags_missed=Sum("missed"),
-    )
+    if sums is None:
+        sums = _table_rows(scope=scope, dates=dates, now=now).aggregate(**_HEADLINE_SUMS)
     members = (
         Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
         .filter(scope.q("group"))

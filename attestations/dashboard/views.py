@@ -133,9 +133,17 @@ def index(request):
     dates, form = _date_range(request)
     now = timezone.now()
     filters = _table_filters(request)
-    # Filtered, sorted and paged in SQL: only the page's rows are built.
+    # Filtered, sorted and paged in SQL: only the page's rows are built. Unfiltered, the
+    # same query sums every row for the headline.
+    unfiltered = not (filters["status"] or filters["attention"] or filters["held"])
     page = stats.group_table_page(
-        scope=scope, dates=dates, now=now, number=request.GET.get("page"), size=PAGE_SIZE, **filters
+        scope=scope,
+        dates=dates,
+        now=now,
+        number=request.GET.get("page"),
+        size=PAGE_SIZE,
+        with_sums=unfiltered,
+        **filters,
     )
     strips = stats.group_strips(group_ids=[row.pk for row in page], dates=dates, now=now)
     for row in page:
@@ -156,7 +164,7 @@ def index(request):
         )
     context = {
         **_common(request, scope, dates, form, keep=("status", "attention", "held", "sort", "dir")),
-        "headline": stats.headline_of_table(scope=scope, dates=dates, now=now),
+        "headline": stats.headline_of_table(scope=scope, dates=dates, now=now, sums=page.sums),
         "weeks": weeks,
         "latest_week": next((w for w in reversed(weeks) if w.tally.owed), None),
         "page": page,

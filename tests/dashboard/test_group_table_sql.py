@@ -108,6 +108,42 @@ def test_the_headline_is_the_sums_of_the_whole_table(many):
     )
 
 
+@pytest.mark.parametrize("number", ["1", "2", "99"])
+@pytest.mark.parametrize("sort", ["done", "name"])
+def test_the_page_sums_every_row_for_the_headline_whatever_page(many, admin_user, number, sort):
+    """Unfiltered, the page's window sums are the headline's sums (any page, any order, any
+    scope), so the dashboard takes them from the page's own query."""
+    for scope in (ALL, stats.Scope(user_id=admin_user.pk)):
+        page = stats.group_table_page(
+            scope=scope, dates=DATES, now=NOW, number=number, size=4, sort=sort, with_sums=True
+        )
+        expected = stats.headline(
+            scope=scope, dates=DATES, now=NOW, table=stats.group_table(scope=scope, dates=DATES, now=NOW)
+        )
+        # Past the last page no row came back: the headline asks for its own sums.
+        assert (page.sums is None) == (int(number) > page.number)
+        assert stats.headline_of_table(scope=scope, dates=DATES, now=NOW, sums=page.sums) == expected
+    assert stats.group_table_page(scope=ALL, dates=DATES, now=NOW).sums is None  # not asked for
+
+
+def test_the_unfiltered_dashboard_takes_the_headline_from_the_table_query(
+    client, dpo, many, django_assert_max_num_queries
+):
+    client.force_login(dpo)
+    url = reverse("dashboard:index")
+    client.get(url)
+    with django_assert_max_num_queries(100) as plain:
+        response = client.get(url)
+    with django_assert_max_num_queries(100) as filtered:
+        client.get(url, {"status": ChatGroup.Status.APPROVED})
+    # The filtered table cannot give the headline (it sums every group): one query more.
+    assert len(filtered) == len(plain) + 1
+    python = stats.group_table(scope=ALL, dates=stats.DateRange.default(), now=NOW)
+    assert response.context["headline"] == stats.headline(
+        scope=ALL, dates=stats.DateRange.default(), now=NOW, table=python
+    )
+
+
 def test_a_group_admin_sees_only_the_rows_of_their_groups(many, admin_user):
     mine = stats.Scope(user_id=admin_user.pk)
     page = stats.group_table_page(scope=mine, dates=DATES, now=NOW)

@@ -10,12 +10,12 @@ from tests.dashboard.conftest import A0_DUE, A0_END, A1_DUE, A1_END, make_cycle
 
 pytestmark = pytest.mark.django_db
 
-# session, user, two of permissions; the page of the group table (with how many rows), the
-# headline's sums over every group, members, strips of the page, trend, emails failed in the
+# session, user, two of permissions; the page of the group table (with how many rows and, in
+# the same query, the headline's sums over every group), members, strips of the page, trend, emails failed in the
 # last 30 days, people who cannot be emailed, the viewer's own open clear-downs (R12); the open
 # review and hold-timer flags (R16, R17); the session's save (with its savepoint pair in a test
 # transaction).
-DASHBOARD_QUERIES = 16
+DASHBOARD_QUERIES = 15
 
 
 def add_groups(n: int) -> list:
