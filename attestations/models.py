@@ -528,8 +528,7 @@ class SentEmail(models.Model):
             # The sweep re-queues emails still pending (a broker outage lost their task).
             models.Index(fields=["created_at"], name="sentemail_pending_idx", condition=Q(status="pending")),
             # The emails page, newest first, a page at a time from a position (keyset paging):
-            # every email, or those of one status or one kind. The status one also counts
-            # the emails of each status from the index alone.
+            # every email, or those of one status or one kind.
             models.Index(fields=["created_at", "id"], name="sentemail_newest_idx"),
             models.Index(fields=["status", "created_at", "id"], name="sentemail_status_newest_idx"),
             models.Index(fields=["kind", "created_at", "id"], name="sentemail_kind_newest_idx"),
@@ -544,6 +543,36 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_address or self.user_id} ({self.get_status_display()})"
+
+
+class SentEmailCount(models.Model):
+    """How many emails there are of each kind and status: the emails page's counts.
+
+    Derived, never written by the portal: database triggers (migration 0019,
+    `dashboard/email_counts.py`) apply every insert, update of kind or status, and delete
+    of an email in the same transaction, whatever wrote it (the outbox, a send, retention,
+    a data fix). `email_counts_rebuild()` recomputes it and `email_counts_check()` lists
+    the pairs that disagree with the emails (`manage.py email_counts`). A pair with no
+    email left may stay at 0.
+
+    No check that `n` stays at or above 0, unlike `CycleCount`: a count that had drifted
+    would then refuse the UPDATE that marks an email sent, after the mail server took it,
+    and the email would go out again. A wrong count is found by the check instead.
+    """
+
+    # No choices: a kind added later needs no migration of this table.
+    kind = models.CharField(max_length=20)
+    status = models.CharField(max_length=10)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The triggers' upsert names these columns (ON CONFLICT (kind, status)).
+            models.UniqueConstraint(fields=["kind", "status"], name="sentemailcount_one_per_kind_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status}: {self.n}"
 
 
 class Heartbeat(models.Model):

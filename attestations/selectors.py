@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from groups.permissions import DPO_ROLE
 from opcc_portal.lib import keyset
 
 from . import periods
-from .models import BeatTick, Cycle, Flag, Heartbeat, Hold, Obligation, SentEmail
+from .models import BeatTick, Cycle, Flag, Heartbeat, Hold, Obligation, SentEmail, SentEmailCount
 from .stopped import stopped_note
 
 Status = Obligation.Status
@@ -263,7 +263,16 @@ def sent_email_page(
 
 
 def sent_email_status_counts(*, kind: str = "", group_id: int | None = None) -> dict[str, int]:
-    """How many emails of each status (of one kind or group, if given). One aggregate query."""
+    """How many emails of each status (of one kind or group, if given). One query.
+
+    Without a group, read from `SentEmailCount` (a few dozen rows kept by triggers, exact)
+    instead of counting every email. A group's emails are few, and found by index (its
+    emails and the escalations that reported its flags): they are counted.
+    """
+    if group_id is None:
+        counts = SentEmailCount.objects.filter(kind=kind) if kind else SentEmailCount.objects.all()
+        stored = dict(counts.values("status").annotate(total=Sum("n")).order_by().values_list("status", "total"))
+        return {s: stored.get(s, 0) for s in SentEmail.Status.values}
     emails = _sent_emails(kind=kind, group_id=group_id)
     return emails.aggregate(**{s: Count("pk", filter=Q(status=s)) for s in SentEmail.Status.values})
 
