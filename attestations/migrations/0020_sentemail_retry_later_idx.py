@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attestations', '0018_sent_email_page_indexes'),
+        ('attestations', '0019_sent_email_counts'),
         ('groups', '0008_group_review_and_disappearing_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
