@@ -508,13 +508,17 @@ def xlsx_head(pieces: Iterator[tuple[bytes, int]], *, spec: ExportSpec, filters:
     """The whole file if it has at most XLSX_WHOLE_ROWS rows: (pieces, True); else ([], False),
     and nothing read yet, so the file is made as the response is sent.
 
-    An export of columns is counted first (up to one row more than the limit): its COPY holds
-    the connection while it runs, so it must not be left open when the view returns (the
-    middleware then queries on the same connection). The change history, written by Python,
-    is read until the limit instead.
+    An export is counted first (up to one row more than the limit) when it can be: an export
+    of columns, whose COPY holds the connection while it runs, so it must not be left open
+    when the view returns (the middleware then queries on the same connection); and the
+    change history (`count_at_most`), whose rows are described in Python: reading 10,000 of
+    them to find it is long took two seconds before the first byte of a force's history.
+    Any other export is read until the limit.
     """
-    if spec.columns:
-        if spec.values(filters)[: XLSX_WHOLE_ROWS + 1].count() > XLSX_WHOLE_ROWS:
+    if spec.columns or spec.count_at_most:
+        limit = XLSX_WHOLE_ROWS + 1
+        found = spec.count_at_most(filters, limit) if spec.count_at_most else spec.values(filters)[:limit].count()
+        if found > XLSX_WHOLE_ROWS:
             return [], False
         return [piece for piece, _ in pieces], True
     head = []

@@ -125,3 +125,32 @@ def test_it_writes_the_same_sheet_by_copy_and_by_python(awkward, auditor, kind, 
     rows = _sheet(bodies[0])
     assert len(rows) == logs[0].rows + 1
     assert not [c for r in rows for c in r if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+@pytest.mark.django_db
+def test_the_history_is_counted_not_read_to_decide_how_its_workbook_is_sent(client, auditor, many, monkeypatch):
+    changes = audit.history_count_at_most(audit.HistoryFilters(), 10**6)
+    assert changes > 10
+    # Counted up to the limit only, whatever the kinds of record.
+    for limit in (1, 4, changes, changes + 5):
+        assert audit.history_count_at_most(audit.HistoryFilters(), limit) == min(limit, changes)
+    assert audit.history_count_at_most(audit.HistoryFilters(kind="obligation"), 10**6) == Obligation.history.count()
+    monkeypatch.setattr(exports, "XLSX_WHOLE_ROWS", 3)
+    described = []
+    real = audit._describe
+    monkeypatch.setattr(audit, "_describe", lambda *args: described.append(1) or real(*args))
+    client.force_login(auditor)
+    response = client.get(reverse("audit:export", args=["history", "xlsx"]))
+    assert response.status_code == 200 and "Content-Length" not in response
+    assert described == []  # nothing read before the response goes
+    rows = _sheet(b"".join(response.streaming_content))
+    assert len(rows) - 1 == len(described) == changes
+
+
+@pytest.mark.django_db
+def test_a_short_history_workbook_is_made_whole(client, auditor, many):
+    client.force_login(auditor)
+    response = client.get(reverse("audit:export", args=["history", "xlsx"]))
+    body = b"".join(response.streaming_content)
+    assert response["Content-Length"] == str(len(body))
+    assert len(_sheet(body)) - 1 == audit.history_count_at_most(audit.HistoryFilters(), 10**6)
