@@ -60,6 +60,8 @@ def test_it_emails_nobody_who_has_attested_or_been_excused(
     services.obligation_excuse(obligation=cycle.obligations.get(user=admin_user), by=dpo, reason="Leave")
     prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     assert [m.to for m in mail.outbox] == [[member.email]]
+    # Not even an email cancelled when it is sent: the email log has the member's alone.
+    assert list(SentEmail.objects.values_list("user", "status")) == [(member.pk, "sent")]
 
 
 def test_a_second_prompt_changes_nothing_and_emails_nobody(
