@@ -16,11 +16,15 @@ from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_second_copy_of_a_sweep_tick_does_nothing(group, at, settings):
+def test_a_second_copy_of_a_sweep_tick_does_nothing(group, at, settings, caplog):
     now = at(PERIOD_END + dt.timedelta(minutes=16))  # 17:16 GMT: the 17:15 slot
     assert tasks.sweep() == 0
     assert Cycle.objects.count() == 1
-    assert tasks.sweep() is None  # the other beat's copy of the 17:15 tick
+    with caplog.at_level("INFO", logger="attestations.services"):
+        assert tasks.sweep() is None  # the other beat's copy of the 17:15 tick
+    assert [r.getMessage() for r in caplog.records if r.name == "attestations.services"] == [
+        "sweep for 2026-11-13T17:15:00+00:00 already ran (a second beat?); skipped"
+    ]
     [tick] = BeatTick.objects.all()
     assert (tick.task, tick.slot, tick.ran_at) == ("sweep", PERIOD_END + MINUTES_15, now)
     # The next slot runs again.
