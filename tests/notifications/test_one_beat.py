@@ -48,6 +48,12 @@ def test_the_heartbeat_and_the_weekly_summary_also_run_once_per_tick(db, at):
     ("now", "every", "slot"),
     [
         (dt.datetime(2026, 11, 13, 17, 14, 59, tzinfo=dt.UTC), 15, dt.datetime(2026, 11, 13, 17, 0, tzinfo=dt.UTC)),
+        # Two copies of a tick a few microseconds apart claim the same slot.
+        (
+            dt.datetime(2026, 11, 13, 17, 14, 59, 999_999, tzinfo=dt.UTC),
+            15,
+            dt.datetime(2026, 11, 13, 17, 0, tzinfo=dt.UTC),
+        ),
         (dt.datetime(2026, 11, 13, 17, 15, 0, tzinfo=dt.UTC), 15, dt.datetime(2026, 11, 13, 17, 15, tzinfo=dt.UTC)),
         (dt.datetime(2026, 11, 13, 17, 59, 1, tzinfo=dt.UTC), 60, dt.datetime(2026, 11, 13, 17, 0, tzinfo=dt.UTC)),
         (dt.datetime(2026, 11, 13, 17, 7, 30, tzinfo=dt.UTC), 5, dt.datetime(2026, 11, 13, 17, 5, tzinfo=dt.UTC)),

@@ -234,3 +234,12 @@ def test_after_a_day_without_beat_one_run_catches_up_without_flooding(group, adm
     assert len(mail.outbox) == 2 and not SentEmail.objects.filter(kind=Kind.REMINDER).exists()
     sweep_at(DUE + dt.timedelta(hours=24, minutes=15))
     assert len(mail.outbox) == 2
+
+
+def test_every_step_runs_at_the_instant_the_sweep_is_given_not_the_clock(group, member, admin_user):
+    """`run_sweeps --now` runs the schedule for another moment: the clock (frozen on the
+    Tuesday before) must not decide what is due."""
+    result = notifications.sweep(now=PROMPT_DUE + MINUTES_15, queue=False)
+    assert result.cycles == 1 and result.flags_raised == 1  # the week closed, its prompt missed
+    assert sorted(SentEmail.objects.values_list("kind", flat=True)) == ["admin_digest", "reminder", "reminder"]
+    assert set(SentEmail.objects.values_list("created_at", flat=True)) == {PROMPT_DUE + MINUTES_15}
