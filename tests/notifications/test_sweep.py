@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from attestations import selectors, services
-from attestations.models import Flag, Obligation, SentEmail
+from attestations.models import Cycle, Flag, Obligation, SentEmail
 from attestations.notifications import sweep as notifications
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
@@ -243,3 +243,6 @@ def test_every_step_runs_at_the_instant_the_sweep_is_given_not_the_clock(group, 
     assert result.cycles == 1 and result.flags_raised == 1  # the week closed, its prompt missed
     assert sorted(SentEmail.objects.values_list("kind", flat=True)) == ["admin_digest", "reminder", "reminder"]
     assert set(SentEmail.objects.values_list("created_at", flat=True)) == {PROMPT_DUE + MINUTES_15}
+    Cycle.objects.update(prompted_at=PROMPT_DUE + MINUTES_15, prompted_by=admin_user)  # in that same minute
+    assert notifications.sweep(now=PROMPT_DUE + 2 * MINUTES_15, queue=False).flags_resolved == 1
+    assert Flag.objects.get().resolved_at == PROMPT_DUE + 2 * MINUTES_15
