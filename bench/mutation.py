@@ -120,7 +120,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)} (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the results of the last run")
-    parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run again only the last run's unexplained survivors, and the mutants it did not reach (cut short)",
+    )
     args = parser.parse_args()
     modules = [m for arg in args.modules for m in arg.split(",") if m] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -139,7 +143,9 @@ def main() -> int:
             names = [
                 n
                 for n, c in codes.items()
-                if c in SURVIVED | NO_TESTS and n not in listed and any(fnmatch.fnmatchcase(n, p) for p in patterns)
+                if (c is None or c in SURVIVED | NO_TESTS)
+                and n not in listed
+                and any(fnmatch.fnmatchcase(n, p) for p in patterns)
             ]
             if not names:
                 return report(modules)
