@@ -108,3 +108,11 @@ def test_each_failure_is_logged_with_the_email_it_is_about(settings, caplog):
     )
     assert (refused_for_good.levelname, refused_for_good.email_id) == ("ERROR", email.pk)
     assert refused_for_good.getMessage() == (f"Email {email.pk} (dpo_summary) refused, not tried again: {refused(550)}")
+
+
+def test_a_message_id_names_the_portals_host_or_localhost_without_one(settings):
+    email = pending_email()
+    settings.SITE_URL = "https://clear-down.example.org/portal"
+    assert outbox.message_id(email).endswith("@clear-down.example.org>")
+    settings.SITE_URL = ""
+    assert outbox.message_id(email).endswith("@localhost>")
