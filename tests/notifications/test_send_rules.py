@@ -8,6 +8,7 @@ import pytest
 
 from attestations import outbox
 from attestations.models import SentEmail
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,28 @@ def test_a_message_id_names_the_portals_host_or_localhost_without_one(settings):
     assert outbox.message_id(email).endswith("@clear-down.example.org>")
     settings.SITE_URL = ""
     assert outbox.message_id(email).endswith("@localhost>")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "current", "to"),
+    [
+        ("recorded@example.org", "current@example.org", "recorded@example.org"),
+        ("", "current@example.org", "current@example.org"),  # none when it was made: theirs now
+        ("", "", None),
+    ],
+)
+def test_an_email_goes_to_the_address_it_recorded_or_else_to_its_recipients_current_one(
+    monkeypatch, recorded, current, to
+):
+    monkeypatch.setitem(outbox.BUILDERS, SentEmail.Kind.DPO_SUMMARY, lambda email, *, to, now: ("message", to))
+    user = UserFactory(email=current)
+    email = SentEmail(key="test:to", kind=SentEmail.Kind.DPO_SUMMARY, user=user, to_address=recorded, created_at=WHEN)
+    assert outbox.build(email, now=WHEN) == (("message", to) if to else (None, outbox.NO_ADDRESS))
+
+
+def test_an_email_to_nobody_in_particular_needs_the_address_it_recorded(monkeypatch):
+    monkeypatch.setitem(outbox.BUILDERS, SentEmail.Kind.DPO_SUMMARY, lambda email, *, to, now: ("message", to))
+    email = SentEmail(key="test:to", kind=SentEmail.Kind.DPO_SUMMARY, to_address="", created_at=WHEN)
+    assert outbox.build(email, now=WHEN) == (None, outbox.NO_ADDRESS)
+    email.to_address = "office@example.org"
+    assert outbox.build(email, now=WHEN) == ("message", "office@example.org")
