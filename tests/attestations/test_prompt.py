@@ -231,7 +231,12 @@ def test_excusing_resolves_the_overdue_flag(obligation, admin_user, member):
     services.obligation_excuse(
         obligation=obligation, by=admin_user, reason="Sick", now=obligation.due_at + dt.timedelta(hours=1)
     )
-    assert Flag.objects.get(user=member, kind=Flag.Kind.MEMBER_OVERDUE).resolved_at is not None
+    flag = Flag.objects.get(user=member, kind=Flag.Kind.MEMBER_OVERDUE)
+    assert flag.resolved_at == obligation.due_at + dt.timedelta(hours=1)
+    # The history says who resolved it, and why: a change ("~") of the flag raised before.
+    record = flag.history.first()
+    assert (record.history_user, record.history_change_reason, record.history_type) == (admin_user, "Excused", "~")
+    assert record.resolved_at == flag.resolved_at
 
 
 def test_nobody_excuses_themselves(cycle, admin_user):
