@@ -8,7 +8,8 @@ from django.core.management import call_command
 from attestations import services
 from attestations.models import Flag, Obligation
 from groups import services as group_services
-from tests.attestations.conftest import DUE, PERIOD_END, lock_queries, utc
+from groups.models import GroupReview
+from tests.attestations.conftest import BASE, DUE, PERIOD_END, lock_queries, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,19 @@ def test_it_raises_in_a_constant_number_of_queries(django_assert_num_queries, at
         result = services.flags_raise(now=AFTER_DEADLINE)
     assert len(result.raised) == n + 2
     assert Obligation.objects.count() == n + 1
+
+
+def test_an_overdue_review_is_flagged_on_the_deputy_once_the_admin_has_left_and_on_nobody_after(
+    group, admin_user, member
+):
+    group.deputy = member
+    group.save()
+    admin_user.is_active = False  # left the organisation (R14)
+    admin_user.save()
+    GroupReview.objects.create(group=group, due_at=BASE - dt.timedelta(days=1), created_at=BASE - dt.timedelta(days=90))
+    [flag] = services.flags_raise(now=BASE).raised
+    assert (flag.kind, flag.user) == (Flag.Kind.REVIEW_OVERDUE, member)
+    Flag.objects.all().delete()
+    member.is_active = False
+    member.save()
+    assert services.flags_raise(now=BASE).raised == []  # the DPO was told of the group instead
