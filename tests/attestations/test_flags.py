@@ -147,3 +147,13 @@ def test_an_overdue_review_is_flagged_on_the_deputy_once_the_admin_has_left_and_
     member.is_active = False
     member.save()
     assert services.flags_raise(now=BASE).raised == []  # the DPO was told of the group instead
+
+
+def test_a_hold_waiting_for_its_timer_is_flagged_whatever_other_holds_are_flagged(admin_user, dpo):
+    first, second = (ChatGroupFactory(name=name, admin=admin_user) for name in ("One", "Two"))
+    HoldFactory(group=first, placed_by=dpo, timer_off_required=True)
+    [flag] = services.flags_raise(now=BASE).raised
+    assert (flag.kind, flag.group) == (Flag.Kind.TIMER_NOT_OFF, first)
+    HoldFactory(group=second, placed_by=dpo, timer_off_required=True)
+    [flag] = services.flags_raise(now=BASE + dt.timedelta(minutes=15)).raised  # the first one's is still open
+    assert (flag.kind, flag.group) == (Flag.Kind.TIMER_NOT_OFF, second)
