@@ -8,6 +8,7 @@ from django.core.management import call_command
 from attestations import services
 from attestations.models import Flag, Obligation
 from groups import services as group_services
+from groups import staff
 from groups.models import GroupReview
 from tests.attestations.conftest import BASE, DUE, PERIOD_END, lock_queries, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
@@ -157,3 +158,19 @@ def test_a_hold_waiting_for_its_timer_is_flagged_whatever_other_holds_are_flagge
     HoldFactory(group=second, placed_by=dpo, timer_off_required=True)
     [flag] = services.flags_raise(now=BASE + dt.timedelta(minutes=15)).raised  # the first one's is still open
     assert (flag.kind, flag.group) == (Flag.Kind.TIMER_NOT_OFF, second)
+
+
+def test_a_hold_still_waiting_for_its_timer_is_flagged_again_on_the_deputy_once_the_admin_leaves(
+    group, admin_user, member, dpo
+):
+    """Closing the admin's account resolves their flags (R14); the duty to turn the timer off
+    stays, so the next run flags the deputy."""
+    group.deputy = member
+    group.save()
+    HoldFactory(group=group, placed_by=dpo, timer_off_required=True)
+    [flag] = services.flags_raise(now=BASE).raised
+    assert flag.user == admin_user
+    staff.user_deactivate(user=admin_user, by=dpo, reason="Left", now=BASE + dt.timedelta(minutes=5))
+    assert Flag.objects.get().resolved_at is not None
+    [again] = services.flags_raise(now=BASE + dt.timedelta(minutes=15)).raised
+    assert (again.kind, again.user) == (Flag.Kind.TIMER_NOT_OFF, member)
