@@ -8,7 +8,9 @@ from django.core.management import call_command
 from attestations import services
 from attestations.models import Flag, Obligation
 from groups import services as group_services
-from tests.attestations.conftest import DUE, PERIOD_END, lock_queries, utc
+from groups import staff
+from groups.models import GroupReview
+from tests.attestations.conftest import BASE, DUE, PERIOD_END, lock_queries, utc
 from tests.factories import ChatGroupFactory, HoldFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +132,45 @@ def test_it_raises_in_a_constant_number_of_queries(django_assert_num_queries, at
         result = services.flags_raise(now=AFTER_DEADLINE)
     assert len(result.raised) == n + 2
     assert Obligation.objects.count() == n + 1
+
+
+def test_an_overdue_review_is_flagged_on_the_deputy_once_the_admin_has_left_and_on_nobody_after(
+    group, admin_user, member
+):
+    group.deputy = member
+    group.save()
+    admin_user.is_active = False  # left the organisation (R14)
+    admin_user.save()
+    GroupReview.objects.create(group=group, due_at=BASE - dt.timedelta(days=1), created_at=BASE - dt.timedelta(days=90))
+    [flag] = services.flags_raise(now=BASE).raised
+    assert (flag.kind, flag.user) == (Flag.Kind.REVIEW_OVERDUE, member)
+    Flag.objects.all().delete()
+    member.is_active = False
+    member.save()
+    assert services.flags_raise(now=BASE).raised == []  # the DPO was told of the group instead
+
+
+def test_a_hold_waiting_for_its_timer_is_flagged_whatever_other_holds_are_flagged(admin_user, dpo):
+    first, second = (ChatGroupFactory(name=name, admin=admin_user) for name in ("One", "Two"))
+    HoldFactory(group=first, placed_by=dpo, timer_off_required=True)
+    [flag] = services.flags_raise(now=BASE).raised
+    assert (flag.kind, flag.group) == (Flag.Kind.TIMER_NOT_OFF, first)
+    HoldFactory(group=second, placed_by=dpo, timer_off_required=True)
+    [flag] = services.flags_raise(now=BASE + dt.timedelta(minutes=15)).raised  # the first one's is still open
+    assert (flag.kind, flag.group) == (Flag.Kind.TIMER_NOT_OFF, second)
+
+
+def test_a_hold_still_waiting_for_its_timer_is_flagged_again_on_the_deputy_once_the_admin_leaves(
+    group, admin_user, member, dpo
+):
+    """Closing the admin's account resolves their flags (R14); the duty to turn the timer off
+    stays, so the next run flags the deputy."""
+    group.deputy = member
+    group.save()
+    HoldFactory(group=group, placed_by=dpo, timer_off_required=True)
+    [flag] = services.flags_raise(now=BASE).raised
+    assert flag.user == admin_user
+    staff.user_deactivate(user=admin_user, by=dpo, reason="Left", now=BASE + dt.timedelta(minutes=5))
+    assert Flag.objects.get().resolved_at is not None
+    [again] = services.flags_raise(now=BASE + dt.timedelta(minutes=15)).raised
+    assert (again.kind, again.user) == (Flag.Kind.TIMER_NOT_OFF, member)

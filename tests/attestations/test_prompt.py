@@ -60,6 +60,8 @@ def test_it_emails_nobody_who_has_attested_or_been_excused(
     services.obligation_excuse(obligation=cycle.obligations.get(user=admin_user), by=dpo, reason="Leave")
     prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     assert [m.to for m in mail.outbox] == [[member.email]]
+    # Not even an email cancelled when it is sent: the email log has the member's alone.
+    assert list(SentEmail.objects.values_list("user", "status")) == [(member.pk, "sent")]
 
 
 def test_a_second_prompt_changes_nothing_and_emails_nobody(
@@ -127,7 +129,9 @@ def test_the_prompt_and_its_emails_stand_when_the_broker_is_down(
         result = prompt(cycle, admin_user, django_capture_on_commit_callbacks)
     cycle.refresh_from_db()
     assert result.first and cycle.prompted_at == NOW
-    assert "the next sweep will queue it again" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        "Could not queue 2 email(s); each stays pending and the next sweep will queue it again."
+    ]
     assert mail.outbox == []
     assert SentEmail.objects.filter(kind="prompt", status="pending").count() == 2
     monkeypatch.undo()
@@ -227,7 +231,12 @@ def test_excusing_resolves_the_overdue_flag(obligation, admin_user, member):
     services.obligation_excuse(
         obligation=obligation, by=admin_user, reason="Sick", now=obligation.due_at + dt.timedelta(hours=1)
     )
-    assert Flag.objects.get(user=member, kind=Flag.Kind.MEMBER_OVERDUE).resolved_at is not None
+    flag = Flag.objects.get(user=member, kind=Flag.Kind.MEMBER_OVERDUE)
+    assert flag.resolved_at == obligation.due_at + dt.timedelta(hours=1)
+    # The history says who resolved it, and why: a change ("~") of the flag raised before.
+    record = flag.history.first()
+    assert (record.history_user, record.history_change_reason, record.history_type) == (admin_user, "Excused", "~")
+    assert record.resolved_at == flag.resolved_at
 
 
 def test_nobody_excuses_themselves(cycle, admin_user):

@@ -142,3 +142,13 @@ def test_logos_on_disk_are_copied_into_the_database_once(settings, tmp_path, mem
     response = client.get(ChatGroup.objects.get(pk=kept.pk).logo_url)
     assert response.status_code == 200
     assert Image.open(io.BytesIO(b"".join(response.streaming_content))).getpixel((5, 5))[:3] == (0, 0, 128)
+
+
+def test_a_name_already_taken_is_refused_before_the_logo_is_stored(settings, tmp_path, member, admin_user):
+    """Local storage writes the file at once and a rollback does not take it back: the name
+    is checked (whatever its case) before anything is written."""
+    settings.MEDIA_ROOT = tmp_path
+    services.chatgroup_propose(name="Urgent Ops", purpose="x", by=admin_user)
+    with pytest.raises(ValidationError, match="already on the register"):
+        services.chatgroup_propose(name="URGENT OPS", purpose="x", by=member, logo=png("navy"))
+    assert not any(path.is_file() for path in tmp_path.rglob("*"))

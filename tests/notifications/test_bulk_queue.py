@@ -93,3 +93,24 @@ def test_a_transient_failure_in_a_batch_is_retried_by_the_one_email_task(seven_m
     failing.refresh_from_db()
     assert (failing.status, failing.attempts) == ("pending", 1)
     assert len(mail.outbox) == len(ids) - 1
+
+
+def test_at_exactly_the_batch_size_a_steps_emails_are_one_batch_through_one_connection(
+    seven_members, sweep_at, settings, monkeypatch
+):
+    settings.EMAIL_QUEUE_BATCH = 8
+    calls = []
+    for task in (tasks.send_email, tasks.send_emails):
+        monkeypatch.setattr(
+            task, "apply_async", lambda args, _name=task.name, **kw: calls.append((_name, args, kw.get("producer")))
+        )
+    sweep_at(PERIOD_END + dt.timedelta(minutes=15))
+    sweep_at(REMINDERS_DUE)
+    reminders = list(SentEmail.objects.filter(kind="reminder").order_by("pk").values_list("pk", flat=True))
+    [digest] = SentEmail.objects.filter(kind="admin_digest").values_list("pk", flat=True)
+    assert [(name, args) for name, args, _ in calls] == [
+        (outbox.SEND_BATCH_TASK, (reminders,)),
+        (outbox.SEND_TASK, (digest,)),
+    ]
+    # Each step publishes through the broker connection it acquired once, not one per message.
+    assert all(producer is not None for _, _, producer in calls)

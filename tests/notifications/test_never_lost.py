@@ -8,6 +8,7 @@ dashboard and the emails page; every message carries a Message-ID derived from i
 
 import datetime as dt
 import re
+from unittest.mock import ANY
 
 import pytest
 from celery.exceptions import Retry
@@ -85,6 +86,66 @@ def test_a_prompt_email_failed_through_every_attempt_is_made_again_until_sent_or
         ("member", "sent"),
     ]
     assert Obligation.objects.get(user=member).prompt_emailed_at is not None
+
+
+def test_a_reminder_failed_through_every_attempt_is_made_again_by_a_later_sweep(
+    group, admin_user, member, settings, sweep_at, smtp_server
+):
+    settings.EMAIL_MAX_ATTEMPTS = 1
+    port, settings.EMAIL_PORT = smtp_server.port, _closed_port()
+    sweep_at(PERIOD_END + MINUTES_15)
+    reminder_time = DUE - dt.timedelta(hours=23, minutes=45)
+    sweep_at(reminder_time)
+    assert sorted(log("reminder")) == [("groupadmin", "failed", ANY), ("member", "failed", ANY)]
+    assert not Obligation.objects.filter(reminder_sent_at__isnull=False).exists()  # claims given back
+    settings.EMAIL_PORT = port
+    sweep_at(reminder_time + MINUTES_15)
+    reminded = sorted(m["To"] for m in smtp_server.messages if m["Subject"].startswith("Reminder"))
+    assert reminded == sorted([admin_user.email, member.email])
+    assert Obligation.objects.filter(reminder_sent_at=reminder_time + MINUTES_15).count() == 2
+
+
+@pytest.fixture
+def deputy(group):
+    deputy = UserFactory(username="deputy", first_name="Dee", last_name="Puty")
+    MembershipFactory(group=group, user=deputy)
+    group.deputy = deputy
+    group.save()
+    return deputy
+
+
+def test_a_digest_that_reached_one_of_its_recipients_keeps_its_flags_reported(
+    group, admin_user, deputy, settings, sweep_at, smtp_server
+):
+    """The admin's copy went; the deputy's failed through every attempt. Making the digest
+    again would send the admin the same flags twice: the flags stay reported."""
+    settings.EMAIL_MAX_ATTEMPTS = 1
+    smtp_server.refused[deputy.email] = "450 4.2.1 Mailbox busy, try later"
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(PROMPT_DUE + MINUTES_15)
+    assert sorted(log("admin_digest")) == [("deputy", "failed", ANY), ("groupadmin", "sent", "")]
+    assert Flag.objects.get(kind="prompt_missed").notified_at == PROMPT_DUE + MINUTES_15
+    sweep_at(PROMPT_DUE + 2 * MINUTES_15)
+    assert len(log("admin_digest")) == 2
+
+
+def test_a_digest_that_reached_none_of_its_recipients_gives_its_flags_back(
+    group, admin_user, deputy, settings, sweep_at, smtp_server
+):
+    """Both copies failed through every attempt: its flags go in a later digest, even though
+    an earlier digest of the same week (another batch of flags) was sent."""
+    sweep_at(PERIOD_END + MINUTES_15)
+    sweep_at(PROMPT_DUE + MINUTES_15)  # the missed prompt, reported and sent
+    settings.EMAIL_MAX_ATTEMPTS = 1
+    port, settings.EMAIL_PORT = smtp_server.port, _closed_port()
+    sweep_at(DUE + MINUTES_15)  # the overdue members: both copies fail
+    assert sorted(log("admin_digest")[-2:]) == [("deputy", "failed", ANY), ("groupadmin", "failed", ANY)]
+    overdue = Flag.objects.filter(kind="member_overdue")
+    assert overdue.count() == 3 and not overdue.filter(notified_at__isnull=False).exists()
+    settings.EMAIL_PORT = port
+    sweep_at(DUE + 2 * MINUTES_15)
+    assert not overdue.filter(notified_at__isnull=True).exists()
+    assert [status for _, status, _ in log("admin_digest")].count("sent") == 4
 
 
 def test_a_weekly_summary_failed_through_every_attempt_is_made_again_by_a_later_sweep(

@@ -16,11 +16,15 @@ from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_second_copy_of_a_sweep_tick_does_nothing(group, at, settings):
+def test_a_second_copy_of_a_sweep_tick_does_nothing(group, at, settings, caplog):
     now = at(PERIOD_END + dt.timedelta(minutes=16))  # 17:16 GMT: the 17:15 slot
     assert tasks.sweep() == 0
     assert Cycle.objects.count() == 1
-    assert tasks.sweep() is None  # the other beat's copy of the 17:15 tick
+    with caplog.at_level("INFO", logger="attestations.services"):
+        assert tasks.sweep() is None  # the other beat's copy of the 17:15 tick
+    assert [r.getMessage() for r in caplog.records if r.name == "attestations.services"] == [
+        "sweep for 2026-11-13T17:15:00+00:00 already ran (a second beat?); skipped"
+    ]
     [tick] = BeatTick.objects.all()
     assert (tick.task, tick.slot, tick.ran_at) == ("sweep", PERIOD_END + MINUTES_15, now)
     # The next slot runs again.
@@ -44,6 +48,12 @@ def test_the_heartbeat_and_the_weekly_summary_also_run_once_per_tick(db, at):
     ("now", "every", "slot"),
     [
         (dt.datetime(2026, 11, 13, 17, 14, 59, tzinfo=dt.UTC), 15, dt.datetime(2026, 11, 13, 17, 0, tzinfo=dt.UTC)),
+        # Two copies of a tick a few microseconds apart claim the same slot.
+        (
+            dt.datetime(2026, 11, 13, 17, 14, 59, 999_999, tzinfo=dt.UTC),
+            15,
+            dt.datetime(2026, 11, 13, 17, 0, tzinfo=dt.UTC),
+        ),
         (dt.datetime(2026, 11, 13, 17, 15, 0, tzinfo=dt.UTC), 15, dt.datetime(2026, 11, 13, 17, 15, tzinfo=dt.UTC)),
         (dt.datetime(2026, 11, 13, 17, 59, 1, tzinfo=dt.UTC), 60, dt.datetime(2026, 11, 13, 17, 0, tzinfo=dt.UTC)),
         (dt.datetime(2026, 11, 13, 17, 7, 30, tzinfo=dt.UTC), 5, dt.datetime(2026, 11, 13, 17, 5, tzinfo=dt.UTC)),

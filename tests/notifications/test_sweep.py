@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from attestations import selectors, services
-from attestations.models import Flag, Obligation, SentEmail
+from attestations.models import Cycle, Flag, Obligation, SentEmail
 from attestations.notifications import sweep as notifications
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
 from tests.notifications.conftest import DUE, MINUTES_15, PERIOD_END, PROMPT_DUE
@@ -235,3 +235,48 @@ def test_after_a_day_without_beat_one_run_catches_up_without_flooding(group, adm
     assert len(mail.outbox) == 2 and not SentEmail.objects.filter(kind=Kind.REMINDER).exists()
     sweep_at(DUE + dt.timedelta(hours=24, minutes=15))
     assert len(mail.outbox) == 2
+
+
+def test_every_step_runs_at_the_instant_the_sweep_is_given_not_the_clock(group, member, admin_user, dpo):
+    """`run_sweeps --now` runs the schedule for another moment: the clock (frozen on the
+    Tuesday before) decides nothing, and with `queue=False` nothing is queued."""
+
+    def run(when: dt.datetime) -> set[str]:
+        """The kinds of the emails the sweep made at `when`; every email it returns."""
+        nonlocal returned
+        before = set(SentEmail.objects.values_list("pk", flat=True))
+        returned = notifications.sweep(now=when, queue=False)
+        made = SentEmail.objects.exclude(pk__in=before)
+        assert set(made.values_list("created_at", flat=True)) <= {when}
+        return set(made.values_list("kind", flat=True))
+
+    returned = None
+    assert run(PERIOD_END + MINUTES_15) == set() and returned.cycles == 1
+    # Prompted in the portal, by a path that sent no emails: the sweep makes them.
+    Cycle.objects.update(prompted_at=PERIOD_END + dt.timedelta(hours=1), prompted_by=admin_user)
+    assert run(PERIOD_END + dt.timedelta(hours=2)) == {"prompt"}
+    assert run(DUE - dt.timedelta(hours=23, minutes=45)) == {"reminder"}
+    assert run(DUE + MINUTES_15) == {"admin_digest"} and returned.flags_raised == 2
+    escalation = DUE + MINUTES_15 + dt.timedelta(hours=72)  # Wednesday 18 November, week 47
+    SentEmail.objects.create(  # the week's summary to the DPO failed through every attempt
+        key=f"dpo-summary:2026-W47:u{dpo.pk}",
+        kind=SentEmail.Kind.DPO_SUMMARY,
+        user=dpo,
+        to_address=dpo.email,
+        created_at=escalation - dt.timedelta(days=2),
+        status=SentEmail.Status.FAILED,
+        retry_later=True,
+    )
+    assert run(escalation) == {"dpo_escalation", "dpo_summary"}
+    # The emails no task ever took (nothing was queued) are returned to be queued again.
+    waiting = set(SentEmail.objects.filter(status="pending", created_at__lt=escalation).values_list("pk", flat=True))
+    assert len(waiting) == 5 and waiting <= set(returned.emails)
+    assert not SentEmail.objects.filter(queued_at__isnull=False).exists()
+
+    Cycle.objects.update(prompted_at=PROMPT_DUE + MINUTES_15)  # later, in the minute of the flag
+    Flag.objects.create(
+        kind=Flag.Kind.PROMPT_MISSED, cycle=Cycle.objects.get(), group=group, user=admin_user, raised_at=PROMPT_DUE
+    )
+    run(escalation + MINUTES_15)
+    flag = Flag.objects.get(kind="prompt_missed")
+    assert (returned.flags_resolved, flag.resolved_at) == (1, escalation + MINUTES_15)

@@ -15,6 +15,7 @@ from groups import policy
 from groups.models import PolicyAcknowledgement
 from tests.attestations.conftest import at, clock, eager_celery, utc  # noqa: F401 - fixtures
 from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory, policy_version
+from tests.notifications.test_failures import _closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +111,40 @@ def test_overdue_acknowledgements_go_once_to_the_admin_and_deputy_in_one_digest(
     later = [m for m in smtp_server.messages if m["Subject"].startswith("1 person has not")]
     assert sorted(m["To"] for m in later) == sorted([admin_user.email, deputy.email])
     assert "New Comer" in later[0].get_body(("plain",)).get_content()
+
+
+def test_a_policy_email_failed_through_every_attempt_gives_its_claim_back(
+    version,
+    group,
+    member,
+    admin_user,
+    sweep_at,
+    smtp_server,
+    settings,  # noqa: F811
+):
+    """The mail server down through every attempt: the reminder and the overdue digest each
+    give back what they claimed, and a later sweep makes them again once it is back."""
+    settings.EMAIL_MAX_ATTEMPTS = 1
+    port, settings.EMAIL_PORT = smtp_server.port, _closed_port()
+    sweep_at(PUBLISHED)
+    policy.policy_acknowledge(version=version, user=admin_user)
+    ack = PolicyAcknowledgement.objects.get(version=version, user=member)
+    before = DUE - dt.timedelta(hours=settings.REMINDER_LEAD_HOURS - 1)
+    [reminder] = sweep_at(before)
+    assert SentEmail.objects.get(pk=reminder).status == "failed"
+    ack.refresh_from_db()
+    assert ack.reminder_sent_at is None
+    after = DUE + dt.timedelta(minutes=1)
+    [digest] = sweep_at(after)
+    assert SentEmail.objects.get(pk=digest).status == "failed"
+    ack.refresh_from_db()
+    assert ack.overdue_notified_at is None
+
+    settings.EMAIL_PORT = port
+    sweep_at(after + dt.timedelta(minutes=15))
+    assert [m["To"] for m in smtp_server.messages] == [admin_user.email]  # the digest; the reminder's time is past
+    ack.refresh_from_db()
+    assert ack.overdue_notified_at == after + dt.timedelta(minutes=15)
 
 
 def test_the_sweep_queries_stay_flat_as_people_grow(version, group, at):  # noqa: F811
