@@ -142,3 +142,26 @@ def test_an_email_to_nobody_in_particular_needs_the_address_it_recorded(monkeypa
     assert outbox.build(email, now=WHEN) == (None, outbox.NO_ADDRESS)
     email.to_address = "office@example.org"
     assert outbox.build(email, now=WHEN) == ("message", "office@example.org")
+
+
+def test_an_email_that_cannot_be_built_is_failed_counting_the_attempt_and_logged(monkeypatch, caplog):
+    """A bug in a builder (a template, the portal's own code): recorded as one more attempt,
+    at that instant, failed for good, and logged with the email it is about."""
+    email = pending_email()
+    SentEmail.objects.filter(pk=email.pk).update(attempts=2)  # two transient failures before
+    monkeypatch.setattr(outbox, "BUILDERS", dict(outbox.BUILDERS))
+
+    def broken(email, *, to, now):
+        raise ValueError("a bug in the template")
+
+    outbox.register([SentEmail.Kind.DPO_SUMMARY], broken)
+    with caplog.at_level("ERROR", logger="attestations.outbox"):
+        outcome = outbox.sentemail_send(sent_email_id=email.pk, now=WHEN)
+    email.refresh_from_db()
+    assert outcome.status == SentEmail.Status.FAILED == email.status
+    assert (email.attempts, email.attempted_at) == (3, WHEN)
+    assert "a bug in the template" in email.error
+    built = [r for r in caplog.records if "could not be built" in r.getMessage()]
+    assert [(r.getMessage(), r.email_id) for r in built] == [
+        (f"Email {email.pk} (dpo_summary) could not be built.", email.pk)
+    ]
