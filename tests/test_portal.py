@@ -219,3 +219,23 @@ def test_the_broker_is_redis_when_services_are_required(settings, client):
 def test_static_assets_are_served_by_the_portal_not_a_cdn():
     base = (ROOT / "templates" / "base.html").read_text()
     assert "https://" not in base and "http://" not in base
+
+
+def test_manage_py_names_a_settings_error_instead_of_models_not_loaded(tmp_path):
+    """Without SECRET_KEY (and not in development) a command says so, rather than Django's
+    "Models aren't loaded yet." that hides the settings' own message."""
+    # A bare environment, as a fresh shell has: neither SECRET_KEY nor DEBUG.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "VAR_DIR": str(tmp_path)}
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    # One line naming what to set, not a traceback (which in some environments ends at
+    # "Models aren't loaded yet." with the settings' message nowhere).
+    assert done.stderr.startswith("The portal's settings are incomplete: SECRET_KEY is not set")
+    assert "Traceback" not in done.stderr
