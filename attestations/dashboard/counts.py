@@ -28,6 +28,8 @@ from __future__ import annotations
 from django.db import connection as default_connection
 from django.db import transaction
 
+from opcc_portal.lib.triggers import run_statements, triggers_missing
+
 STATUSES = ("pending", "attested", "late", "excused", "held", "left")
 
 
@@ -181,32 +183,20 @@ def _sqlite_uninstall() -> list[str]:
 # --- Services -----------------------------------------------------------------------------
 
 
-def _run(connection, statements: list[str]) -> None:
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-
-
 def cycle_counts_triggers_install(connection=default_connection, statuses: tuple[str, ...] = STATUSES) -> None:
     """Create (or re-create) the triggers. Idempotent."""
-    _run(connection, _pg_install(statuses) if connection.vendor == "postgresql" else _sqlite_install(statuses))
+    run_statements(
+        connection, _pg_install(statuses) if connection.vendor == "postgresql" else _sqlite_install(statuses)
+    )
 
 
 def cycle_counts_triggers_uninstall(connection=default_connection) -> None:
-    _run(connection, _pg_uninstall() if connection.vendor == "postgresql" else _sqlite_uninstall())
+    run_statements(connection, _pg_uninstall() if connection.vendor == "postgresql" else _sqlite_uninstall())
 
 
 def cycle_counts_triggers_missing(connection=default_connection) -> list[str]:
     """The names of the triggers that should be there and are not."""
-    sql = (
-        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-        if connection.vendor == "postgresql"
-        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        present = {row[0] for row in cursor.fetchall()}
-    return [name for name in TRIGGERS if name not in present]
+    return triggers_missing(connection, TRIGGERS)
 
 
 def _actual(statuses: tuple[str, ...]) -> str:

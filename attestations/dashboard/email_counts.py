@@ -52,6 +52,8 @@ from __future__ import annotations
 from django.db import connection as default_connection
 from django.db import transaction
 
+from opcc_portal.lib.triggers import run_statements, triggers_missing
+
 # Each is the name of a trigger and of its PostgreSQL function.
 TRIGGERS = tuple(f"attestations_sentemailcount_{event}" for event in ("insert", "update", "delete"))
 
@@ -155,32 +157,18 @@ def _sqlite_uninstall() -> list[str]:
 # --- Services -----------------------------------------------------------------------------
 
 
-def _run(connection, statements: list[str]) -> None:
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-
-
 def email_counts_triggers_install(connection=default_connection) -> None:
     """Create (or re-create) the triggers. Idempotent."""
-    _run(connection, _pg_install() if connection.vendor == "postgresql" else _sqlite_install())
+    run_statements(connection, _pg_install() if connection.vendor == "postgresql" else _sqlite_install())
 
 
 def email_counts_triggers_uninstall(connection=default_connection) -> None:
-    _run(connection, _pg_uninstall() if connection.vendor == "postgresql" else _sqlite_uninstall())
+    run_statements(connection, _pg_uninstall() if connection.vendor == "postgresql" else _sqlite_uninstall())
 
 
 def email_counts_triggers_missing(connection=default_connection) -> list[str]:
     """The names of the triggers that should be there and are not."""
-    sql = (
-        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = 'attestations_sentemail'::regclass"
-        if connection.vendor == "postgresql"
-        else "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'attestations_sentemail'"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        present = {row[0] for row in cursor.fetchall()}
-    return [name for name in TRIGGERS if name not in present]
+    return triggers_missing(connection, TRIGGERS)
 
 
 _ACTUAL = "SELECT kind, status, COUNT(*) AS n FROM attestations_sentemail GROUP BY kind, status"
