@@ -126,6 +126,15 @@ _DIGEST_TO = ("admin", "deputy")
 _TO = ("id", "is_active", "email")
 
 
+def _digest_about(flag: Flag) -> str:
+    """What a flag's digest is about, in its key: its cycle, review or hold."""
+    if flag.cycle_id:
+        return f"c{flag.cycle_id}"
+    if flag.review_id:
+        return f"r{flag.review_id}"
+    return f"h{flag.hold_id}"
+
+
 @transaction.atomic
 def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -> list[int]:
     """One digest per cycle to the group's admin and deputy, of the flags not yet reported.
@@ -166,10 +175,11 @@ def admin_digests_queue(*, now: dt.datetime | None = None, queue: bool = True) -
         flag.notified_at = now
     bulk_history(Flag, flags, by=None, reason="Reported to the group admin", update=True)
 
-    # One digest per cycle; an overdue review (which has no cycle) is a digest of its own.
+    # One digest per cycle; an overdue review and a hold's timer (which have no cycle) are
+    # each a digest of their own, to their own group's admin.
     batches: dict[str, list[Flag]] = {}
     for flag in flags:
-        batches.setdefault(f"c{flag.cycle_id}" if flag.cycle_id else f"r{flag.review_id}", []).append(flag)
+        batches.setdefault(_digest_about(flag), []).append(flag)
     rows, flags_of = [], {}
     for about, batch in batches.items():
         first = batch[0]

@@ -11,10 +11,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from attestations import disappearing, hold_notices, services
 from attestations.forms import declaration_text
-from attestations.models import Flag, Hold, Obligation
+from attestations.models import Flag, Hold, Obligation, SentEmail
+from attestations.notifications import emails, sweep
 from groups.models import ChatGroup, TimerConfirmation
 from tests.attestations.conftest import BASE, PERIOD_END
-from tests.factories import ChatGroupFactory, MembershipFactory
+from tests.factories import ChatGroupFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +111,30 @@ def test_lifting_the_hold_settles_an_unconfirmed_timer_flag(timer_group, dpo, at
 def test_the_confirmations_are_kept_in_history(timer_group, admin_user):
     disappearing.timer_confirm(group=timer_group, by=admin_user)
     assert TimerConfirmation.history.get().history_user == admin_user
+
+
+def test_each_held_timer_group_s_admin_is_told_of_their_own_hold(timer_group, admin_user, dpo):
+    """Two holds' "turn the timer off" flags in one sweep are two digests, each to the admin
+    of its own group about its own hold: a timer flag has no cycle and no review, so neither
+    can be what tells their digests apart."""
+    other_admin = UserFactory(username="otheradmin", email="other.admin@example.org")
+    other = disappearing.clear_mode_set(
+        group=ChatGroupFactory(name="Night Shift", admin=other_admin),
+        by=dpo,
+        mode=Mode.DISAPPEARING,
+        timer_check="weekly",
+    )
+    holds = {
+        group.pk: hold_notices.hold_place(group=group, by=dpo, reference=ref, reason="Request", queue=False)
+        for group, ref in ((timer_group, "FOI-7"), (other, "FOI-8"))
+    }
+    assert Flag.objects.filter(kind=Flag.Kind.TIMER_NOT_OFF).count() == 2
+    sweep.admin_digests_queue(now=BASE + dt.timedelta(minutes=15), queue=False)
+    digests = SentEmail.objects.filter(kind=SentEmail.Kind.ADMIN_DIGEST).order_by("user__username")
+    assert [(e.user, e.group_id, [f.hold_id for f in e.flags.all()]) for e in digests] == [
+        (admin_user, timer_group.pk, [holds[timer_group.pk].pk]),
+        (other_admin, other.pk, [holds[other.pk].pk]),
+    ]
+    for email in digests:
+        message, _ = emails.build_flags_email(email, to=email.to_address, now=BASE)
+        assert holds[email.group_id].reference in message.body
