@@ -150,8 +150,11 @@ def cookies_set() -> list[Cookie]:
     if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE:
         session_life = "Until you close the browser"
     else:
-        since = "your last visit to a page" if settings.SESSION_SAVE_EVERY_REQUEST else "you signed in"
-        session_life = f"{duration_in_words(settings.SESSION_COOKIE_AGE)} after {since}, or until you sign out"
+        # Renewed by a signed-in request (`security.session_lifetimes`), never past the absolute limit.
+        session_life = (
+            f"{duration_in_words(settings.SESSION_COOKIE_AGE)} after your last visit to a page, and at most"
+            f" {duration_in_words(settings.SESSION_ABSOLUTE_SECONDS)} after you signed in, or until you sign out"
+        )
     cookies = [
         Cookie(
             name=settings.SESSION_COOKIE_NAME,

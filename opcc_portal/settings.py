@@ -129,7 +129,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "opcc_portal.security.session_absolute_lifetime",
+    "opcc_portal.security.session_lifetimes",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -560,9 +560,12 @@ STAFF_IMPORT_MAX_BYTES = env_int("STAFF_IMPORT_MAX_BYTES", 1024 * 1024, minimum=
 
 # --- Security -------------------------------------------------------------------------
 HTTPS = SITE_URL.startswith("https://")
-# Sessions end after this many seconds without a request (sliding expiry).
+# Sessions end after this many seconds without a request (sliding expiry)...
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 2, minimum=60)
-SESSION_SAVE_EVERY_REQUEST = True
+# ... renewed by a signed-in request at most once in this many seconds
+# (`security.session_lifetimes`), not written on every request: a session ends between
+# SESSION_COOKIE_AGE minus this and SESSION_COOKIE_AGE after its last request.
+SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 60, minimum=0, maximum=SESSION_COOKIE_AGE // 2)
 # ... and this many seconds after signing in, however active the session has been.
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 60 * 60 * 12, minimum=60)
 SESSION_COOKIE_HTTPONLY = True

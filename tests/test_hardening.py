@@ -8,10 +8,13 @@ import io
 
 import pytest
 import time_machine
+from django.contrib.sessions.models import Session
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -158,6 +161,41 @@ def test_it_ends_a_busy_session_after_its_absolute_lifetime(client, member, sett
         response = client.get("/")
         assert response.status_code == 302 and response.url.startswith(reverse("login"))
         assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_busy_session_is_renewed_once_a_minute_not_written_on_every_request(client, member, settings):
+    """The idle expiry slides, but the session row is written only when its last renewal is
+    SESSION_REFRESH_SECONDS old: a page within that costs no write, and the idle limit
+    counts from the last renewal, so it is exact to within those seconds."""
+    settings.SESSION_COOKIE_AGE, settings.SESSION_REFRESH_SECONDS = 30 * 60, 60
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        client.post(reverse("login"), {"username": member.username, "password": PASSWORD})
+    key = client.session.session_key
+
+    def expires():
+        return Session.objects.get(session_key=key).expire_date
+
+    signed_in_expiry = expires()
+    assert signed_in_expiry == start + dt.timedelta(minutes=30)
+    with time_machine.travel(start + dt.timedelta(seconds=59), tick=False):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/")
+        assert response.status_code == 200 and settings.SESSION_COOKIE_NAME not in response.cookies
+        assert not [q for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+    assert expires() == signed_in_expiry  # not renewed within the minute
+    renewed = start + dt.timedelta(seconds=60)
+    with time_machine.travel(renewed, tick=False):
+        response = client.get("/")
+        assert response.status_code == 200 and settings.SESSION_COOKIE_NAME in response.cookies
+    assert expires() == renewed + dt.timedelta(minutes=30)
+    # Requests within the next minute leave the expiry at the renewal's: idle from then, it ends.
+    with time_machine.travel(renewed + dt.timedelta(seconds=50), tick=False):
+        assert client.get("/").status_code == 200
+    with time_machine.travel(renewed + dt.timedelta(minutes=30, seconds=1), tick=False):
+        response = client.get("/")
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
 
 # --- bidirectional controls ---------------------------------------------------------------

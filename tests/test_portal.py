@@ -50,6 +50,8 @@ def test_it_fails_loudly_on_a_malformed_setting():
         ("SUMMARY_THRESHOLD_PERCENT", "101", "SUMMARY_THRESHOLD_PERCENT must be between 0 and 100, not 101."),
         ("LOGO_MAX_BYTES", "-1", "LOGO_MAX_BYTES must be between 1 and 1048576, not -1."),
         ("LOGO_MAX_BYTES", "1048577", "LOGO_MAX_BYTES must be between 1 and 1048576, not 1048577."),
+        # Renewed less often than half the idle limit, a session in use could lapse.
+        ("SESSION_REFRESH_SECONDS", "3601", "SESSION_REFRESH_SECONDS must be between 0 and 3600, not 3601."),
         ("FILE_STORAGE", "s3", "FILE_STORAGE must be local or database, not 's3'."),
         ("SWEEP_MINUTES", "7", "SWEEP_MINUTES must divide an hour (1, 2, 3, 5, 10, 15, 20, 30, 60), not 7."),
         (
