@@ -24,7 +24,7 @@ def test_it_counts_each_cycle_and_the_totals(record):
 @pytest.mark.django_db
 def test_the_page_says_why_and_shows_the_figures(client, dpo, record, django_assert_max_num_queries):
     client.force_login(dpo)
-    with django_assert_max_num_queries(18):  # 16, and the ledger's head and checkpoint (the anchor)
+    with django_assert_max_num_queries(15):  # 13, and the ledger's head and checkpoint (the anchor)
         html = client.get(reverse("audit:foi_pack"), {"group": record.group.pk}).content.decode()
     for text in [
         "Urgent short-term coordination",
