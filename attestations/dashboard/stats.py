@@ -35,6 +35,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     IntegerField,
     OuterRef,
     Q,
@@ -582,12 +583,26 @@ def _latest_of_group(end: dt.datetime) -> QuerySet[CycleCount]:
 
 def _table_rows(*, scope: Scope, dates: DateRange, now: dt.datetime) -> QuerySet[ChatGroup]:
     """Every group in scope with every figure of its table row as a column, so that the
-    database filters, sorts, pages and sums the table. Each figure is a correlated probe
-    of one index per group (members, last prompt, hold, this cycle's counts, flags)."""
-    latest = _latest_of_group(dates.end)
+    database filters, sorts, pages and sums the table.
+
+    This cycle's counts come from one join per group (`this_cycle`, the cycle that
+    `_latest_of_group` finds, and its `CycleCount`), so that the sort keys, filters and
+    window sums that use them read columns instead of repeating a probe each time they
+    name one. The other figures are a correlated probe of one index per group (members,
+    last prompt, hold, flags)."""
+    end = dates.end
     flags = Flag.objects.filter(group_id=OuterRef("pk"))
     open_flags = flags.filter(resolved_at__isnull=True)
-    rows = scope.groups().annotate(
+    rows = scope.groups().alias(
+        latest_probe=Subquery(_latest_of_group(end).values("cycle_id")[:1]),
+        this_cycle=FilteredRelation(
+            "cycles",
+            # The window repeats the probe's so that only a cycle or two per group is
+            # compared with it (by `cycle_group_end` or the like), not every cycle.
+            condition=Q(cycles__period_end__gt=end - WEEK, cycles__period_end__lte=end, cycles__pk=F("latest_probe")),
+        ),
+    )
+    rows = rows.annotate(
         n_members=_count_of(Membership.objects.filter(group_id=OuterRef("pk"), left_at__isnull=True), "group_id"),
         last_prompt_at=Subquery(
             Cycle.objects.filter(group_id=OuterRef("pk"), prompted_at__isnull=False)
@@ -595,9 +610,9 @@ def _table_rows(*, scope: Scope, dates: DateRange, now: dt.datetime) -> QuerySet
             .values("prompted_at")[:1]
         ),
         on_hold=Hold.objects.standing_on("pk"),
-        latest_id=Subquery(latest.values("cycle_id")[:1]),
-        latest_due_at=Subquery(latest.values("due_at")[:1]),
-        **{f"latest_{n}": Coalesce(Subquery(latest.values(n)[:1]), 0) for n in COUNTS},
+        latest_id=F("this_cycle__counts__cycle_id"),
+        latest_due_at=F("this_cycle__counts__due_at"),
+        **{f"latest_{n}": Coalesce(F(f"this_cycle__counts__{n}"), 0) for n in COUNTS},
         open_overdue=_count_of(open_flags.filter(kind=Flag.Kind.MEMBER_OVERDUE), "group_id"),
         open_prompt=_count_of(open_flags.filter(kind=Flag.Kind.PROMPT_MISSED), "group_id"),
         missed=_count_of(
