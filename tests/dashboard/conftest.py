@@ -40,7 +40,7 @@ B1_END, B1_DUE = utc(2026, 11, 16, 17), utc(2026, 11, 18, 17)
 def make_cycle(group, end: dt.datetime, due: dt.datetime, **kwargs):
     return factories.CycleFactory(
         group=group,
-        period_start=end - dt.timedelta(days=7),
+        period_start=kwargs.pop("period_start", end - dt.timedelta(days=7)),
         period_end=end,
         prompt_due_at=end + dt.timedelta(hours=24),
         due_at=due,

@@ -159,3 +159,29 @@ def test_the_dashboard_pages_the_sorted_table(client, dpo, many):
     )
     assert _names(page.object_list) == _names(python)[: len(page.object_list)]
     assert f"{len(python)} groups." in response.content.decode()
+
+
+def test_a_group_whose_schedule_changed_shows_its_later_cycle(office):
+    """Two cycles of one group ended in the week up to the range's end (its day moved from
+    Wednesday to Friday): its row shows the later one's counts, once, in SQL as in Python."""
+    member = factories.UserFactory(first_name="Res", last_name="Member")
+    group = factories.ChatGroupFactory(name="Rescheduled")
+    factories.MembershipFactory(group=group, user=member)
+    wednesday, friday = A1_END - dt.timedelta(days=2), A1_END
+    earlier = make_cycle(group, wednesday, wednesday + dt.timedelta(days=2))
+    later = make_cycle(group, friday, A1_DUE, period_start=wednesday)
+    for user in (group.admin, member):
+        factories.obligation_in_state(cycle=earlier, user=user, state="on_time", attested_at=wednesday)
+    factories.obligation_in_state(cycle=later, user=group.admin, state="on_time", attested_at=friday)
+    factories.obligation_in_state(cycle=later, user=member, state="pending")
+
+    python = stats.group_table(scope=ALL, dates=DATES, now=NOW)
+    sql = stats.group_table_page(scope=ALL, dates=DATES, now=NOW, size=100, with_sums=True)
+    assert [dataclasses.asdict(r) for r in sql.object_list] == [
+        dataclasses.asdict(r) for r in stats.filter_table(python, sort="done")
+    ]
+    row = next(r for r in sql.object_list if r.name == "Rescheduled")
+    assert row.latest_id == later.pk and (row.latest.done, row.latest.owed) == (1, 2)
+    assert stats.headline_of_table(scope=ALL, dates=DATES, now=NOW, sums=sql.sums) == stats.headline(
+        scope=ALL, dates=DATES, now=NOW, table=python
+    )
