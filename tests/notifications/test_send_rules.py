@@ -5,6 +5,8 @@ import datetime as dt
 import smtplib
 
 import pytest
+from django.core import mail
+from django.core.mail import EmailMessage
 
 from attestations import outbox
 from attestations.models import SentEmail
@@ -165,3 +167,37 @@ def test_an_email_that_cannot_be_built_is_failed_counting_the_attempt_and_logged
     assert [(r.getMessage(), r.email_id) for r in built] == [
         (f"Email {email.pk} (dpo_summary) could not be built.", email.pk)
     ]
+
+
+def test_a_sent_email_records_its_attempt_at_that_instant_and_its_subject_cut_to_fit(monkeypatch):
+    """What the row keeps of a message the mail server took: the instant it was tried and
+    sent, the address, and the subject cut to the column's 255 characters (PostgreSQL would
+    refuse one character more), while the message itself goes out whole."""
+    email = pending_email()
+    subject = "Weekly summary " + "x" * 300
+    monkeypatch.setitem(
+        outbox.BUILDERS,
+        SentEmail.Kind.DPO_SUMMARY,
+        lambda email, *, to, now: (EmailMessage(subject, "Body", to=[to]), ""),
+    )
+    outcome = outbox.sentemail_send(sent_email_id=email.pk, now=WHEN)
+    email.refresh_from_db()
+    assert outcome.status == SentEmail.Status.SENT == email.status
+    assert (email.attempts, email.attempted_at, email.sent_at) == (1, WHEN, WHEN)
+    assert email.subject == subject[:255] and len(email.subject) == 255
+    assert [m.subject for m in mail.outbox] == [subject]
+    assert mail.outbox[0].extra_headers["Message-ID"] == outbox.message_id(email)
+    assert reasons(email)[-1] == "Sent"
+
+
+def test_an_email_no_longer_needed_is_cancelled_and_its_history_says_why(monkeypatch):
+    email = pending_email()
+    monkeypatch.setitem(
+        outbox.BUILDERS, SentEmail.Kind.DPO_SUMMARY, lambda email, *, to, now: (None, "nothing left to report")
+    )
+    outcome = outbox.sentemail_send(sent_email_id=email.pk, now=WHEN)
+    email.refresh_from_db()
+    assert outcome.status == SentEmail.Status.CANCELLED == email.status
+    assert (email.error, email.retry_later, email.attempts) == ("nothing left to report", False, 0)
+    assert reasons(email)[-1] == "Not sent: nothing left to report"
+    assert not mail.outbox
