@@ -42,6 +42,8 @@ def test_approving_a_group_schedules_its_first_review_on_the_uk_clock(dpo, admin
     review = GroupReview.objects.get(group=proposal)
     # Six months of wall clock: 09:00 in November (GMT) is 09:00 in May (BST), 08:00 UTC.
     assert review.status == "due" and review.due_at == SIX_MONTHS_ON
+    # Its history says who opened it: the DPO who approved the group.
+    assert [(h.history_user, h.history_change_reason) for h in review.history.all()] == [(dpo, "Review scheduled")]
     # Suspended and reinstated, the group keeps its open review rather than gaining another.
     group_services.chatgroup_transition(group=proposal, action="suspend", by=dpo, reason="Paused")
     group_services.chatgroup_transition(group=proposal, action="reinstate", by=dpo, reason="Back")
