@@ -92,6 +92,9 @@ def test_a_hold_on_a_timer_group_raises_the_turn_it_off_duty_until_the_admin_con
     assert flag.resolved_at == done
     with pytest.raises(ValidationError, match="already"):
         disappearing.hold_timer_off_confirm(hold=hold, by=admin_user)
+    # Confirmed off, the hold raises no new duty at the sweeps that follow.
+    assert services.flags_raise(now=done + dt.timedelta(minutes=15)).raised == []
+    assert list(Flag.objects.values_list("resolved_at", flat=True)) == [done]
 
 
 def test_a_hold_on_a_manual_group_raises_no_timer_duty(group, dpo):
