@@ -597,8 +597,8 @@ def _table_rows(*, scope: Scope, dates: DateRange, now: dt.datetime) -> QuerySet
         latest_probe=Subquery(_latest_of_group(end).values("cycle_id")[:1]),
         this_cycle=FilteredRelation(
             "cycles",
-            # The window repeats the probe's so that only a cycle or two per group is
-            # compared with it (by `cycle_group_end` or the like), not every cycle.
+            # The window repeats the probe's, so that the probe is compared with the cycle
+            # or two of each group that ended that week, not with a year of its cycles.
             condition=Q(cycles__period_end__gt=end - WEEK, cycles__period_end__lte=end, cycles__pk=F("latest_probe")),
         ),
     )
