@@ -411,7 +411,9 @@ class Flag(models.Model):
             # `stats.group_table`: a group's open flags by kind, from the index alone.
             models.Index(fields=["group", "kind"], name="flag_group_open_idx", condition=Q(resolved_at__isnull=True)),
             # `stats._table_rows`: the prompts a group missed in the dashboard's dates, from the index alone.
-            models.Index(fields=["group", "raised_at"], name="flag_group_missed_idx", condition=Q(kind="prompt_missed")),
+            models.Index(
+                fields=["group", "raised_at"], name="flag_group_missed_idx", condition=Q(kind="prompt_missed")
+            ),
         ]
 
     def __str__(self) -> str:
