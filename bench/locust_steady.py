@@ -9,6 +9,7 @@ come round again and their attest is a replay that must record nothing new.
 import itertools
 import json
 import os
+import random
 import re
 
 import gevent
@@ -23,7 +24,9 @@ _next = itertools.count()
 
 
 def _think():
-    gevent.sleep(float(os.environ.get("LOAD_THINK_SECONDS", "2")))
+    # Half to one and a half times the mean, at random: people do not move in step, and a fixed
+    # pause would keep everyone who started together arriving together, a burst every pause.
+    gevent.sleep(float(os.environ.get("LOAD_THINK_SECONDS", "2")) * random.uniform(0.5, 1.5))
 
 
 class SignedInMember(HttpUser):

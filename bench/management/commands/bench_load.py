@@ -7,7 +7,10 @@ Members who owe a clear-down now (pending, deadline ahead) are signed in by sess
 the database. gunicorn runs as the Procfile does (3 gthread workers of 4 threads) on
 127.0.0.1, and locust (`bench/locust_steady.py`) plays `--users` people at once, each doing
 home → the confirm page of their emailed link → attest → home, thinking between steps, then
-taking the next member. It prints each step's and the overall p50/p95/p99 and errors, then
+taking the next member. The workers are warmed first (each step's pages, GETs only), people
+start over ten seconds and think for a random time around `--think`, and the figures are of
+the `--seconds` after everyone is under way (locust's `--reset-stats`): a steady state, not
+the start. It prints each step's and the overall p50/p95/p99 and errors, then
 checks the database: each attestation recorded once (one history row saying so per
 clear-down, one ledger entry each). Then the sign-in burst, measured apart: `--users` people
 signing in with their password at the same moment (the password hash is the work), p50/p95/max.
@@ -72,6 +75,7 @@ class Command(BaseCommand):
             pool = Path(scratch) / "members.json"
             pool.write_text(json.dumps(members))
             with Gunicorn(port, workers=workers):
+                _warm_up(port, members, threads=workers * 4)
                 stats = self._locust(pool, Path(scratch) / "locust", users, seconds, think, port)
                 burst = _sign_in_burst(port, [m["username"] for m in members[:users]])
         checks = self._check([o for m in members for o in m["obligations"]], since=started)
@@ -122,9 +126,13 @@ class Command(BaseCommand):
 
     def _locust(self, pool: Path, prefix: Path, users: int, seconds: int, think: float, port: int) -> dict:
         env = {**os.environ, "LOAD_MEMBERS": str(pool), "LOAD_THINK_SECONDS": str(think)}
+        # People start over RAMP_SECONDS, not all in the same instant; the figures start after.
+        rate = max(1, round(users / RAMP_SECONDS))
+        ramp = -(-users // rate)
         subprocess.run(  # noqa: S603 - our own tool, fixed arguments
             [sys.executable, "-m", "locust", "-f", "bench/locust_steady.py", "--headless", "-u", str(users),
-             "-r", str(users), "-t", f"{seconds}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix),
+             "-r", str(rate), "--reset-stats", "-t", f"{seconds + ramp}s", "--host", f"http://127.0.0.1:{port}",
+             "--csv", str(prefix),
              "--only-summary", "--loglevel", "WARNING"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=False,
         )  # fmt: skip
@@ -164,6 +172,30 @@ class Command(BaseCommand):
             "duplicates": sum(1 for row in per_obligation if row["n"] > 1),
             "ledger_duplicates": ledger_duplicates,
         }
+
+
+RAMP_SECONDS = 10
+
+
+def _warm_up(port: int, members: list[dict], *, threads: int) -> None:
+    """Every worker thread serves the steps' pages a few times before the clock starts (its
+    templates compiled, its database connection open), as a portal that has been up a while
+    does: the figures are of the steady state, not of a start. GETs only: nothing recorded."""
+
+    def one(member: dict) -> None:
+        for path in ("/", member["link"]) * 2:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request("GET", path, headers={"Cookie": member["cookie"]})
+                conn.getresponse().read()
+            finally:
+                conn.close()
+
+    workers = [threading.Thread(target=one, args=(members[i % len(members)],)) for i in range(threads * 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def _sign_in_burst(port: int, usernames: list[str]) -> dict:
