@@ -113,3 +113,29 @@ def test_a_break_at_no_attestation_names_none(chain):
         "Ledger BROKEN at entry #20: the checkpoint of disposed entries #20–#21 joins nothing in the chain: "
         "entries were renumbered or a checkpoint was added"
     )
+
+
+@pytest.mark.django_db
+def test_a_run_that_meets_a_checkpoint_after_it_joins_it_as_an_extension(chain):
+    dispose(chain, 5)
+    dispose(chain, 4, now=LATER)
+    assert checkpoints() == [(4, 5, chain[4].prev_hash, chain[5].hash, LATER, LATER)]
+    assert ledger.ledger_verify().ok
+
+
+@pytest.mark.django_db
+def test_the_anchor_is_the_checkpoint_when_the_newest_entries_went(chain):
+    dispose(chain, 7, 8)
+    assert ledger.ledger_anchor() == ledger.Anchor(count=8, hash=chain[8].hash)
+    # As the chain stood when #6 was recorded, before #7 and #8 were made: #6, not the checkpoint.
+    assert ledger.ledger_anchor(at=chain[6].recorded_at) == ledger.Anchor(count=6, hash=chain[6].hash)
+
+
+@pytest.mark.django_db
+def test_the_anchor_of_a_ledger_whose_every_entry_went_is_its_last_checkpoint(chain):
+    dispose(chain, 1, 2, 3)
+    dispose(chain, 5, 6, 7, 8)
+    dispose(chain, 4, now=LATER)
+    assert not LedgerEntry.objects.exists()
+    assert ledger.ledger_anchor() == ledger.Anchor(count=8, hash=chain[8].hash)
+    assert ledger.ledger_verify().ok
