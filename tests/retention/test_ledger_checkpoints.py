@@ -139,3 +139,99 @@ def test_the_anchor_of_a_ledger_whose_every_entry_went_is_its_last_checkpoint(ch
     assert not LedgerEntry.objects.exists()
     assert ledger.ledger_anchor() == ledger.Anchor(count=8, hash=chain[8].hash)
     assert ledger.ledger_verify().ok
+
+
+def broken(**fields) -> ledger.Verdict:
+    return ledger.Verdict(ok=False, **fields)
+
+
+@pytest.mark.django_db
+def test_an_anchor_on_a_checkpoint_in_the_middle_is_found_there(chain):
+    dispose(chain, 2, 3)
+    verdict = ledger.ledger_verify(expect=chain[3].hash)
+    assert verdict.ok and verdict.expected_at == 3
+
+
+@pytest.mark.django_db
+def test_an_anchor_on_the_last_checkpoint_is_found_there(chain):
+    dispose(chain, 7, 8)
+    verdict = ledger.ledger_verify(expect=chain[8].hash)
+    assert verdict.ok and verdict.expected_at == 8 and verdict.checked == 6
+
+
+@pytest.mark.django_db
+def test_a_checkpoint_in_the_middle_that_does_not_chain_on_is_reported_whole(chain):
+    dispose(chain, 2, 3)
+    LedgerCheckpoint.objects.update(prev_hash="f" * 64)
+    assert ledger.ledger_verify(expect=chain[8].hash) == broken(
+        checked=1,
+        head=chain[1].hash,
+        sequence=2,
+        problem=(
+            "the checkpoint of disposed entries #2–#3 does not chain onto entry #1: the checkpoint or the entry "
+            "before it was edited"
+        ),
+        expected=chain[8].hash,
+    )
+
+
+@pytest.mark.django_db
+def test_the_last_checkpoint_not_chaining_on_is_reported_whole(chain):
+    dispose(chain, 7, 8)
+    LedgerCheckpoint.objects.update(prev_hash="f" * 64)
+    assert ledger.ledger_verify() == broken(
+        checked=6,
+        head=chain[6].hash,
+        sequence=7,
+        problem=(
+            "the checkpoint of disposed entries #7–#8 does not chain onto entry #6: the checkpoint or the entry "
+            "before it was edited"
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_a_break_after_a_checkpoint_names_the_checkpoints_it_stepped_over(chain):
+    dispose(chain, 2, 3)
+    LedgerEntry.objects.filter(sequence=4).update(prev_hash="f" * 64)
+    [checkpoint] = LedgerCheckpoint.objects.all()
+    assert ledger.ledger_verify() == broken(
+        checked=1,
+        head=chain[3].hash,
+        sequence=4,
+        obligation_id=chain[4].obligation_id,
+        problem="its previous-hash does not match the hash of entry #3: an entry was edited or reordered",
+        checkpoints=[checkpoint],
+    )
+
+
+@pytest.mark.django_db
+def test_a_missing_entry_names_the_attestation_of_the_entry_after_the_gap(chain):
+    LedgerEntry.objects.filter(sequence=5).delete()
+    Obligation.objects.filter(pk=chain[5].obligation_id).delete()
+    assert ledger.ledger_verify() == broken(
+        checked=4,
+        head=chain[4].hash,
+        sequence=5,
+        obligation_id=chain[6].obligation_id,
+        problem="entry #5 is missing (the next entry is #6): deleted or renumbered",
+    )
+
+
+@pytest.mark.django_db
+def test_an_anchor_on_the_last_entry_standing_before_a_checkpoint_is_found_there(chain):
+    dispose(chain, 7, 8)
+    verdict = ledger.ledger_verify(expect=chain[6].hash)
+    assert verdict.ok and verdict.expected_at == 6
+
+
+@pytest.mark.django_db
+def test_an_unknown_payload_version_names_its_attestation(chain):
+    LedgerEntry.objects.filter(sequence=4).update(payload_version=9)
+    assert ledger.ledger_verify() == broken(
+        checked=3,
+        head=chain[3].hash,
+        sequence=4,
+        obligation_id=chain[4].obligation_id,
+        problem="its payload version 9 is unknown: the entry was edited",
+    )
