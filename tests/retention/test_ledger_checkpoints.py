@@ -235,3 +235,23 @@ def test_an_unknown_payload_version_names_its_attestation(chain):
         obligation_id=chain[4].obligation_id,
         problem="its payload version 9 is unknown: the entry was edited",
     )
+
+
+@pytest.mark.django_db
+def test_an_anchor_not_in_the_chain_says_which_entries_went_since(chain):
+    dispose(chain, 2, 3, 5)
+    unknown = "a" * 64
+    assert str(ledger.ledger_verify(expect=unknown)) == (
+        f"Ledger check FAILED: the anchor {unknown} is not the hash of any entry or checkpoint in the chain "
+        "(entries #2–#5 were disposed of since): either it was copied wrongly, or the ledger was rewritten since "
+        "the anchor was taken."
+    )
+
+
+@pytest.mark.django_db
+def test_an_anchor_not_in_a_chain_nothing_went_from_says_no_more():
+    unknown = "a" * 64
+    assert str(ledger.ledger_verify(expect=unknown)) == (
+        f"Ledger check FAILED: the anchor {unknown} is not the hash of any entry or checkpoint in the chain: "
+        "either it was copied wrongly, or the ledger was rewritten since the anchor was taken."
+    )
