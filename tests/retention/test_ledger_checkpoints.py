@@ -124,6 +124,14 @@ def test_a_run_that_meets_a_checkpoint_after_it_joins_it_as_an_extension(chain):
 
 
 @pytest.mark.django_db
+def test_a_run_that_meets_a_checkpoint_before_it_extends_it(chain):
+    dispose(chain, 2, 3)
+    dispose(chain, 4, now=LATER)
+    assert checkpoints() == [(2, 4, chain[2].prev_hash, chain[4].hash, NOW, LATER)]
+    assert ledger.ledger_verify().ok
+
+
+@pytest.mark.django_db
 def test_the_anchor_is_the_checkpoint_when_the_newest_entries_went(chain):
     dispose(chain, 7, 8)
     assert ledger.ledger_anchor() == ledger.Anchor(count=8, hash=chain[8].hash)
@@ -239,11 +247,11 @@ def test_an_unknown_payload_version_names_its_attestation(chain):
 
 @pytest.mark.django_db
 def test_an_anchor_not_in_the_chain_says_which_entries_went_since(chain):
-    dispose(chain, 2, 3, 5)
+    dispose(chain, 2, 3, 5, 7)  # three runs: from the first one's first entry to the last one's last
     unknown = "a" * 64
     assert str(ledger.ledger_verify(expect=unknown)) == (
         f"Ledger check FAILED: the anchor {unknown} is not the hash of any entry or checkpoint in the chain "
-        "(entries #2–#5 were disposed of since): either it was copied wrongly, or the ledger was rewritten since "
+        "(entries #2–#7 were disposed of since): either it was copied wrongly, or the ledger was rewritten since "
         "the anchor was taken."
     )
 
