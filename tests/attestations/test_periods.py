@@ -90,3 +90,14 @@ def test_it_names_a_periods_dates_shortly_in_uk_days(start, end, short):
 
 def test_it_names_a_periods_dates_in_full():
     assert periods.period_label(utc(2026, 11, 6, 17), utc(2026, 11, 13, 17)) == "Fri 6 Nov to Fri 13 Nov 2026"
+
+
+@pytest.mark.parametrize(
+    ("day", "start"),
+    [
+        (dt.date(2026, 12, 1), utc(2026, 12, 1, 0)),  # winter: UK midnight is UTC midnight
+        (dt.date(2026, 6, 6), utc(2026, 6, 5, 23)),  # summer: an hour earlier in UTC
+    ],
+)
+def test_a_uk_day_starts_at_its_midnight(day, start):
+    assert periods.day_start(day) == start
