@@ -873,20 +873,32 @@ class StripCell:
         return f"Week to {local_end:%-d %b}: " + ", ".join(parts)
 
 
-def _cycles_with_tallies(cycles: QuerySet[Cycle], *, now: dt.datetime) -> list[tuple[int, StripCell]]:
+def _cycles_with_tallies(
+    cycles: QuerySet[Cycle], *, now: dt.datetime, strip_only: bool = False
+) -> list[tuple[int, StripCell]]:
+    """Each cycle with its tally, whether its deadline has passed read in SQL. `strip_only`:
+    only what a dashboard strip shows (no start, no deadline): each datetime read costs a
+    parse, and the dashboard's fifty strips are 400 cycles."""
+    dates = () if strip_only else ("period_start", "due_at")
     rows = cycles.order_by().values(
-        "pk", "group_id", "period_start", "period_end", "due_at", "hold_id", *(f"counts__{n}" for n in COUNTS)
+        "pk",
+        "group_id",
+        "period_end",
+        "hold_id",
+        *dates,
+        *(f"counts__{n}" for n in COUNTS),
+        passed=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
     )
     return [
         (
             row["group_id"],
             StripCell(
                 cycle_id=row["pk"],
-                period_start=row["period_start"],
+                period_start=row.get("period_start"),
                 period_end=row["period_end"],
                 held=row["hold_id"] is not None,
-                tally=Tally.of_counts(row, now=now, prefix="counts__"),
-                due_at=row["due_at"],
+                tally=Tally.of_sums(row, overdue=row["passed"], prefix="counts__"),
+                due_at=row.get("due_at"),
             ),
         )
         for row in rows
@@ -904,25 +916,8 @@ def group_strips(
         group_id__in=group_ids, period_end__lte=dates.end, period_end__gt=dates.end - STRIP_CYCLES * WEEK
     )
     strips: dict[int, list[StripCell]] = {pk: [] for pk in group_ids}
-    # Only what a strip shows: each datetime read costs a parse, and fifty strips are 400 cycles.
-    rows = cycles.order_by().values(
-        "pk",
-        "group_id",
-        "period_end",
-        "hold_id",
-        *(f"counts__{n}" for n in COUNTS),
-        passed=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
-    )
-    for row in rows:
-        strips[row["group_id"]].append(
-            StripCell(
-                cycle_id=row["pk"],
-                period_start=None,
-                period_end=row["period_end"],
-                held=row["hold_id"] is not None,
-                tally=Tally.of_sums(row, overdue=row["passed"], prefix="counts__"),
-            )
-        )
+    for group_id, cell in _cycles_with_tallies(cycles, now=now, strip_only=True):
+        strips[group_id].append(cell)
     for cells in strips.values():
         cells.sort(key=lambda c: c.period_end)
         del cells[:-STRIP_CYCLES]
