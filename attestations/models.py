@@ -319,7 +319,7 @@ class CycleCount(models.Model):
 
     cycle = models.OneToOneField(Cycle, on_delete=models.DO_NOTHING, primary_key=True, related_name="counts")
     # Copies of the cycle's, so the dashboard reads one narrow table.
-    group = models.ForeignKey(ChatGroup, on_delete=models.DO_NOTHING, related_name="+")
+    group = models.ForeignKey(ChatGroup, on_delete=models.DO_NOTHING, related_name="cycle_counts")
     period_end = models.DateTimeField()
     due_at = models.DateTimeField()
     n_pending = models.IntegerField(default=0)
@@ -343,6 +343,8 @@ class CycleCount(models.Model):
             models.Index(fields=["due_at"], name="cyclecount_due_idx"),
             # `stats.group_strips` and drill-downs: a group's recent cycles.
             models.Index(fields=["group", "period_end"], name="cyclecount_group_end_idx"),
+            # The dashboard's table: every group's cycle that ended in one week.
+            models.Index(fields=["period_end"], name="cyclecount_end_idx"),
         ]
 
     def __str__(self) -> str:

@@ -21,7 +21,6 @@ admin or deputy. Every selector takes a `Scope` and applies it in SQL.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -372,10 +371,10 @@ def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> 
     """Weekly completion by the week (Mon–Sun, UK time) a deadline falls in, for every week
     the range touches.
 
-    One query over the cycles' counts (`CycleCount`, kept by triggers), grouped by deadline:
-    groups share a few schedules, so that is a few rows a week, which Python sorts into
-    weeks. Every obligation has its cycle's deadline, so this is the week of each
-    obligation's deadline too (`cyclecount_due_idx`).
+    One query over the cycles' counts (`CycleCount`, kept by triggers, `cyclecount_due_idx`),
+    summed in SQL by the week of each deadline and whether it has passed: a row or two a
+    week, however many groups and schedules. Every obligation has its cycle's deadline, so
+    this is the week of each obligation's deadline too.
     """
     now = now or timezone.now()
     weeks = [Week(monday=monday) for monday in dates.week_starts()]
@@ -385,15 +384,21 @@ def trend(*, scope: Scope, dates: DateRange, now: dt.datetime | None = None) -> 
     # Whole weeks: the last one runs to its Sunday, so this week's deadlines still ahead
     # show as outstanding.
     last = periods.local_to_utc(weeks[-1].monday + WEEK, dt.time(0))
-    boundaries = [periods.local_to_utc(w.monday, dt.time(0)) for w in weeks[1:]]
+    # The week of a deadline: the number of Mondays after the first that it is on or after.
+    starts = [periods.local_to_utc(w.monday, dt.time(0)) for w in weeks[1:]]
+    week_of = Case(
+        *(When(due_at__lt=start, then=Value(i)) for i, start in enumerate(starts)),
+        default=Value(len(starts)),
+        output_field=IntegerField(),
+    )
     rows = (
         CycleCount.objects.filter(scope.q("group"), due_at__gte=first, due_at__lt=last)
-        .values("due_at")
+        .values(week=week_of, passed=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()))
         .annotate(**{n: Sum(n) for n in COUNTS})
         .order_by()
     )
     for row in rows:
-        weeks[bisect.bisect_right(boundaries, row["due_at"])].tally += Tally.of_counts(row, now=now)
+        weeks[row["week"]].tally += Tally.of_sums(row, overdue=row["passed"])
     return weeks
 
 
@@ -609,10 +614,14 @@ def _table_rows(*, scope: Scope, dates: DateRange, now: dt.datetime) -> QuerySet
     rows = scope.groups().alias(
         latest_probe=Subquery(_latest_of_group(end).values("cycle_id")[:1]),
         this_cycle=FilteredRelation(
-            "cycles",
+            "cycle_counts",
             # The window repeats the probe's, so that the probe is compared with the cycle
             # or two of each group that ended that week, not with a year of its cycles.
-            condition=Q(cycles__period_end__gt=end - WEEK, cycles__period_end__lte=end, cycles__pk=F("latest_probe")),
+            condition=Q(
+                cycle_counts__period_end__gt=end - WEEK,
+                cycle_counts__period_end__lte=end,
+                cycle_counts__cycle_id=F("latest_probe"),
+            ),
         ),
     )
     rows = rows.annotate(
@@ -623,9 +632,9 @@ def _table_rows(*, scope: Scope, dates: DateRange, now: dt.datetime) -> QuerySet
             .values("prompted_at")[:1]
         ),
         on_hold=Hold.objects.standing_on("pk"),
-        latest_id=F("this_cycle__counts__cycle_id"),
-        latest_due_at=F("this_cycle__counts__due_at"),
-        **{f"latest_{n}": Coalesce(F(f"this_cycle__counts__{n}"), 0) for n in COUNTS},
+        latest_id=F("this_cycle__cycle_id"),
+        latest_due_at=F("this_cycle__due_at"),
+        **{f"latest_{n}": Coalesce(F(f"this_cycle__{n}"), 0) for n in COUNTS},
         open_overdue=_count_of(open_flags.filter(kind=Flag.Kind.MEMBER_OVERDUE), "group_id"),
         open_prompt=_count_of(open_flags.filter(kind=Flag.Kind.PROMPT_MISSED), "group_id"),
         missed=_count_of(
@@ -709,12 +718,22 @@ def filtered_table_rows(
     return rows.order_by(*keys, _code_point_order(Lower("name")), "pk")
 
 
+_PEOPLE = tuple((role, name) for role in ("admin", "deputy") for name in ("username", "first_name", "last_name"))
+_PEOPLE_VALUES = tuple(f"{role}_{name}" for role, name in _PEOPLE)
 _TABLE_VALUES = (
     "pk", "name", "status", "status_changed_at", "n_members", "last_prompt_at", "on_hold", "latest_id",
-    "latest_due_at", *(f"latest_{n}" for n in COUNTS), "open_overdue", "open_prompt", "missed",
-    "admin__username", "admin__first_name", "admin__last_name",
-    "deputy__username", "deputy__first_name", "deputy__last_name",
+    "latest_due_at", *(f"latest_{n}" for n in COUNTS), "open_overdue", "open_prompt", "missed", *_PEOPLE_VALUES,
 )  # fmt: skip
+
+
+def _names_of_admin_and_deputy() -> dict[str, Subquery]:
+    """The admin's and deputy's names as a probe of `auth_user` each: nothing sorts or sums
+    on them (unless the table is sorted by admin), so PostgreSQL reads them for the page's
+    rows only, after the sort and the limit, instead of joining every group to its people."""
+    users = get_user_model().objects
+    return {
+        f"{role}_{name}": Subquery(users.filter(pk=OuterRef(f"{role}_id")).values(name)[:1]) for role, name in _PEOPLE
+    }
 
 
 def _group_row(values: dict, *, now: dt.datetime) -> GroupRow:
@@ -724,11 +743,11 @@ def _group_row(values: dict, *, now: dt.datetime) -> GroupRow:
         name=v["name"],
         status=v["status"],
         status_changed_at=v["status_changed_at"],
-        admin_name=full_name(v["admin__username"], v["admin__first_name"], v["admin__last_name"]),
-        admin_sort=(v["admin__last_name"].lower(), v["admin__first_name"].lower(), v["admin__username"]),
+        admin_name=full_name(v["admin_username"], v["admin_first_name"], v["admin_last_name"]),
+        admin_sort=(v["admin_last_name"].lower(), v["admin_first_name"].lower(), v["admin_username"]),
         deputy_name=(
-            full_name(v["deputy__username"], v["deputy__first_name"], v["deputy__last_name"])
-            if v["deputy__username"]
+            full_name(v["deputy_username"], v["deputy_first_name"], v["deputy_last_name"])
+            if v["deputy_username"]
             else ""
         ),
         members=v["n_members"],
@@ -767,7 +786,7 @@ def group_table_page(
     rows are the headline's, so the dashboard's first screen needs no query of its own for
     them. `page.sums` is None when no row was found on the page asked for."""
     now = now or timezone.now()
-    rows = filtered_table_rows(scope=scope, dates=dates, now=now, **filters)
+    rows = filtered_table_rows(scope=scope, dates=dates, now=now, **filters).annotate(**_names_of_admin_and_deputy())
     try:
         # A number past any table is past the last page (and stays a number the database takes).
         number = min(max(1, int(number)), MAX_PAGE_NUMBER)

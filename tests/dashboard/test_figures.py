@@ -6,7 +6,8 @@ import pytest
 
 from attestations.dashboard import stats
 from bench.headline import headline_by_hand
-from tests.dashboard.conftest import B1_DUE, NOW
+from tests import factories
+from tests.dashboard.conftest import B1_DUE, NOW, make_cycle, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,34 @@ def test_it_buckets_the_trend_by_the_week_of_the_deadline(office):
     assert (nov9.pct_on_time, nov9.pct_late, nov9.pct_overdue) == (33.3, 33.3, 33.3)
     assert (nov16.on_time, nov16.outstanding, nov16.pct_on_time, nov16.pct_overdue) == (1, 1, 50.0, 0.0)
     assert all(t.total == 0 for monday, t in weeks.items() if monday < dt.date(2026, 11, 2))
+
+
+def test_it_starts_each_week_of_the_trend_at_midnight_on_monday_uk_time(db):
+    """The boundary is Monday 00:00 in London, in summer (23:00 UTC the Sunday before) and in
+    winter, and this week's deadlines are told apart by the second: passed or still ahead."""
+    person = factories.UserFactory()
+    group = factories.ChatGroupFactory()
+    deadlines = {
+        utc(2026, 10, 11, 22, 59, 59): dt.date(2026, 10, 5),  # Sun 23:59:59 BST
+        utc(2026, 10, 11, 23): dt.date(2026, 10, 12),  # Mon 00:00 BST
+        utc(2026, 10, 25, 23, 59, 59): dt.date(2026, 10, 19),  # Sun 23:59:59 GMT, the clocks just gone back
+        utc(2026, 10, 26): dt.date(2026, 10, 26),  # Mon 00:00 GMT
+        NOW - dt.timedelta(seconds=1): dt.date(2026, 11, 16),  # passed: overdue
+        NOW: dt.date(2026, 11, 16),  # not passed yet: outstanding, as the sweep judges it
+    }
+    for due in deadlines:
+        cycle = make_cycle(group, due - dt.timedelta(days=2), due)
+        factories.obligation_in_state(cycle=cycle, user=person, state="pending")
+
+    weeks = {w.monday: w.tally for w in stats.trend(scope=ALL, dates=dates(first="2026-10-05"), now=NOW)}
+
+    owed = {monday: t.owed for monday, t in weeks.items() if t.owed}
+    assert owed == {
+        dt.date(2026, 10, 5): 1, dt.date(2026, 10, 12): 1, dt.date(2026, 10, 19): 1, dt.date(2026, 10, 26): 1,
+        dt.date(2026, 11, 16): 2,
+    }  # fmt: skip
+    assert (weeks[dt.date(2026, 11, 16)].overdue, weeks[dt.date(2026, 11, 16)].outstanding) == (1, 1)
+    assert weeks[dt.date(2026, 10, 26)].overdue == 1
 
 
 def test_it_takes_this_cycle_and_the_trend_up_to_the_end_of_the_range(office, headline):
