@@ -893,30 +893,33 @@ class StripCell:
 
 
 def _cycles_with_tallies(
-    cycles: QuerySet[Cycle], *, now: dt.datetime, strip_only: bool = False
+    counts: QuerySet[CycleCount], *, now: dt.datetime, strip_only: bool = False
 ) -> list[tuple[int, StripCell]]:
-    """Each cycle with its tally, whether its deadline has passed read in SQL. `strip_only`:
-    only what a dashboard strip shows (no start, no deadline): each datetime read costs a
-    parse, and the dashboard's fifty strips are 400 cycles."""
-    dates = () if strip_only else ("period_start", "due_at")
-    rows = cycles.order_by().values(
-        "pk",
+    """Each cycle of `counts` (the cycles' `CycleCount` rows, one per cycle) with its tally,
+    whether its deadline has passed read in SQL, and whether it was held as a probe of the
+    cycle by its key: no join, so the cycles are found by `cyclecount_group_end_idx` alone
+    and no plan hashes every cycle of the year. `strip_only`: only what a dashboard strip
+    shows (no start, no deadline): each datetime read costs a parse, and the dashboard's
+    fifty strips are 400 cycles."""
+    dates = () if strip_only else ("cycle__period_start", "due_at")
+    rows = counts.order_by().values(
+        "cycle_id",
         "group_id",
         "period_end",
-        "hold_id",
         *dates,
-        *(f"counts__{n}" for n in COUNTS),
+        *COUNTS,
         passed=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
+        held=Exists(Cycle.objects.filter(pk=OuterRef("cycle_id"), hold__isnull=False)),
     )
     return [
         (
             row["group_id"],
             StripCell(
-                cycle_id=row["pk"],
-                period_start=row.get("period_start"),
+                cycle_id=row["cycle_id"],
+                period_start=row.get("cycle__period_start"),
                 period_end=row["period_end"],
-                held=row["hold_id"] is not None,
-                tally=Tally.of_sums(row, overdue=row["passed"], prefix="counts__"),
+                held=row["held"],
+                tally=Tally.of_sums(row, overdue=row["passed"]),
                 due_at=row.get("due_at"),
             ),
         )
@@ -931,11 +934,11 @@ def group_strips(
     now = now or timezone.now()
     if not group_ids:
         return {}
-    cycles = Cycle.objects.filter(
+    counts = CycleCount.objects.filter(
         group_id__in=group_ids, period_end__lte=dates.end, period_end__gt=dates.end - STRIP_CYCLES * WEEK
     )
     strips: dict[int, list[StripCell]] = {pk: [] for pk in group_ids}
-    for group_id, cell in _cycles_with_tallies(cycles, now=now, strip_only=True):
+    for group_id, cell in _cycles_with_tallies(counts, now=now, strip_only=True):
         strips[group_id].append(cell)
     for cells in strips.values():
         cells.sort(key=lambda c: c.period_end)
@@ -965,7 +968,7 @@ def group_drilldown(*, group: ChatGroup, dates: DateRange, now: dt.datetime | No
     cycles = [
         cell
         for _, cell in _cycles_with_tallies(
-            Cycle.objects.filter(group=group, period_end__gte=dates.start, period_end__lt=dates.end), now=now
+            CycleCount.objects.filter(group=group, period_end__gte=dates.start, period_end__lt=dates.end), now=now
         )
     ]
     cycles.sort(key=lambda c: c.period_end, reverse=True)
