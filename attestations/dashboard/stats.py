@@ -286,13 +286,7 @@ def headline(
     benchmark). Tests hold the two ways to the same answers.
     """
     now = now or timezone.now()
-    members = (
-        Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
-        .filter(scope.q("group"))
-        .values("user_id")
-        .distinct()
-        .count()
-    )
+    members = members_of_approved_groups(scope=scope)
     if table is None:
         return _headline_direct(scope=scope, dates=dates, now=now, members=members)
     counts = {value: 0 for value in ChatGroup.Status.values}
@@ -307,6 +301,14 @@ def headline(
         "missed": sum(row.prompts_missed for row in table),
     }
     return _headline(groups=counts, members=members, latest=latest, flags=flags)
+
+
+def members_of_approved_groups(*, scope: Scope) -> int:
+    """How many people are members of an approved group in scope, someone in two counting
+    once. `COUNT(DISTINCT …)`, which PostgreSQL answers faster than counting the rows of a
+    `SELECT DISTINCT`."""
+    members = Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
+    return members.filter(scope.q("group")).aggregate(n=Count("user_id", distinct=True))["n"]
 
 
 def _headline(*, groups: dict, members: int, latest: Tally, flags: dict) -> Headline:
@@ -835,13 +837,7 @@ def headline_of_table(
     now = now or timezone.now()
     if sums is None:
         sums = _table_rows(scope=scope, dates=dates, now=now).aggregate(**_HEADLINE_SUMS)
-    members = (
-        Membership.objects.filter(left_at__isnull=True, group__status=ChatGroup.Status.APPROVED)
-        .filter(scope.q("group"))
-        .values("user_id")
-        .distinct()
-        .count()
-    )
+    members = members_of_approved_groups(scope=scope)
     latest = Tally(**{bucket: sums[bucket] or 0 for bucket in BUCKETS})
     flags = {
         "overdue": sums["flags_overdue"] or 0,

@@ -117,6 +117,54 @@ def group_rows(rows, *, range_qs: str, obligations_url: str):
     return mark_safe("".join(out))  # noqa: S308 - built from escaped values above
 
 
+# One week of the table of weekly figures; the week's link and date are escaped before they go in.
+_WEEK_ROW = (
+    "<tr>\n"
+    '<th scope="row"><a href="{link}">{monday}</a></th>\n'
+    '<td class="text-end">{owed}</td>\n'
+    '<td class="text-end"><a href="{link}&amp;bucket=on_time">{pct_on_time}</a>'
+    ' <span class="text-body-secondary small">({on_time})</span></td>\n'
+    '<td class="text-end"><a href="{link}&amp;bucket=late">{pct_late}</a>'
+    ' <span class="text-body-secondary small">({late})</span></td>\n'
+    '<td class="text-end"><a href="{link}&amp;bucket=overdue">{pct_overdue}</a>'
+    ' <span class="text-body-secondary small">({overdue})</span></td>\n'
+    '<td class="text-end"><a href="{link}&amp;bucket=outstanding">{outstanding}</a></td>\n'
+    '<td class="text-end"><a href="{link}&amp;bucket=excused">{excused}</a></td>\n'
+    '<td class="text-end"><a href="{link}&amp;bucket=held">{held}</a></td>\n'
+    "</tr>\n"
+)
+
+
+@register.simple_tag
+def week_rows(weeks, *, range_qs: str, obligations_url: str):
+    """The rows of the dashboard's weekly figures (`stats.Week`), each linking to its
+    clear-downs: built as plain strings, as `group_rows` is, for the same reason."""
+    out = []
+    for week in weeks:
+        t = week.tally
+        out.append(
+            _WEEK_ROW.format(
+                link=escape(f"{obligations_url}?{range_qs}&week={week.iso}"),
+                monday=dateformat.format(week.monday, "D j M Y"),
+                owed=t.owed,
+                pct_on_time=_pct(t.pct_on_time),
+                on_time=t.on_time,
+                pct_late=_pct(t.pct_late),
+                late=t.late,
+                pct_overdue=_pct(t.pct_overdue),
+                overdue=t.overdue,
+                outstanding=t.outstanding,
+                excused=t.excused,
+                held=t.held,
+            )
+        )
+    return mark_safe("".join(out))  # noqa: S308 - built from escaped values and numbers above
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{value}%"
+
+
 def _short(cell) -> str:
     """The cell's figure: H (held), – (nothing owed) or the share done, a whole per cent
     rounded half up as `floatformat` would (66.5 -> 67)."""

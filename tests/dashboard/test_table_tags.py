@@ -1,5 +1,6 @@
-"""The dashboard's rows of groups, built as plain strings for speed, say the same as the
-template they replaced (Django's escaping, number and date formatting) for every kind of row."""
+"""The dashboard's rows of groups and of weeks, built as plain strings for speed, say the same
+as the template they replaced (Django's escaping, number and date formatting) for every kind
+of row."""
 
 import datetime as dt
 import re
@@ -8,11 +9,12 @@ from pathlib import Path
 import pytest
 from django.template import Context, Template
 
-from attestations.dashboard.stats import GroupRow, StripCell, Tally
-from attestations.templatetags.dashboard import group_rows
+from attestations.dashboard.stats import GroupRow, StripCell, Tally, Week
+from attestations.templatetags.dashboard import group_rows, week_rows
 
 # The rows as the dashboard's template wrote them before `group_rows`: the yardstick.
 DJANGO_ROWS = Template((Path(__file__).parent / "group_rows_yardstick.html").read_text())
+DJANGO_WEEKS = Template((Path(__file__).parent / "week_rows_yardstick.html").read_text())
 
 RANGE_QS = "from=2026-06-01&to=2026-11-30"
 OBLIGATIONS = "/dashboard/obligations/"
@@ -106,3 +108,18 @@ def test_the_last_prompt_is_in_uk_time(when, shown):
 
 def test_no_rows_no_html():
     assert group_rows([], range_qs=RANGE_QS, obligations_url=OBLIGATIONS) == ""
+
+
+def test_every_kind_of_week_is_the_same_as_the_template_made_it():
+    weeks = [
+        Week(monday=dt.date(2026, 10, 19)),  # nothing owed: dashes, no per cent
+        Week(monday=dt.date(2026, 10, 26), tally=Tally(on_time=1, late=1, overdue=1, excused=2, held=1, left=1)),
+        Week(monday=dt.date(2026, 11, 2), tally=Tally(on_time=2)),  # 100.0 %
+        Week(monday=dt.date(2026, 11, 9), tally=Tally(on_time=1, late=2, outstanding=3, overdue=1234)),
+    ]
+    context = {"weeks": weeks, "range_qs": RANGE_QS, "obligations_url": OBLIGATIONS}
+    mine = week_rows(weeks, range_qs=RANGE_QS, obligations_url=OBLIGATIONS)
+    assert same_html(mine) == same_html(DJANGO_WEEKS.render(Context(context)))
+    assert "Mon 26 Oct 2026" in mine and ">33.3%</a>" in mine and ">100.0%</a>" in mine and "(1234)" in mine
+    link = "/dashboard/obligations/?from=2026-06-01&amp;to=2026-11-30&amp;week=2026-11-09&amp;bucket=held"
+    assert f'href="{link}"' in mine
