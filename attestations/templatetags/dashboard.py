@@ -1,14 +1,24 @@
-"""Template tags of the dashboard: parts repeated on every row, built in Python for speed."""
+"""Template tags of the dashboard: parts repeated on every row, built in Python for speed.
 
+Their text is escaped by `escape` here: the standard library's `html.escape`, as Django's
+own `escape` does, without Django's check of every argument for lazy text, which was a
+quarter of the time of the dashboard's rows (thousands of values a page)."""
+
+import html
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.template.defaultfilters import floatformat, pluralize
 from django.utils import dateformat, timezone
-from django.utils.html import escape, format_html, format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 register = template.Library()
+
+
+def escape(text) -> str:
+    """The text with &, <, >, " and ' escaped, as Django's `escape` (and autoescaping) do."""
+    return html.escape(str(text))
 
 
 # One cell of a strip; every value is escaped before it goes in.
