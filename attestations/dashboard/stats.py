@@ -47,7 +47,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, Collate, Lower
+from django.db.models.functions import Coalesce, Collate, Lower, TruncDate
 from django.utils import timezone
 
 from groups.models import ChatGroup, Membership
@@ -724,7 +724,7 @@ _PEOPLE = tuple((role, name) for role in ("admin", "deputy") for name in ("usern
 _PEOPLE_VALUES = tuple(f"{role}_{name}" for role, name in _PEOPLE)
 _TABLE_VALUES = (
     "pk", "name", "status", "status_changed_at", "n_members", "last_prompt_at", "on_hold", "latest_id",
-    "latest_due_at", *(f"latest_{n}" for n in COUNTS), "open_overdue", "open_prompt", "missed", *_PEOPLE_VALUES,
+    "latest_overdue", *(f"latest_{n}" for n in COUNTS), "open_overdue", "open_prompt", "missed", *_PEOPLE_VALUES,
 )  # fmt: skip
 
 
@@ -738,7 +738,7 @@ def _names_of_admin_and_deputy() -> dict[str, Subquery]:
     }
 
 
-def _group_row(values: dict, *, now: dt.datetime) -> GroupRow:
+def _group_row(values: dict) -> GroupRow:
     v = values
     row = GroupRow(
         pk=v["pk"],
@@ -760,8 +760,8 @@ def _group_row(values: dict, *, now: dt.datetime) -> GroupRow:
         prompts_missed=v["missed"],
     )
     if v["latest_id"] is not None:
-        counts = {n: v[f"latest_{n}"] for n in COUNTS}
-        row.latest_id, row.latest = v["latest_id"], Tally.of_counts({**counts, "due_at": v["latest_due_at"]}, now=now)
+        # Overdue as SQL judged it (the deadline before `now`): no deadline to read and parse.
+        row.latest_id, row.latest = v["latest_id"], Tally.of_sums(v, overdue=v["latest_overdue"] > 0, prefix="latest_")
     return row
 
 
@@ -805,7 +805,7 @@ def group_table_page(
         number = max(1, -(-total // size))
         found = list(rows.values(*_TABLE_VALUES)[(number - 1) * size : number * size])
     paginator = Paginator(range(total), size)
-    page = Page([_group_row(v, now=now) for v in found], number, paginator)
+    page = Page([_group_row(v) for v in found], number, paginator)
     page.sums = sums
     return page
 
@@ -851,10 +851,17 @@ def headline_of_table(
 class StripCell:
     cycle_id: int
     period_start: dt.datetime | None  # None in the dashboard's strips, which show the week's end
-    period_end: dt.datetime
+    period_end: dt.datetime | None  # None in the dashboard's strips, which read `week_to`
     held: bool
     tally: Tally
     due_at: dt.datetime | None = None
+    # The UK date the week ends on: read as a date in SQL for the dashboard's strips (a
+    # date costs nothing to read, a datetime a parse in Python), else of `period_end`.
+    week_to: dt.date | None = None
+
+    def __post_init__(self):
+        if self.week_to is None and self.period_end is not None:
+            self.week_to = self.period_end.astimezone(periods.LONDON).date()
 
     @property
     def level(self) -> str:
@@ -872,11 +879,11 @@ class StripCell:
 
     @property
     def text(self) -> str:
-        local_end = self.period_end.astimezone(periods.LONDON)
+        week_to = f"Week to {self.week_to:%-d %b}"
         if self.held:
-            return f"Week to {local_end:%-d %b}: on hold"
+            return f"{week_to}: on hold"
         if self.tally.owed == 0:
-            return f"Week to {local_end:%-d %b}: nothing owed"
+            return f"{week_to}: nothing owed"
         t = self.tally
         parts = [f"{t.done} of {t.owed} done"]
         if t.late:
@@ -885,7 +892,7 @@ class StripCell:
             parts.append(f"{t.overdue} overdue")
         if t.outstanding:
             parts.append(f"{t.outstanding} outstanding")
-        return f"Week to {local_end:%-d %b}: " + ", ".join(parts)
+        return f"{week_to}: " + ", ".join(parts)
 
 
 def _cycles_with_tallies(
@@ -895,15 +902,15 @@ def _cycles_with_tallies(
     whether its deadline has passed read in SQL, and whether it was held as a probe of the
     cycle by its key: no join, so the cycles are found by `cyclecount_group_end_idx` alone
     and no plan hashes every cycle of the year. `strip_only`: only what a dashboard strip
-    shows (no start, no deadline): each datetime read costs a parse, and the dashboard's
-    fifty strips are 400 cycles."""
-    dates = () if strip_only else ("cycle__period_start", "due_at")
+    shows (no start, no deadline, the week's end as a UK date): each datetime read costs a
+    parse in Python, and the dashboard's fifty strips are 400 cycles."""
+    dates = {"week_to": TruncDate("period_end", tzinfo=periods.LONDON)} if strip_only else {}
     rows = counts.order_by().values(
         "cycle_id",
         "group_id",
-        "period_end",
-        *dates,
+        *(() if strip_only else ("period_end", "cycle__period_start", "due_at")),
         *COUNTS,
+        **dates,
         passed=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
         held=Exists(Cycle.objects.filter(pk=OuterRef("cycle_id"), hold__isnull=False)),
     )
@@ -913,10 +920,11 @@ def _cycles_with_tallies(
             StripCell(
                 cycle_id=row["cycle_id"],
                 period_start=row.get("cycle__period_start"),
-                period_end=row["period_end"],
+                period_end=row.get("period_end"),
                 held=row["held"],
                 tally=Tally.of_sums(row, overdue=row["passed"]),
                 due_at=row.get("due_at"),
+                week_to=row.get("week_to"),
             ),
         )
         for row in rows
@@ -937,7 +945,7 @@ def group_strips(
     for group_id, cell in _cycles_with_tallies(counts, now=now, strip_only=True):
         strips[group_id].append(cell)
     for cells in strips.values():
-        cells.sort(key=lambda c: c.period_end)
+        cells.sort(key=lambda c: (c.week_to, c.cycle_id))
         del cells[:-STRIP_CYCLES]
     return strips
 

@@ -28,8 +28,9 @@ def test_the_hand_written_statement_finds_what_the_page_finds(office, dpo):
     # group on hold, left out), two people without an address, a hold's timer flag.
     factories.obligation_in_state(cycle=office.b1, user=dpo, state="pending")
     factories.obligation_in_state(cycle=office.c1, user=dpo, state="pending")
-    for username in ("noaddress", "nomail"):
-        factories.MembershipFactory(group=office.b, user=factories.UserFactory(username=username, email=""))
+    for username, last_name in (("noaddress", "Able"), ("nomail", "Baker")):
+        person = factories.UserFactory(username=username, first_name="No", last_name=last_name, email="")
+        factories.MembershipFactory(group=office.b, user=person)
     factories.UserFactory(username="bystander", email="")  # in no group: nothing to send them
     hold = Hold.objects.get(group=office.c)
     factories.FlagFactory(
