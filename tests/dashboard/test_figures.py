@@ -111,6 +111,12 @@ def test_it_starts_each_week_of_the_trend_at_midnight_on_monday_uk_time(db):
     assert weeks[dt.date(2026, 10, 26)].overdue == 1
 
 
+def test_a_trend_of_one_week_has_that_week_s_figures(office):
+    weeks = stats.trend(scope=ALL, dates=dates(first="2026-11-16", last="2026-11-17"), now=NOW)
+    assert [w.monday for w in weeks] == [dt.date(2026, 11, 16)]
+    assert (weeks[0].tally.on_time, weeks[0].tally.outstanding) == (1, 1)
+
+
 def test_it_takes_this_cycle_and_the_trend_up_to_the_end_of_the_range(office, headline):
     earlier = dates(last="2026-11-12")
     h = headline(scope=ALL, dates=earlier, now=NOW)
