@@ -8,7 +8,7 @@ import html
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
-from django.template.defaultfilters import floatformat, pluralize
+from django.template.defaultfilters import pluralize
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -42,11 +42,8 @@ def cycle_strip(cells):
         text = escape(cell.text)
         items.append(_STRIP_CELL.format(level=escape(cell.level), text=text, short=escape(_short(cell))))
     n = len(cells)
-    return format_html(
-        '<ol class="cycle-strip" aria-label="Last {} cycle{}, oldest first">{}</ol>',
-        n,
-        pluralize(n),
-        mark_safe("".join(items)),  # noqa: S308 - built from escaped values above
+    return mark_safe(  # noqa: S308 - a number and values escaped above
+        f'<ol class="cycle-strip" aria-label="Last {n} cycle{pluralize(n)}, oldest first">{"".join(items)}</ol>'
     )
 
 
@@ -89,9 +86,7 @@ def group_rows(rows, *, range_qs: str, obligations_url: str):
             done = _NOTHING_OWED
         else:
             latest = f"{obligations}?{qs}&amp;latest=1&amp;group={r.pk}"
-            done = (
-                f'<a href="{latest}">{floatformat(t.pct_done, 0)}%</a> <span class="small">({t.done}/{t.owed})</span>'
-            )
+            done = f'<a href="{latest}">{_whole(t.pct_done)}%</a> <span class="small">({t.done}/{t.owed})</span>'
             if t.overdue:
                 done += (
                     f'<div class="small"><a class="text-danger-emphasis" href="{latest}&amp;bucket=overdue">'
@@ -114,11 +109,7 @@ def group_rows(rows, *, range_qs: str, obligations_url: str):
                     else ""
                 ),
                 members=r.members,
-                prompt=(
-                    dateformat.format(timezone.localtime(r.last_prompt_at), "D j M, H:i")
-                    if r.last_prompt_at
-                    else _NEVER
-                ),
+                prompt=_prompt_time(r.last_prompt_at) if r.last_prompt_at else _NEVER,
                 done=done,
                 strip=cycle_strip(r.strip),
                 flags=f'<a href="{url}?{qs}#flags-heading">{r.open_flags}</a>' if r.open_flags else "0",
@@ -171,17 +162,28 @@ def week_rows(weeks, *, range_qs: str, obligations_url: str):
     return mark_safe("".join(out))  # noqa: S308 - built from escaped values and numbers above
 
 
+def _prompt_time(when) -> str:
+    """As the `date` filter writes "D j M, H:i" in UK English and time ("Fri 27 Nov, 08:05"),
+    without its look-up of the language's names for each letter of the format."""
+    return timezone.localtime(when).strftime("%a %-d %b, %H:%M")
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{value}%"
 
 
 def _short(cell) -> str:
-    """The cell's figure: H (held), – (nothing owed) or the share done, a whole per cent
-    rounded half up as `floatformat` would (66.5 -> 67)."""
+    """The cell's figure: H (held), – (nothing owed) or the share done as a whole per cent."""
     if cell.held:
         return "H"
     pct = cell.tally.pct_done
-    return "–" if pct is None else str(Decimal(str(pct)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return "–" if pct is None else _whole(pct)
+
+
+def _whole(pct: float) -> str:
+    """A share (to one decimal) as a whole per cent, rounded half up as `floatformat:"0"`
+    rounds it (66.5 -> 67)."""
+    return str(Decimal(str(pct)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 SHORT_WORDS = {
