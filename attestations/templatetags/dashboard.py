@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.template.defaultfilters import pluralize
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -146,7 +146,7 @@ def week_rows(weeks, *, range_qs: str, obligations_url: str):
         out.append(
             _WEEK_ROW.format(
                 link=escape(f"{obligations_url}?{range_qs}&week={week.iso}"),
-                monday=dateformat.format(week.monday, "D j M Y"),
+                monday=week.monday.strftime("%a %-d %b %Y"),  # the `date` filter's "D j M Y"
                 owed=t.owed,
                 pct_on_time=_pct(t.pct_on_time),
                 on_time=t.on_time,
@@ -164,7 +164,8 @@ def week_rows(weeks, *, range_qs: str, obligations_url: str):
 
 def _prompt_time(when) -> str:
     """As the `date` filter writes "D j M, H:i" in UK English and time ("Fri 27 Nov, 08:05"),
-    without its look-up of the language's names for each letter of the format."""
+    without its look-up of the language's names for each letter of the format (the portal
+    is in English: `LANGUAGE_CODE` en-gb)."""
     return timezone.localtime(when).strftime("%a %-d %b, %H:%M")
 
 
