@@ -325,6 +325,16 @@ def people_who_cannot_be_emailed(*, limit: int = 20) -> CannotBeEmailed:
     return CannotBeEmailed(people=first[:limit], total=total)
 
 
+def open_duty_flags() -> QuerySet[Flag]:
+    """The open flags that are not a week's clear-down: an overdue review (R16) and a timer not
+    turned off under a hold (R17), the latter first, then oldest first. One query."""
+    return (
+        Flag.objects.filter(resolved_at__isnull=True, kind__in=(Flag.Kind.TIMER_NOT_OFF, Flag.Kind.REVIEW_OVERDUE))
+        .select_related("group", "user", "hold")
+        .order_by("-kind", "raised_at", "pk")
+    )
+
+
 def heartbeats() -> dict[str, dt.datetime]:
     """When each background process (`worker`, `sweep`) was last seen. One query."""
     return dict(Heartbeat.objects.values_list("name", "seen_at"))

@@ -171,7 +171,6 @@ def the_page_s_figures(*, dates: DateRange, now: dt.datetime, viewer, failed_sin
     """The same figures as the dashboard's first screen gets them (the selectors its view calls)."""
     from attestations import selectors
     from attestations.dashboard import stats
-    from attestations.models import Flag
 
     scope = stats.Scope()
     page = stats.group_table_page(scope=scope, dates=dates, now=now, size=size, with_sums=True)
@@ -203,9 +202,5 @@ def the_page_s_figures(*, dates: DateRange, now: dt.datetime, viewer, failed_sin
         "failed": selectors.sent_emails_failed_since(since=failed_since),
         "own_open": [o.pk for o in selectors.member_open_obligations(user=viewer, now=now)],
         "cannot_email": ([p.username for p in cannot.people], cannot.total),
-        "duty_flags": list(
-            Flag.objects.filter(resolved_at__isnull=True, kind__in=(Flag.Kind.TIMER_NOT_OFF, Flag.Kind.REVIEW_OVERDUE))
-            .order_by("-kind", "raised_at", "pk")
-            .values_list("pk", flat=True)
-        ),
+        "duty_flags": [flag.pk for flag in selectors.open_duty_flags()],
     }

@@ -931,13 +931,16 @@ def _cycles_with_tallies(
     and no plan hashes every cycle of the year. `strip_only`: only what a dashboard strip
     shows (no start, no deadline, the week's end as a UK date): each datetime read costs a
     parse in Python, and the dashboard's fifty strips are 400 cycles."""
-    dates = {"week_to": TruncDate("period_end", tzinfo=periods.LONDON)} if strip_only else {}
+    if strip_only:
+        dates, local_dates = (), {"week_to": TruncDate("period_end", tzinfo=periods.LONDON)}
+    else:
+        dates, local_dates = ("period_end", "cycle__period_start", "due_at"), {}
     rows = counts.order_by().values(
         "cycle_id",
         "group_id",
-        *(() if strip_only else ("period_end", "cycle__period_start", "due_at")),
+        *dates,
         *COUNTS,
-        **dates,
+        **local_dates,
         passed=ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
         held=Exists(Cycle.objects.filter(pk=OuterRef("cycle_id"), hold__isnull=False)),
     )

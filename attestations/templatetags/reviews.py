@@ -12,9 +12,8 @@ from django.utils import timezone
 from groups import permissions as group_permissions
 from groups.models import ChatGroup, GroupReview
 
-from .. import reviews
+from .. import reviews, selectors
 from ..forms_reviews import ReviewIntervalForm
-from ..models import Flag
 
 register = template.Library()
 
@@ -63,9 +62,4 @@ def my_reviews_due(context) -> dict:
 def duty_flags(context) -> dict:
     """On the DPO's dashboard: the open flags that are not a week's clear-down, an overdue
     review (R16) and a timer not turned off under a hold (R17), the latter first. One query."""
-    rows = list(
-        Flag.objects.filter(resolved_at__isnull=True, kind__in=(Flag.Kind.TIMER_NOT_OFF, Flag.Kind.REVIEW_OVERDUE))
-        .select_related("group", "user", "hold")
-        .order_by("-kind", "raised_at", "pk")
-    )
-    return {"rows": rows, "request": context["request"]}
+    return {"rows": list(selectors.open_duty_flags()), "request": context["request"]}
